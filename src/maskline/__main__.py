@@ -1,0 +1,5 @@
+import sys
+
+from maskline.cli import main
+
+sys.exit(main())

@@ -1,0 +1,167 @@
+"""Operator commands: ``maskline serve | account create | number add/list/retire``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from maskline.config import Config, ConfigError
+from maskline.domain import errors
+from maskline.domain.errors import MaskingError
+from maskline.domain.model import Account
+from maskline.domain.ports import Store
+from maskline.http.render import number_object
+from maskline.service.accounts import create_account
+from maskline.service.numbers import NumberService
+from maskline.store.open import UnsupportedDatabase, open_store
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maskline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument(
+            "--database",
+            help="database URL (default: $MASKLINE_DATABASE_URL or sqlite:///./maskline.db)",
+        )
+        return p
+
+    serve = command(commands, "serve", "Run the API server.")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
+    account = commands.add_parser("account", help="Manage accounts.").add_subparsers(
+        dest="action", required=True
+    )
+    create = command(account, "create", "Create a main account, or a subaccount with --parent.")
+    create.add_argument("--auth-id", help="MA or SA followed by 18 letters or digits (default: random)")
+    create.add_argument("--auth-token", help="default: a random 40-character token")
+    create.add_argument("--parent", help="main account of the new subaccount")
+
+    number = commands.add_parser("number", help="Manage the number pool.").add_subparsers(
+        dest="action", required=True
+    )
+    add = command(number, "add", "Put numbers in service.")
+    add.add_argument("numbers", nargs="+", metavar="NUMBER")
+    add.add_argument("--account", required=True)
+    add.add_argument("--subaccount", help="serve only this subaccount's sessions")
+    add.add_argument("--country", help="ISO 3166-1 alpha-2 code (default: the number's own)")
+    listing = command(number, "list", "List an account's numbers.")
+    listing.add_argument("--account", required=True)
+    retire = command(number, "retire", "Take numbers out of service (live sessions keep them).")
+    retire.add_argument("numbers", nargs="+", metavar="NUMBER")
+    retire.add_argument("--account", required=True)
+    return parser
+
+
+async def _with_store(config: Config, work: Callable[[Store], Awaitable[int]]) -> int:
+    store = await open_store(config.database_url)
+    try:
+        return await work(store)
+    finally:
+        await store.close()
+
+
+async def _account(store: Store, auth_id: str) -> Account:
+    found = await store.get_account(auth_id)
+    if found is None:
+        raise errors.account_not_found(auth_id)
+    return found[0]
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2))
+
+
+async def _run(args: argparse.Namespace, config: Config) -> int:
+    now = int(time.time())
+
+    async def account_create(store: Store) -> int:
+        account, token = await create_account(
+            store, now, auth_id=args.auth_id, auth_token=args.auth_token, parent_id=args.parent
+        )
+        _print_json({"auth_id": account.auth_id, "auth_token": token})
+        return 0
+
+    async def number_command(store: Store) -> int:
+        account = await _account(store, args.account)
+        service = NumberService(store, time.time)
+        if args.action == "add":
+            added = await service.add(
+                account, args.numbers, subaccount=args.subaccount, country=args.country
+            )
+            _print_json([number_object(n, account.auth_id) for n in added])
+        elif args.action == "retire":
+            await service.retire(account, args.numbers)
+            _print_json({"retired": args.numbers})
+        else:
+            _print_json([number_object(n, account.auth_id) for n in await service.list(account)])
+        return 0
+
+    if args.command == "account":
+        return await _with_store(config, account_create)
+    return await _with_store(config, number_command)
+
+
+async def bootstrap(config: Config, host: str, port: int) -> None:
+    """On an empty database, create a first account and say how to use it."""
+
+    async def work(store: Store) -> int:
+        if await store.count_accounts():
+            return 0
+        account, token = await create_account(store, int(time.time()))
+        base = f"http://{host}:{port}"
+        print(
+            "Created the first account on this empty database:\n"
+            f"  auth_id    {account.auth_id}\n  auth_token {token}\n\n"
+            "Next steps:\n"
+            f"  .venv/bin/maskline number add +14155550100 --account {account.auth_id}\n"
+            f"  curl -u {account.auth_id}:{token} -H 'Content-Type: application/json' \\\n"
+            f"       -d '{{\"first_party\": \"+14155550111\", \"second_party\": \"+14155550122\"}}' \\\n"
+            f"       {base}/v1/Account/{account.auth_id}/Masking/Session/\n",
+            flush=True,
+        )
+        return 0
+
+    await _with_store(config, work)
+
+
+def serve(config: Config, host: str, port: int) -> None:
+    import uvicorn
+
+    from maskline.http.app import create_app
+
+    asyncio.run(bootstrap(config, host, port))
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="info",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = Config.from_env(database_url=args.database)
+        if args.command == "serve":
+            serve(config, args.host, args.port)
+            return 0
+        return asyncio.run(_run(args, config))
+    except (MaskingError, ConfigError, UnsupportedDatabase) as error:
+        print(f"maskline: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Server settings, read from the environment (``MASKLINE_*``) by the CLI and the app factory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from maskline.domain.allocation import CooloffScope, Policy
+from maskline.domain.listing import Windows
+from maskline.domain.params import Defaults
+
+DEFAULT_DATABASE_URL = "sqlite:///./maskline.db"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    database_url: str = DEFAULT_DATABASE_URL
+    defaults: Defaults = field(default_factory=Defaults)
+    windows: Windows = field(default_factory=Windows)
+    retention_days: int = 90
+    cooloff_scope: CooloffScope = CooloffScope.PER_PARTY
+    policy: Policy = Policy.FIRST_FIT
+    sweep_interval: float = 1.0
+    max_body_bytes: int = 65536
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Config:
+        env = os.environ if env is None else env
+
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                raise ConfigError(f"{name} should be a whole number from {low} to {high}, not {raw!r}")
+            return int(raw)
+
+        def choice(name: str, kind: type[CooloffScope] | type[Policy], default: object) -> object:
+            raw = env.get(name)
+            if not raw:
+                return default
+            try:
+                return kind(raw)
+            except ValueError:
+                allowed = ", ".join(m.value for m in kind)
+                raise ConfigError(f"{name} should be one of {allowed}, not {raw!r}") from None
+
+        values: dict[str, object] = {
+            "database_url": env.get("MASKLINE_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            "defaults": Defaults(
+                session_expiry=integer("MASKLINE_SESSION_EXPIRY", 1800, 60, 86400),
+                call_time_limit=integer("MASKLINE_CALL_TIME_LIMIT", 14400, 60, 86400),
+                ring_timeout=integer("MASKLINE_RING_TIMEOUT", 45, 1, 86400),
+            ),
+            "windows": Windows(
+                default_days=integer("MASKLINE_LIST_WINDOW_DAYS", 7, 1, 365),
+                max_days=integer("MASKLINE_LIST_MAX_WINDOW_DAYS", 30, 1, 365),
+            ),
+            "retention_days": integer("MASKLINE_RETENTION_DAYS", 90, 1, 3650),
+            "cooloff_scope": choice("MASKLINE_COOLOFF_SCOPE", CooloffScope, CooloffScope.PER_PARTY),
+            "policy": choice("MASKLINE_ALLOCATION_POLICY", Policy, Policy.FIRST_FIT),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,85 @@
+"""Virtual-number allocation: which keys a session holds on its number, and which number to try.
+
+A session holds one *key* per party on its virtual number, plus ``*`` for an open single-party
+session (it catches every unknown caller, so one per number) and ``pin:<digits>`` per PIN (an
+unknown caller's PIN must name one session on the number). The database refuses a second held
+row for the same (key, number): that unique index is the guard; this module only proposes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Collection, Iterable
+
+from maskline.domain.model import SessionSettings
+
+WILDCARD = "*"
+
+
+class Policy(str, enum.Enum):
+    FIRST_FIT = "first_fit"  # lowest-ranked free number: packs the pool
+    LEAST_RECENT = "least_recent"  # the free number given out longest ago: spreads reuse
+
+
+class CooloffScope(str, enum.Enum):
+    PER_PARTY = "per_party"  # an ended session's number is held back from its own parties
+    GLOBAL = "global"  # ... from every new session
+
+
+@dataclass(frozen=True, slots=True)
+class PoolNumber:
+    number: str
+    rank: int
+    last_used: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What a new session needs from the pool."""
+
+    pool_id: str
+    country: str | None  # None: any country (geomatch off)
+    keys: tuple[str, ...]
+    hold_until: int
+    policy: Policy
+    scope: CooloffScope
+
+    @property
+    def quiet(self) -> bool:
+        """An open single-party session must not land on a number with a cooling session:
+        that session's parties, now unknown callers on the number, would reach it."""
+        return WILDCARD in self.keys
+
+
+def pin_key(pin: str) -> str:
+    return "pin:" + pin
+
+
+def session_keys(first: str, second: str, settings: SessionSettings) -> tuple[str, ...]:
+    keys = [p for p in (first, second) if p]
+    if settings.is_pin_authentication_required:
+        keys += [pin_key(p) for p in (settings.first_party_pin, settings.second_party_pin) if p]
+    elif len(keys) == 1:
+        keys.append(WILDCARD)
+    return tuple(keys)
+
+
+def hold_until(expiry: int, cooloff: int, scope: CooloffScope) -> int:
+    """Until when a session's keys stay held: its end plus, per party, its cool-off."""
+    return expiry + cooloff if scope is CooloffScope.PER_PARTY else expiry
+
+
+def candidates(
+    pool: Iterable[PoolNumber], blocked: Collection[str], policy: Policy
+) -> list[str]:
+    """Numbers of the pool that are not blocked, best first.
+
+    Any free number keeps the greedy guarantee: with 2Δ−1 numbers some number is always free.
+    """
+    free = [n for n in pool if n.number not in blocked]
+    if policy is Policy.LEAST_RECENT:
+        free.sort(key=lambda n: (n.last_used, n.rank))
+    else:
+        free.sort(key=lambda n: n.rank)
+    return [n.number for n in free]

@@ -1,0 +1,129 @@
+"""The things masking is about: accounts, numbers, sessions."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
+
+
+def is_subaccount_id(auth_id: str) -> bool:
+    return auth_id.startswith("SA")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    auth_id: str
+    parent_id: str | None  # the main account of a subaccount; None for a main account
+
+    @property
+    def main_id(self) -> str:
+        return self.parent_id or self.auth_id
+
+    @property
+    def is_subaccount(self) -> bool:
+        return self.parent_id is not None
+
+
+class NumberState(str, enum.Enum):
+    IN_SERVICE = "in_service"
+    RETIRED = "retired"
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    number: str  # E.164
+    main_id: str  # the main account that owns it
+    pool_id: str  # whose sessions it serves: the main account or one of its subaccounts
+    country: str
+    state: NumberState
+    added: int
+    live_sessions: int = 0
+
+
+class SessionStatus(str, enum.Enum):
+    ACTIVE = "active"
+    IN_PROGRESS = "in-progress"
+    EXPIRED = "expired"
+
+
+@dataclass(slots=True)
+class SessionSettings:
+    """Everything about a session that shapes its calls; echoed in the session object."""
+
+    call_time_limit: int
+    ring_timeout: int
+    record: bool = False
+    record_file_format: str = "mp3"
+    recording_callback_url: str = ""
+    recording_callback_method: str = "POST"
+    initiate_call_to_first_party: bool = False
+    callback_url: str = ""
+    callback_method: str = "POST"
+    first_party_play_url: str = ""
+    second_party_play_url: str = ""
+    is_pin_authentication_required: bool = False
+    generate_pin: bool | None = None
+    generate_pin_length: int | None = None
+    first_party_pin: str | None = None
+    second_party_pin: str | None = None
+    pin_prompt_play: str | None = None
+    pin_retry: int | None = None
+    pin_retry_wait: int | None = None
+    incorrect_pin_play: str | None = None
+    unknown_caller_play: str = ""
+    force_pin_authentication: bool = False
+    create_session_with_single_party: bool = False
+    virtual_number_cooloff_period: int = 0
+    geomatch: bool = True
+
+
+@dataclass(slots=True)
+class Session:
+    uuid: str
+    account_id: str  # the owner: a main account or a subaccount
+    main_id: str  # the owner's main account
+    first_party: str  # E.164, or "" while a single-party session lacks it
+    second_party: str
+    virtual_number: str
+    created: int  # epoch seconds
+    modified: int
+    expiry: int
+    settings: SessionSettings
+    calls_live: int = 0
+    total_call_count: int = 0
+    total_call_billed_duration: int = 0
+    last_interaction: int | None = None
+    interactions: list[dict[str, object]] | None = field(default=None)
+
+    def status(self, now: int) -> SessionStatus:
+        if self.expiry <= now:
+            return SessionStatus.EXPIRED
+        return SessionStatus.IN_PROGRESS if self.calls_live else SessionStatus.ACTIVE
+
+    def is_live(self, now: int) -> bool:
+        return self.expiry > now
+
+    @property
+    def duration(self) -> int:
+        return self.expiry - self.created
+
+    @property
+    def parties(self) -> tuple[str, ...]:
+        return tuple(p for p in (self.first_party, self.second_party) if p)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Whose sessions and numbers a request may see: a main account sees its subaccounts' too."""
+
+    main_id: str | None = None
+    account_id: str | None = None
+
+    @classmethod
+    def of(cls, account: Account) -> Scope:
+        if account.is_subaccount:
+            return cls(account_id=account.auth_id)
+        return cls(main_id=account.auth_id)

@@ -1,0 +1,1 @@
+"""The Plivo-compatible REST API."""

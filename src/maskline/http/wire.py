@@ -1,0 +1,98 @@
+"""What every endpoint shares: authentication, bounded bodies, JSON replies, the error shape."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from maskline.domain import errors
+from maskline.domain.errors import MaskingError
+from maskline.domain.model import Account
+from maskline.service.accounts import Authenticator
+
+log = logging.getLogger("maskline.http")
+
+_encode = msgspec.json.Encoder().encode
+
+Handler = Callable[[Request, Account], Awaitable[Response]]
+
+
+def api_id() -> str:
+    return str(uuid.uuid4())
+
+
+def reply(body: dict[str, Any], status: int = 200) -> Response:
+    """A JSON reply; ``api_id`` comes first, as in Plivo's responses."""
+    return Response(_encode({"api_id": api_id(), **body}), status, media_type="application/json")
+
+
+def error_reply(error: MaskingError) -> Response:
+    response = reply({"error": error.message}, error.status)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="maskline"'
+    return response
+
+
+def _credentials(request: Request) -> tuple[str, str]:
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise errors.authentication_failed()
+    try:
+        user, sep, token = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise errors.authentication_failed() from None
+    if not sep:
+        raise errors.authentication_failed()
+    return user, token
+
+
+async def authenticate(request: Request, authenticator: Authenticator) -> Account:
+    """The account of the request's Basic credentials; it must be the one named in the path."""
+    user, token = _credentials(request)
+    account = await authenticator.authenticate(user, token)
+    if account.auth_id != request.path_params.get("auth_id"):
+        raise errors.authentication_failed()
+    return account
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise errors.body_too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise errors.body_too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def resource(
+    authenticator: Callable[[], Authenticator], methods: dict[str, Handler]
+) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint that authenticates, then dispatches on the method (401 before 405)."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            account = await authenticate(request, authenticator())
+            handler = methods.get(request.method)
+            if handler is None:
+                raise errors.method_not_allowed()
+            return await handler(request, account)
+        except MaskingError as error:
+            return error_reply(error)
+        except Exception:
+            log.exception("unexpected failure on %s %s", request.method, request.url.path)
+            return error_reply(errors.internal_error())
+
+    return endpoint

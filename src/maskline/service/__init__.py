@@ -1,0 +1,1 @@
+"""Use cases: what the API and the CLI can ask of maskline."""

@@ -1,0 +1,87 @@
+"""Accounts: creation, token hashing and request authentication."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+from typing import Protocol
+
+from maskline.domain import errors
+from maskline.domain.model import AUTH_ID, Account
+
+_ITERATIONS = 120_000
+_ID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+class AccountStore(Protocol):  # the part of domain.ports.Store used here
+    async def create_account(self, account: Account, token_hash: str, now: int) -> None: ...
+    async def get_account(self, auth_id: str) -> tuple[Account, str] | None: ...
+
+
+def hash_token(token: str, salt: bytes | None = None) -> str:
+    """A slow salted hash, so that a stolen database does not give the tokens away."""
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", token.encode(), salt, _ITERATIONS)
+    return f"pbkdf2_sha256${_ITERATIONS}${salt.hex()}${digest.hex()}"
+
+
+def verify_token(token: str, stored: str) -> bool:
+    try:
+        scheme, iterations, salt, digest = stored.split("$")
+        expected = bytes.fromhex(digest)
+        computed = hashlib.pbkdf2_hmac("sha256", token.encode(), bytes.fromhex(salt), int(iterations))
+    except (ValueError, UnicodeEncodeError):
+        return False
+    return scheme == "pbkdf2_sha256" and hmac.compare_digest(computed, expected)
+
+
+def new_auth_id(subaccount: bool) -> str:
+    return ("SA" if subaccount else "MA") + "".join(secrets.choice(_ID_ALPHABET) for _ in range(18))
+
+
+async def create_account(
+    store: AccountStore,
+    now: int,
+    *,
+    auth_id: str | None = None,
+    auth_token: str | None = None,
+    parent_id: str | None = None,
+) -> tuple[Account, str]:
+    """Create a main account, or a subaccount of ``parent_id``; returns it with its token."""
+    if parent_id is not None:
+        parent = await store.get_account(parent_id)
+        if parent is None:
+            raise errors.account_not_found(parent_id)
+        if parent[0].is_subaccount:
+            raise errors.parent_not_main(parent_id)
+    auth_id = auth_id or new_auth_id(parent_id is not None)
+    if not AUTH_ID.fullmatch(auth_id) or auth_id.startswith("SA") != (parent_id is not None):
+        raise errors.invalid_auth_id(auth_id)
+    token = auth_token or secrets.token_urlsafe(30)
+    if not (8 <= len(token) <= 128 and token.isprintable() and token.isascii()):
+        raise errors.weak_token()
+    account = Account(auth_id, parent_id)
+    await store.create_account(account, hash_token(token), now)
+    return account, token
+
+
+class Authenticator:
+    """Checks Basic credentials; a token that verified once is remembered by its SHA-256, so
+    only the first request of a client pays for the slow hash."""
+
+    def __init__(self, store: AccountStore) -> None:
+        self._store = store
+        self._verified: dict[str, tuple[bytes, Account]] = {}
+
+    async def authenticate(self, auth_id: str, token: str) -> Account:
+        fingerprint = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        known = self._verified.get(auth_id)
+        if known is not None and hmac.compare_digest(known[0], fingerprint):
+            return known[1]
+        found = await self._store.get_account(auth_id) if AUTH_ID.fullmatch(auth_id) else None
+        if found is None or not verify_token(token, found[1]):
+            raise errors.authentication_failed()
+        self._verified[auth_id] = (fingerprint, found[0])
+        return found[0]

@@ -1,0 +1,151 @@
+"""Session use cases: create, get, list, update, expire, and the sweep of ended sessions."""
+
+from __future__ import annotations
+
+import secrets
+import uuid as uuidlib
+from dataclasses import dataclass, replace
+from typing import Mapping
+
+from maskline.config import Config
+from maskline.domain import errors
+from maskline.domain.allocation import Claim, hold_until, session_keys
+from maskline.domain.listing import DAY, ListQuery, parse_list
+from maskline.domain.model import Account, Scope, Session, is_subaccount_id
+from maskline.domain.params import (
+    Body,
+    apply_update,
+    decode_body,
+    generate_pins,
+    parse_create,
+    parse_update,
+)
+from maskline.domain.phone import region_of
+from maskline.domain.ports import Clock, Store
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    query: ListQuery
+    total: int
+    sessions: list[Session]
+    now: int
+
+
+class SessionService:
+    def __init__(self, store: Store, clock: Clock, config: Config) -> None:
+        self._store = store
+        self._clock = clock
+        self._config = config
+
+    def now(self) -> int:
+        return int(self._clock())
+
+    async def _subaccount_check(self, account: Account, body: Body) -> str | None:
+        """The subaccount named in ``body`` if the caller may act for it, else None."""
+        value = body.get("subaccount") or body.get("sub_account")
+        if not isinstance(value, str):
+            return None
+        if account.is_subaccount:
+            return value if value == account.auth_id else None
+        if not is_subaccount_id(value):
+            return None
+        found = await self._store.get_account(value)
+        return value if found is not None and found[0].parent_id == account.auth_id else None
+
+    async def create(self, account: Account, body: Body) -> Session:
+        allowed = await self._subaccount_check(account, body)
+        request = parse_create(
+            body,
+            self._config.defaults,
+            subaccount_valid=lambda value: value == allowed,
+            can_initiate_calls=False,
+        )
+        settings = request.settings
+        if settings.generate_pin:
+            length = settings.generate_pin_length or 4
+            settings.first_party_pin, settings.second_party_pin = generate_pins(length, secrets.randbelow)
+        now = self.now()
+        owner = request.subaccount or account.auth_id
+        first, second = request.first_party or "", request.second_party or ""
+        country = None
+        if settings.geomatch:
+            country = region_of(first or second)
+            if country is None:
+                raise errors.pool_exhausted()
+        expiry = now + request.session_expiry
+        session = Session(
+            uuid=str(uuidlib.uuid4()),
+            account_id=owner,
+            main_id=account.main_id,
+            first_party=first,
+            second_party=second,
+            virtual_number="",
+            created=now,
+            modified=now,
+            expiry=expiry,
+            settings=settings,
+        )
+        claim = Claim(
+            pool_id=owner,
+            country=country,
+            keys=session_keys(first, second, settings),
+            hold_until=self._hold_until(session),
+            policy=self._config.policy,
+            scope=self._config.cooloff_scope,
+        )
+        return await self._store.insert_session(session, claim, now)
+
+    def _hold_until(self, session: Session) -> int:
+        return hold_until(
+            session.expiry, session.settings.virtual_number_cooloff_period, self._config.cooloff_scope
+        )
+
+    async def get(self, account: Account, session_uuid: str) -> Session:
+        try:
+            canonical = str(uuidlib.UUID(session_uuid))
+        except ValueError:
+            raise errors.session_not_found() from None
+        session = await self._store.get_session(canonical, Scope.of(account))
+        if session is None:
+            raise errors.session_not_found()
+        return session
+
+    async def list(self, account: Account, params: Mapping[str, str]) -> Page:
+        now = self.now()
+        query = parse_list(params, now, self._config.windows)
+        if query.subaccount is not None:
+            if await self._subaccount_check(account, {"subaccount": query.subaccount}) is None:
+                raise errors.invalid_subaccount()
+        total, sessions = await self._store.list_sessions(query, Scope.of(account), now)
+        return Page(query, total, sessions, now)
+
+    async def update(self, account: Account, session_uuid: str, raw: bytes) -> Session:
+        session = await self.get(account, session_uuid)
+        now = self.now()
+        if not session.is_live(now):
+            raise errors.session_already_expired()
+        request = parse_update(decode_body(raw), session)
+        updated = apply_update(session, request, now)
+        before = session_keys(session.first_party, session.second_party, session.settings)
+        after = session_keys(updated.first_party, updated.second_party, updated.settings)
+        fields = {updated.first_party: "first_party", updated.second_party: "second_party"}
+        added = {key: fields.get(key, "first_party") for key in after if key not in before}
+        released = tuple(key for key in before if key not in after)
+        if not await self._store.save_session(updated, self._hold_until(updated), now, added, released):
+            raise errors.session_already_expired()
+        return updated
+
+    async def expire(self, account: Account, session_uuid: str) -> Session:
+        session = await self.get(account, session_uuid)
+        now = self.now()
+        if not session.is_live(now):
+            raise errors.session_already_expired()
+        ended = replace(session, expiry=now, modified=now)
+        if not await self._store.save_session(ended, self._hold_until(ended), now):
+            raise errors.session_already_expired()
+        return ended
+
+    async def sweep(self) -> None:
+        now = self.now()
+        await self._store.sweep(now, now - self._config.retention_days * DAY)

@@ -1,0 +1,119 @@
+"""The database schema, defined once with SQLAlchemy Core for every backend.
+
+Queries on the request path are hand-written SQL on the raw driver (SQLAlchemy is used for the
+schema only: it costs too much per statement). Times are whole epoch seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("auth_id", String(20), primary_key=True),
+    Column("parent_id", String(20), ForeignKey("accounts.auth_id"), nullable=True),
+    Column("token_hash", Text, nullable=False),
+    Column("created", BigInteger, nullable=False),
+)
+
+numbers = Table(
+    "numbers",
+    metadata,
+    Column("id", Integer, primary_key=True),  # also the number's rank for first-fit
+    Column("number", String(20), nullable=False, unique=True),
+    Column("main_id", String(20), ForeignKey("accounts.auth_id"), nullable=False),
+    Column("pool_id", String(20), ForeignKey("accounts.auth_id"), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("added", BigInteger, nullable=False),
+    Column("last_used", BigInteger, nullable=False, default=0),
+    Index("ix_numbers_pool", "pool_id", "state", "country"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("account_id", String(20), ForeignKey("accounts.auth_id"), nullable=False),
+    Column("main_id", String(20), nullable=False),
+    Column("first_party", String(20), nullable=False),
+    Column("second_party", String(20), nullable=False),
+    Column("virtual_number", String(20), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("modified", BigInteger, nullable=False),
+    Column("expiry", BigInteger, nullable=False),
+    Column("cooloff_until", BigInteger, nullable=False),  # expiry + cool-off period
+    Column("calls_live", Integer, nullable=False, default=0),
+    Column("total_call_count", Integer, nullable=False, default=0),
+    Column("total_call_billed_duration", Integer, nullable=False, default=0),
+    Column("last_interaction", BigInteger, nullable=True),
+    Column("settings", Text, nullable=False),  # JSON of SessionSettings
+    Index("ix_sessions_main_created", "main_id", "created"),
+    Index("ix_sessions_account_created", "account_id", "created"),
+    Index("ix_sessions_number_end", "virtual_number", "cooloff_until"),
+    Index("ix_sessions_expiry", "expiry"),
+)
+
+# One row per key a session holds on its virtual number (allocation spec §9).
+allocations = Table(
+    "allocations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", Integer, ForeignKey("sessions.id"), nullable=False),
+    Column("party", String(24), nullable=False),
+    Column("virtual_number", String(20), nullable=False),
+    Column("held", Boolean, nullable=False),
+    Column("ends_at", BigInteger, nullable=False),  # the session's expiry
+    Column("hold_until", BigInteger, nullable=False),  # expiry plus per-party cool-off
+    Index("ix_allocations_session", "session_id"),
+)
+
+# The allocation guard: no key is held twice on one number.
+Index(
+    "ux_allocations_held",
+    allocations.c.party,
+    allocations.c.virtual_number,
+    unique=True,
+    sqlite_where=allocations.c.held,
+    postgresql_where=allocations.c.held,
+)
+Index(
+    "ix_allocations_number_held",
+    allocations.c.virtual_number,
+    allocations.c.hold_until,
+    sqlite_where=allocations.c.held,
+    postgresql_where=allocations.c.held,
+)
+Index(
+    "ix_allocations_hold_until",
+    allocations.c.hold_until,
+    sqlite_where=allocations.c.held,
+    postgresql_where=allocations.c.held,
+)
+
+
+def ddl(dialect: Dialect) -> Iterator[str]:
+    """CREATE statements for every table and index, safe to run on an existing database."""
+    for table in metadata.sorted_tables:
+        yield str(CreateTable(table, if_not_exists=True).compile(dialect=dialect))
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            yield str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect))

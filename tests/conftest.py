@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import FakeClock, ServerThread, Tenant
+
+
+@pytest.fixture(scope="session")
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, clock: FakeClock) -> Iterator[ServerThread]:
+    db: Path = tmp_path_factory.mktemp("db") / "maskline.db"
+    running = ServerThread(db, clock).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def tenant(server: ServerThread) -> Tenant:
+    return server.tenant()
+
+
+@pytest.fixture
+def http(server: ServerThread, tenant: Tenant) -> Iterator[httpx.Client]:
+    """An HTTP client authenticated as ``tenant``, rooted at its Masking API."""
+    with httpx.Client(
+        base_url=f"{server.url}/v1/Account/{tenant.auth_id}/Masking",
+        auth=(tenant.auth_id, tenant.auth_token),
+        trust_env=False,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def plivo_client(monkeypatch: pytest.MonkeyPatch, server: ServerThread, tenant: Tenant):  # type: ignore[no-untyped-def]
+    """The official Plivo SDK pointed at the test server (contract §9.2)."""
+    import plivo
+    import plivo.rest.client as rc
+
+    base = f"{server.url}/v1/Account"
+    for name in (
+        "API_VOICE_BASE_URI",
+        "API_VOICE_BASE_URI_FALLBACK_1",
+        "API_VOICE_BASE_URI_FALLBACK_2",
+        "PLIVO_API_BASE_URI",
+    ):
+        monkeypatch.setattr(rc, name, base)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    return plivo.RestClient(tenant.auth_id, tenant.auth_token)

@@ -1,0 +1,125 @@
+"""Test helpers: a fake clock, a server on a background thread, accounts and numbers."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from maskline.config import Config
+from maskline.domain.model import Account
+from maskline.http.app import create_app
+from maskline.service.accounts import create_account, new_auth_id
+from maskline.service.numbers import NumberService
+from maskline.store.sqlite import SQLiteStore
+
+START = 1_767_225_600  # 2026-01-01 00:00:00 UTC
+
+
+class FakeClock:
+    def __init__(self, now: float = START) -> None:
+        self.now = float(now)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+_counter = itertools.count(2_000_000)
+
+
+def fresh_number(prefix: str = "+1415") -> str:
+    """A valid US number not used before in this process."""
+    return f"{prefix}{next(_counter):07d}"
+
+
+@dataclass
+class Tenant:
+    auth_id: str
+    auth_token: str
+    numbers: list[str]
+
+
+class ServerThread:
+    """A real uvicorn server on 127.0.0.1 in a background thread, with an injectable clock."""
+
+    def __init__(self, db_path: Path, clock: FakeClock, config: Config | None = None) -> None:
+        self.db_path = db_path
+        self.clock = clock
+        self.config = config or Config(database_url=f"sqlite:///{db_path}", sweep_interval=0.05)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        app = create_app(self.config, clock=clock)
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", lifespan="on", loop="asyncio", access_log=False)
+        )
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+    # -- set-up through a second connection to the same database ----------------------------
+    def _with_store(self, work):  # type: ignore[no-untyped-def]
+        async def run():  # type: ignore[no-untyped-def]
+            store = SQLiteStore.open(str(self.db_path))
+            try:
+                return await work(store)
+            finally:
+                await store.close()
+
+        return asyncio.run(run())
+
+    def tenant(
+        self,
+        numbers: int | list[str] = 3,
+        *,
+        parent: str | None = None,
+        country: str | None = None,
+    ) -> Tenant:
+        """A new account (a subaccount of ``parent`` if given) with numbers in its pool."""
+        listed = [fresh_number("+1628") for _ in range(numbers)] if isinstance(numbers, int) else numbers
+
+        async def work(store: SQLiteStore) -> Tenant:
+            auth_id = new_auth_id(parent is not None)
+            account, token = await create_account(
+                store, int(self.clock()), auth_id=auth_id, auth_token="token-" + auth_id, parent_id=parent
+            )
+            if listed:
+                owner = Account(parent, None) if parent else account
+                await NumberService(store, self.clock).add(
+                    owner, listed, subaccount=account.auth_id if parent else None, country=country
+                )
+            return Tenant(account.auth_id, token, list(listed))
+
+        return self._with_store(work)
+
+    def add_numbers(self, tenant: Tenant, numbers: list[str], **options: object) -> None:
+        async def work(store: SQLiteStore) -> None:
+            await NumberService(store, self.clock).add(Account(tenant.auth_id, None), numbers, **options)
+
+        self._with_store(work)
+        tenant.numbers += numbers
