@@ -5,8 +5,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support import FakeClock, ServerThread, Tenant
+
+# Two noisy cores: time limits on examples would make property tests flaky, not stricter.
+settings.register_profile("maskline", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("maskline")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,222 @@
+"""A small closed-loop HTTP/1.1 load generator for benchmarks/api.py (the fallback when wrk is
+not installed, and the seeding client in every run).
+
+Raw asyncio protocols (uvloop when importable), keep-alive connections, one request in flight per
+connection, so the client costs little CPU per request. Only 127.0.0.1 is ever contacted. Every
+run is bounded by a request count and a deadline, and stops by itself.
+
+    loadgen.py SPEC.json   reads a job, prints one JSON line with the result
+
+A job: {"port", "connections", "mode": "load" | "seed", "headers": {...}, ...}
+  load, "kind": "post": "path", "parties": [[first, second], ...], "expiry", "seed",
+                         "duration", "max_requests"; bodies draw first and second at random
+  load, "kind": "get":  "paths": [...], "seed", "duration", "max_requests"
+  seed: "path", "pairs": [[first, second], ...], "expiry", "id_field": every pair is created
+        once and the value of id_field in each response is returned, in order
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+HOST = "127.0.0.1"
+
+
+class _Run:
+    """Shared state of one run: the request source, the bounds and the tallies."""
+
+    def __init__(self, next_request: Callable[[], tuple[int, bytes] | None], keep_bodies: bool) -> None:
+        self.next_request = next_request
+        self.keep_bodies = keep_bodies
+        self.latencies: list[int] = []
+        self.statuses: dict[int, int] = {}
+        self.bodies: dict[int, bytes] = {}
+        self.errors = 0
+        self.last_done = time.perf_counter()
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, run: _Run, finished: asyncio.Future[None]) -> None:
+        self.run = run
+        self.finished = finished
+        self.buffer = b""
+        self.started = 0
+        self.tag = -1
+        self.waiting = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._send()
+
+    def _send(self) -> None:
+        assert self.transport is not None
+        item = self.run.next_request()
+        if item is None:
+            self.transport.close()
+            return
+        self.tag, data = item
+        self.waiting = True
+        self.started = time.perf_counter_ns()
+        self.transport.write(data)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = self.buffer[:end].lower()
+        marker = head.find(b"\r\ncontent-length:")
+        if marker < 0:
+            self.run.errors += 1
+            assert self.transport is not None
+            self.transport.close()
+            return
+        stop = head.find(b"\r\n", marker + 2)
+        length = int(head[marker + 17 : stop if stop >= 0 else len(head)])
+        total = end + 4 + length
+        if len(self.buffer) < total:
+            return
+        run = self.run
+        self.waiting = False
+        run.latencies.append(time.perf_counter_ns() - self.started)
+        status = int(head[9:12])
+        run.statuses[status] = run.statuses.get(status, 0) + 1
+        if run.keep_bodies:
+            run.bodies[self.tag] = self.buffer[end + 4 : total]
+        run.last_done = time.perf_counter()
+        self.buffer = self.buffer[total:]
+        self._send()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None or self.waiting:  # reset, or closed with a request unanswered
+            self.run.errors += 1
+        if not self.finished.done():
+            self.finished.set_result(None)
+
+
+def _head(method: str, path: str, port: int, headers: dict[str, str], body: bytes) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    if method == "POST":
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _body(first: str, second: str, expiry: int) -> bytes:
+    return json.dumps(
+        {"first_party": first, "second_party": second, "session_expiry": expiry}, separators=(",", ":")
+    ).encode()
+
+
+def _source(job: dict[str, Any]) -> tuple[Callable[[], tuple[int, bytes] | None], float]:
+    """The request source of a job and its deadline (perf_counter seconds)."""
+    port, headers = job["port"], job.get("headers", {})
+    counter = {"sent": 0}
+    if job["mode"] == "seed":
+        pairs = job["pairs"]
+        limit, deadline = len(pairs), time.perf_counter() + job.get("timeout", 120)
+
+        def seed_request() -> tuple[int, bytes] | None:
+            i = counter["sent"]
+            if i >= limit or time.perf_counter() >= deadline:
+                return None
+            counter["sent"] = i + 1
+            first, second = pairs[i]
+            return i, _head("POST", job["path"], port, headers, _body(first, second, job["expiry"]))
+
+        return seed_request, deadline
+
+    rng = random.Random(job.get("seed", 1))
+    limit, deadline = job["max_requests"], time.perf_counter() + job["duration"]
+    if job["kind"] == "post":
+        parties, path, expiry = job["parties"], job["path"], job["expiry"]
+        firsts = [p[0] for p in parties]
+        seconds = [p[1] for p in parties]
+
+        def make() -> bytes:
+            body = _body(rng.choice(firsts), rng.choice(seconds), expiry)
+            return _head("POST", path, port, headers, body)
+
+    else:
+        requests = [_head("GET", p, port, headers, b"") for p in job["paths"]]
+
+        def make() -> bytes:
+            return rng.choice(requests)
+
+    def load_request() -> tuple[int, bytes] | None:
+        i = counter["sent"]
+        if i >= limit or time.perf_counter() >= deadline:
+            return None
+        counter["sent"] = i + 1
+        return i, make()
+
+    return load_request, deadline
+
+
+def _percentile(ordered: list[int], fraction: float) -> float:
+    if not ordered:
+        return 0.0
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index] / 1000.0  # ns -> µs
+
+
+async def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    next_request, deadline = _source(job)
+    run = _Run(next_request, keep_bodies=job["mode"] == "seed")
+    loop = asyncio.get_running_loop()
+    finished: list[asyncio.Future[None]] = []
+    started = time.perf_counter()
+    for _ in range(job["connections"]):
+        done: asyncio.Future[None] = loop.create_future()
+        finished.append(done)
+        await loop.create_connection(lambda done=done: _Connection(run, done), HOST, job["port"])
+    # Connections close themselves once the source runs dry; the grace period bounds a stuck one.
+    grace = max(0.0, deadline - time.perf_counter()) + 10.0
+    _, pending = await asyncio.wait(finished, timeout=grace)
+    run.errors += len(pending)
+    elapsed = max(run.last_done - started, 1e-9)
+    ordered = sorted(run.latencies)
+    count = len(ordered)
+    result: dict[str, Any] = {
+        "requests": count,
+        "seconds": elapsed,
+        "rate": count / elapsed,
+        "p50_us": _percentile(ordered, 0.50),
+        "p99_us": _percentile(ordered, 0.99),
+        "statuses": {str(k): v for k, v in sorted(run.statuses.items())},
+        "non2xx": sum(v for k, v in run.statuses.items() if not 200 <= k < 300),
+        "errors": run.errors,
+        "capped": job["mode"] == "load" and count >= job["max_requests"],
+    }
+    if job["mode"] == "seed":
+        field = job["id_field"]
+        ids = []
+        for i in range(len(job["pairs"])):
+            raw = run.bodies.get(i)
+            ids.append(json.loads(raw).get(field) if raw else None)
+        result["ids"] = ids
+    return result
+
+
+def main() -> None:
+    with open(sys.argv[1]) as handle:
+        job = json.load(handle)
+    try:
+        import uvloop
+    except ImportError:
+        result = asyncio.run(run_job(job))
+    else:
+        result = uvloop.run(run_job(job))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""Allocation on the real store: the party invariant, the 2Δ−1 guarantee, pools and cool-off."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from maskline.domain import errors
+from maskline.domain.allocation import CooloffScope, Policy
+from maskline.domain.errors import MaskingError
+from tests.integration.harness import MAIN, Harness, run
+
+US = [f"+1628555{i:04d}" for i in range(100)]
+PARTIES = [f"+1415200{i:04d}" for i in range(40)]
+GB_NUMBER, GB_PARTY = "+442071838750", "+447400123456"
+
+
+def numbers(k: int) -> list[str]:
+    return US[:k]
+
+
+def assert_invariant(h: Harness) -> None:
+    """No party holds two live (or, per party, cooling) sessions on one number."""
+    held = h.held_rows()
+    assert len(held) == len(set(held))
+    now = int(h.clock())
+    rows = h.store._db.execute(
+        "SELECT first_party, second_party, virtual_number FROM sessions WHERE expiry > ?", (now,)
+    ).fetchall()
+    pairs = Counter((party, number) for first, second, number in rows for party in (first, second) if party)
+    assert all(count == 1 for count in pairs.values()), pairs.most_common(3)
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("create"), st.integers(0, 5), st.integers(0, 5), st.integers(60, 900)),
+        st.tuples(st.just("expire"), st.integers(0, 40), st.just(0), st.just(0)),
+        st.tuples(st.just("advance"), st.integers(1, 400), st.just(0), st.just(0)),
+    ),
+    max_size=50,
+)
+
+
+@settings(max_examples=60)
+@given(
+    delta=st.integers(1, 4),
+    cooloff=st.sampled_from([0, 200]),
+    policy=st.sampled_from(list(Policy)),
+    ops=operations,
+)
+def test_random_traffic_keeps_the_invariant_and_2delta_minus_1_suffices(
+    delta: int, cooloff: int, policy: Policy, ops: list[tuple[str, int, int, int]]
+) -> None:
+    h = Harness(numbers(2 * delta - 1), policy=policy)
+    made: list[tuple[str, str, object]] = []  # (first, second, session)
+    for kind, a, b, seconds in ops:
+        now = int(h.clock())
+        if kind == "advance":
+            h.clock.advance(seconds)
+        elif kind == "expire" and made:
+            session = made[a % len(made)][2]
+            if session.expiry > now:  # type: ignore[attr-defined]
+                made[a % len(made)] = (*made[a % len(made)][:2], h.expire(session))  # type: ignore[arg-type]
+            else:
+                with pytest.raises(MaskingError) as caught:
+                    h.expire(session)  # type: ignore[arg-type]
+                assert caught.value == errors.session_already_expired()
+        elif kind == "create" and a != b:
+            first, second = PARTIES[a], PARTIES[b]
+            # Degree of each party with the new session, cool-off holds included (Δ_c).
+            degree = Counter()
+            for f, s, session in made:
+                if session.expiry + cooloff > now:  # type: ignore[attr-defined]
+                    degree.update([f, s])
+            if max(degree[first], degree[second]) + 1 > delta:
+                continue
+            created = h.create(first, second, session_expiry=seconds, virtual_number_cooloff_period=cooloff)
+            made.append((first, second, created))
+        assert_invariant(h)
+
+
+@pytest.mark.parametrize("delta", [2, 3, 4, 6])
+def test_first_fit_trap_needs_exactly_2delta_minus_1(delta: int) -> None:
+    """Allocation spec §4: a bipartite tree on which first-fit uses number 2Δ−1."""
+    party = iter(f"+1415300{i:04d}" for i in range(1000))
+
+    def trap(h: Harness) -> tuple[str, str]:
+        u, v = next(party), next(party)
+        for _ in range(delta - 1):
+            h.create(u, next(party))
+        hubs = [next(party) for _ in range(delta - 1)]
+        for w in hubs:
+            for _ in range(delta - 1):
+                h.create(w, next(party))
+        for w in hubs:
+            h.create(v, w)
+        return u, v
+
+    enough = Harness(numbers(2 * delta - 1))
+    u, v = trap(enough)
+    assert enough.create(u, v).virtual_number == US[2 * delta - 2]  # the (2Δ−1)-th number
+
+    short = Harness(numbers(2 * delta - 2))
+    u, v = trap(short)
+    assert short.refusal(u, v) == errors.pool_exhausted()
+
+
+def test_pool_exhausted_when_the_pair_repeats_beyond_the_pool() -> None:
+    h = Harness(numbers(2))
+    h.create(PARTIES[0], PARTIES[1])
+    h.create(PARTIES[0], PARTIES[1])
+    assert h.refusal(PARTIES[0], PARTIES[1]) == errors.pool_exhausted()
+    assert h.create(PARTIES[2], PARTIES[3]).virtual_number == US[0]  # numbers are shared
+
+
+def test_expiry_frees_the_number_without_delete() -> None:
+    h = Harness(numbers(1))
+    session = h.create(PARTIES[0], PARTIES[1], session_expiry=60)
+    assert h.refusal(PARTIES[0], PARTIES[2]) == errors.pool_exhausted()
+    h.clock.advance(60)
+    assert h.get(session).status(int(h.clock())).value == "expired"
+    assert h.create(PARTIES[0], PARTIES[2]).virtual_number == US[0]
+
+
+def test_per_party_cooloff_holds_the_number_back_from_its_parties_only() -> None:
+    h = Harness(numbers(2))
+    ended = h.expire(h.create(PARTIES[0], PARTIES[1], virtual_number_cooloff_period=300))
+    assert ended.virtual_number == US[0]
+    assert h.create(PARTIES[0], PARTIES[2]).virtual_number == US[1]  # A is cooling on US[0]
+    assert h.create(PARTIES[3], PARTIES[4]).virtual_number == US[0]  # strangers are not
+    h.clock.advance(300)
+    assert h.create(PARTIES[1], PARTIES[5]).virtual_number == US[0]  # cool-off over
+
+
+def test_global_cooloff_holds_the_number_back_from_everyone() -> None:
+    h = Harness(numbers(1), scope=CooloffScope.GLOBAL)
+    h.expire(h.create(PARTIES[0], PARTIES[1], virtual_number_cooloff_period=300))
+    assert h.refusal(PARTIES[5], PARTIES[6]) == errors.pool_exhausted()
+    h.clock.advance(299)
+    assert h.refusal(PARTIES[5], PARTIES[6]) == errors.pool_exhausted()
+    h.clock.advance(1)
+    assert h.create(PARTIES[5], PARTIES[6]).virtual_number == US[0]
+
+
+def test_geomatch_takes_numbers_of_the_first_partys_country() -> None:
+    h = Harness(numbers(1))
+    h.add([GB_NUMBER])
+    assert h.create(GB_PARTY, PARTIES[0]).virtual_number == GB_NUMBER
+    assert h.create(PARTIES[1], GB_PARTY).virtual_number == US[0]
+    assert h.refusal(GB_PARTY, PARTIES[2]) == errors.pool_exhausted()  # GB_PARTY holds the GB number
+    h.add([US[1]])
+    assert h.refusal(GB_PARTY, PARTIES[2]) == errors.pool_exhausted()  # US numbers do not match
+    assert h.create(GB_PARTY, PARTIES[2], geomatch=False).virtual_number == US[1]
+
+
+def test_geomatch_tells_us_from_canada() -> None:
+    h = Harness(numbers(1))
+    canadian = "+14165550123"
+    assert h.refusal(canadian, PARTIES[0]) == errors.pool_exhausted()
+    h.add(["+14165550199"])
+    assert h.create(canadian, PARTIES[0]).virtual_number == "+14165550199"
+    h.add(["+16285559999"], country="CA")  # a US number configured as Canadian
+    assert h.create(canadian, PARTIES[1]).virtual_number == "+16285559999"
+
+
+def test_subaccount_pools_never_mix() -> None:
+    h = Harness(numbers(1))
+    sub = h.subaccount("SA" + "1" * 18)
+    assert h.refusal(PARTIES[0], PARTIES[1], subaccount=sub.auth_id) == errors.pool_exhausted()
+    h.add([US[50]], subaccount=sub.auth_id)
+    mine = h.create(PARTIES[0], PARTIES[1], subaccount=sub.auth_id)
+    assert (mine.virtual_number, mine.account_id) == (US[50], sub.auth_id)
+    theirs = h.create(PARTIES[2], PARTIES[3], account=sub)
+    assert theirs.virtual_number == US[50]
+    assert h.create(PARTIES[2], PARTIES[3]).virtual_number == US[0]  # main's own pool
+    assert h.get(theirs).uuid == theirs.uuid  # main sees its subaccount's sessions
+    main_session = h.create(PARTIES[4], PARTIES[5])
+    with pytest.raises(MaskingError) as caught:
+        h.get(main_session, account=sub)
+    assert caught.value == errors.session_not_found()
+
+
+def test_retired_numbers_keep_live_sessions_and_take_no_new_ones() -> None:
+    h = Harness(numbers(2))
+    live = h.create(PARTIES[0], PARTIES[1])
+    run(h.numbers.retire(MAIN, [US[0]]))
+    assert h.create(PARTIES[2], PARTIES[3]).virtual_number == US[1]
+    assert h.get(live).virtual_number == US[0]
+    listed = {n.number: n for n in run(h.numbers.list(MAIN))}
+    assert listed[US[0]].state.value == "retired" and listed[US[0]].live_sessions == 1
+    h.add([US[0]])  # re-adding puts it back in service
+    assert h.create(PARTIES[4], PARTIES[5]).virtual_number == US[0]
+
+
+def test_a_number_belongs_to_one_account() -> None:
+    h = Harness(numbers(1))
+    other = h.subaccount("SA" + "2" * 18)
+    from maskline.domain.model import Account
+
+    stranger = Account("MA" + "9" * 18, None)
+    run(h.store.create_account(stranger, "x", 0))
+    with pytest.raises(MaskingError) as caught:
+        h.add([US[0]], account=stranger)
+    assert caught.value.message == f"Number {US[0]} already belongs to another account."
+    h.add([US[0]], subaccount=other.auth_id)  # the same account moves it into a subaccount pool
+
+
+def test_open_single_party_sessions_need_a_number_of_their_own() -> None:
+    h = Harness(numbers(2))
+    first = h.create("", PARTIES[0], create_session_with_single_party=True)
+    second = h.create("", PARTIES[1], create_session_with_single_party=True)
+    assert first.virtual_number != second.virtual_number
+    assert h.refusal("", PARTIES[2], create_session_with_single_party=True) == errors.pool_exhausted()
+
+
+def test_open_single_party_session_avoids_numbers_with_cooling_sessions() -> None:
+    h = Harness(numbers(2))
+    h.expire(h.create(PARTIES[0], PARTIES[1], virtual_number_cooloff_period=600))
+    assert h.create("", PARTIES[2], create_session_with_single_party=True).virtual_number == US[1]
+
+
+def test_pins_are_unique_on_a_number() -> None:
+    h = Harness(numbers(2))
+    pin = {
+        "is_pin_authentication_required": True,
+        "first_party_pin": "1234",
+        "second_party_pin": "5678",
+        "pin_prompt_play": "https://example.com/p.mp3",
+    }
+    assert h.create(PARTIES[0], PARTIES[1], **pin).virtual_number == US[0]
+    assert h.create(PARTIES[2], PARTIES[3], **pin).virtual_number == US[1]
+    assert h.create(PARTIES[4], PARTIES[5], **{**pin, "first_party_pin": "9999", "second_party_pin": "8888"}
+                    ).virtual_number == US[0]
+
+
+def test_filling_a_single_party_session() -> None:
+    h = Harness(numbers(1))
+    busy = h.create(PARTIES[0], PARTIES[1])
+    single = h.create("", PARTIES[2], create_session_with_single_party=True)
+    assert single.virtual_number == busy.virtual_number
+    with pytest.raises(MaskingError) as caught:
+        h.update(single, first_party=PARTIES[0])
+    assert caught.value == errors.party_taken("first_party")
+    filled = h.update(single, first_party=PARTIES[3])
+    assert filled.first_party == PARTIES[3]
+    assert ("*", US[0]) not in h.held_rows()  # no longer catches unknown callers
+    assert (PARTIES[3], US[0]) in h.held_rows()
+    # the number can take another open single-party session now
+    assert h.create("", PARTIES[4], create_session_with_single_party=True).virtual_number == US[0]
+
+
+def test_update_and_delete_move_the_holds() -> None:
+    h = Harness(numbers(1))
+    session = h.create(PARTIES[0], PARTIES[1], session_expiry=600, virtual_number_cooloff_period=100)
+    h.clock.advance(100)
+    updated = h.update(session, session_expiry=60)
+    assert updated.expiry == int(h.clock()) + 60
+    h.clock.advance(60)
+    assert h.refusal(PARTIES[0], PARTIES[2]) == errors.pool_exhausted()  # cooling until +100
+    h.clock.advance(100)
+    assert h.create(PARTIES[0], PARTIES[2]).virtual_number == US[0]
+    with pytest.raises(MaskingError) as caught:
+        h.update(session, record=True)
+    assert caught.value == errors.session_already_expired()
+
+
+def test_sweep_releases_holds_and_purges_old_sessions() -> None:
+    h = Harness(numbers(1))
+    session = h.create(PARTIES[0], PARTIES[1], session_expiry=60)
+    h.clock.advance(61)
+    run(h.sessions.sweep())
+    assert h.held_rows() == []
+    assert h.get(session).uuid == session.uuid
+    h.clock.advance(91 * 86400)
+    run(h.sessions.sweep())
+    with pytest.raises(MaskingError):
+        h.get(session)
