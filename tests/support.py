@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -123,3 +127,52 @@ class ServerThread:
 
         self._with_store(work)
         tenant.numbers += numbers
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def maskline(*args: str, database: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as an operator would."""
+    env = {**os.environ, "MASKLINE_DATABASE_URL": database}
+    return subprocess.run(
+        [sys.executable, "-m", "maskline", *args], env=env, capture_output=True, text=True,
+        check=check, timeout=60,
+    )
+
+
+class ServerProcess:
+    """``maskline serve`` in a child process on 127.0.0.1; stopped by its PID."""
+
+    def __init__(self, database: str, *extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "MASKLINE_DATABASE_URL": database}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "maskline", "serve", "--port", str(self.port), *extra],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("maskline serve did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> str:
+        """Stop the server (SIGINT, as Ctrl-C would) and return what it printed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            output, _ = self.process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            output, _ = self.process.communicate()
+        return output or ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings, target
 from hypothesis import strategies as st
 
 from maskline.domain import errors
@@ -36,15 +36,17 @@ def assert_invariant(h: Harness) -> None:
 
 operations = st.lists(
     st.one_of(
-        st.tuples(st.just("create"), st.integers(0, 5), st.integers(0, 5), st.integers(60, 900)),
+        st.tuples(st.just("create"), st.integers(0, 7), st.integers(0, 7), st.integers(60, 900)),
+        st.tuples(st.just("create"), st.integers(0, 7), st.integers(0, 7), st.integers(60, 900)),
         st.tuples(st.just("expire"), st.integers(0, 40), st.just(0), st.just(0)),
         st.tuples(st.just("advance"), st.integers(1, 400), st.just(0), st.just(0)),
     ),
-    max_size=50,
+    min_size=20,
+    max_size=60,
 )
 
 
-@settings(max_examples=60)
+@settings(max_examples=80)
 @given(
     delta=st.integers(1, 4),
     cooloff=st.sampled_from([0, 200]),
@@ -80,6 +82,8 @@ def test_random_traffic_keeps_the_invariant_and_2delta_minus_1_suffices(
             created = h.create(first, second, session_expiry=seconds, virtual_number_cooloff_period=cooloff)
             made.append((first, second, created))
         assert_invariant(h)
+    target(float(len(made)))
+    event(f"sessions created: {min(len(made), 10)}{'+' if len(made) >= 10 else ''}")
 
 
 @pytest.mark.parametrize("delta", [2, 3, 4, 6])
