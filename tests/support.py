@@ -139,8 +139,12 @@ def maskline(*args: str, database: str, check: bool = True) -> subprocess.Comple
     """Run the CLI as an operator would."""
     env = {**os.environ, "MASKLINE_DATABASE_URL": database}
     return subprocess.run(
-        [sys.executable, "-m", "maskline", *args], env=env, capture_output=True, text=True,
-        check=check, timeout=60,
+        [sys.executable, "-m", "maskline", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=60,
     )
 
 
@@ -153,7 +157,10 @@ class ServerProcess:
         env = {**os.environ, "MASKLINE_DATABASE_URL": database}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "maskline", "serve", "--port", str(self.port), *extra],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         deadline = time.monotonic() + 20
         while True:

@@ -94,9 +94,7 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         account = await _account(store, args.account)
         service = NumberService(store, time.time)
         if args.action == "add":
-            added = await service.add(
-                account, args.numbers, subaccount=args.subaccount, country=args.country
-            )
+            added = await service.add(account, args.numbers, subaccount=args.subaccount, country=args.country)
             _print_json([number_object(n, account.auth_id) for n in added])
         elif args.action == "retire":
             await service.retire(account, args.numbers)
@@ -124,7 +122,7 @@ async def bootstrap(config: Config, host: str, port: int) -> None:
             "Next steps:\n"
             f"  .venv/bin/maskline number add +14155550100 --account {account.auth_id}\n"
             f"  curl -u {account.auth_id}:{token} -H 'Content-Type: application/json' \\\n"
-            f"       -d '{{\"first_party\": \"+14155550111\", \"second_party\": \"+14155550122\"}}' \\\n"
+            f'       -d \'{{"first_party": "+14155550111", "second_party": "+14155550122"}}\' \\\n'
             f"       {base}/v1/Account/{account.auth_id}/Masking/Session/\n",
             flush=True,
         )

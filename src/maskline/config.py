@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from maskline.domain.allocation import CooloffScope, Policy
 from maskline.domain.listing import Windows

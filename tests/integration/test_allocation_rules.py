@@ -236,8 +236,12 @@ def test_pins_are_unique_on_a_number() -> None:
     }
     assert h.create(PARTIES[0], PARTIES[1], **pin).virtual_number == US[0]
     assert h.create(PARTIES[2], PARTIES[3], **pin).virtual_number == US[1]
-    assert h.create(PARTIES[4], PARTIES[5], **{**pin, "first_party_pin": "9999", "second_party_pin": "8888"}
-                    ).virtual_number == US[0]
+    assert (
+        h.create(
+            PARTIES[4], PARTIES[5], **{**pin, "first_party_pin": "9999", "second_party_pin": "8888"}
+        ).virtual_number
+        == US[0]
+    )
 
 
 def test_filling_a_single_party_session() -> None:

@@ -54,7 +54,8 @@ def test_parallel_creates_never_share_a_number_within_a_party(database: tuple[st
     with contextlib.closing(sqlite3.connect(path)) as db:
         rows = db.execute("SELECT first_party, second_party, virtual_number FROM sessions").fetchall()
         held = db.execute(
-            "SELECT party, virtual_number, COUNT(*) FROM allocations WHERE held GROUP BY 1, 2 HAVING COUNT(*) > 1"
+            "SELECT party, virtual_number FROM allocations WHERE held"
+            " GROUP BY party, virtual_number HAVING COUNT(*) > 1"
         ).fetchall()
     assert len(rows) == statuses[201] == 200
     per_party = Counter((party, number) for first, second, number in rows for party in (first, second))
@@ -81,18 +82,35 @@ def test_cli_account_and_number_commands(database: tuple[str, Path]) -> None:
     sub = json.loads(maskline("account", "create", "--parent", main, database=url).stdout)["auth_id"]
     assert sub.startswith("SA") and len(sub) == 20
 
-    added = json.loads(maskline("number", "add", "+14155550100", "14155550101", "--account", main, database=url).stdout)
+    added = json.loads(
+        maskline("number", "add", "+14155550100", "14155550101", "--account", main, database=url).stdout
+    )
     assert [n["number"] for n in added] == ["14155550100", "14155550101"]
     assert added[0]["country"] == "US" and added[0]["status"] == "in_service"
     moved = json.loads(
-        maskline("number", "add", "+14155550101", "--account", main, "--subaccount", sub, "--country", "ca",
-                 database=url).stdout
+        maskline(
+            "number",
+            "add",
+            "+14155550101",
+            "--account",
+            main,
+            "--subaccount",
+            sub,
+            "--country",
+            "ca",
+            database=url,
+        ).stdout
     )
     assert moved[0]["subaccount"] == sub and moved[0]["country"] == "CA"
     maskline("number", "retire", "+14155550100", "--account", main, database=url)
-    listed = {n["number"]: n for n in json.loads(maskline("number", "list", "--account", main, database=url).stdout)}
+    listed = {
+        n["number"]: n for n in json.loads(maskline("number", "list", "--account", main, database=url).stdout)
+    }
     assert listed["14155550100"]["status"] == "retired"
-    assert json.loads(maskline("number", "list", "--account", sub, database=url).stdout)[0]["number"] == "14155550101"
+    assert (
+        json.loads(maskline("number", "list", "--account", sub, database=url).stdout)[0]["number"]
+        == "14155550101"
+    )
 
     other = json.loads(maskline("account", "create", database=url).stdout)["auth_id"]
     refused = maskline("number", "add", "+14155550100", "--account", other, database=url, check=False)
@@ -108,6 +126,8 @@ def test_cli_account_and_number_commands(database: tuple[str, Path]) -> None:
 
 def test_cli_honours_the_database_flag_over_the_environment(tmp_path: Path) -> None:
     flagged = tmp_path / "flag.db"
-    out = maskline("account", "create", "--database", f"sqlite:///{flagged}", database=f"sqlite:///{tmp_path}/env.db")
+    out = maskline(
+        "account", "create", "--database", f"sqlite:///{flagged}", database=f"sqlite:///{tmp_path}/env.db"
+    )
     assert json.loads(out.stdout)["auth_id"]
     assert flagged.exists() and not (tmp_path / "env.db").exists()

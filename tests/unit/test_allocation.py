@@ -30,8 +30,11 @@ def test_open_single_party_session_holds_the_wildcard() -> None:
 
 def test_pin_sessions_hold_their_pins_instead() -> None:
     settings = SessionSettings(
-        call_time_limit=60, ring_timeout=45, is_pin_authentication_required=True,
-        first_party_pin="1234", second_party_pin="4321",
+        call_time_limit=60,
+        ring_timeout=45,
+        is_pin_authentication_required=True,
+        first_party_pin="1234",
+        second_party_pin="4321",
     )
     assert session_keys("+1A", "", settings) == ("+1A", pin_key("1234"), pin_key("4321"))
 

@@ -71,7 +71,9 @@ def test_bad_values() -> None:
 
 
 def test_numbers_normalise_and_durations() -> None:
-    query = parse(virtual_number="14155550100", duration__gte="50", session_duration__lt="70", status="active")
+    query = parse(
+        virtual_number="14155550100", duration__gte="50", session_duration__lt="70", status="active"
+    )
     assert query.parties == {"virtual_number": "+14155550100"}
     assert Condition("duration", ">=", 50) in query.conditions
     assert Condition("duration", "<", 70) in query.conditions

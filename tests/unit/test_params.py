@@ -55,18 +55,29 @@ def test_defaults_fill_a_minimal_body() -> None:
 def test_zero_means_default(field: str) -> None:
     request = create({**BASE, field: 0})
     assert (request.session_expiry, request.settings.call_time_limit, request.settings.ring_timeout) == (
-        1800, 14400, 45,
+        1800,
+        14400,
+        45,
     )
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("session_expiry", 59), ("session_expiry", 86401), ("session_expiry", "abc"),
-        ("session_expiry", True), ("session_expiry", 1.5), ("session_expiry", -60),
-        ("session_expiry", "-60"), ("session_expiry", "６０"), ("call_time_limit", 59),
-        ("call_time_limit", 86401), ("ring_timeout", 86401), ("ring_timeout", [1]),
-        ("virtual_number_cooloff_period", 3601), ("virtual_number_cooloff_period", "x"),
+        ("session_expiry", 59),
+        ("session_expiry", 86401),
+        ("session_expiry", "abc"),
+        ("session_expiry", True),
+        ("session_expiry", 1.5),
+        ("session_expiry", -60),
+        ("session_expiry", "-60"),
+        ("session_expiry", "６０"),
+        ("call_time_limit", 59),
+        ("call_time_limit", 86401),
+        ("ring_timeout", 86401),
+        ("ring_timeout", [1]),
+        ("virtual_number_cooloff_period", 3601),
+        ("virtual_number_cooloff_period", "x"),
     ],
 )
 def test_integers_out_of_range(field: str, value: object) -> None:
@@ -76,7 +87,9 @@ def test_integers_out_of_range(field: str, value: object) -> None:
 def test_integers_accept_digit_strings() -> None:
     request = create({**BASE, "session_expiry": "600", "ring_timeout": "1", "call_time_limit": 86400})
     assert (request.session_expiry, request.settings.ring_timeout, request.settings.call_time_limit) == (
-        600, 1, 86400,
+        600,
+        1,
+        86400,
     )
 
 
@@ -105,8 +118,12 @@ def test_published_messages_byte_for_byte() -> None:
         "Invalid parameter. recording_callback_url should be under 1000 characters."
     )
     assert create({**BASE, "recording_callback_url": long_url[:-1]}).settings.recording_callback_url
-    assert error_of({"second_party": B}).message == "Mandatory parameter missing. first_party must be present."
-    assert error_of({"first_party": A}).message == "Mandatory parameter missing. second_party must be present."
+    assert (
+        error_of({"second_party": B}).message == "Mandatory parameter missing. first_party must be present."
+    )
+    assert (
+        error_of({"first_party": A}).message == "Mandatory parameter missing. second_party must be present."
+    )
     assert error_of({**BASE, "first_party": "12"}).message == (
         "Invalid parameter. first_party is not a valid phone number."
     )
@@ -116,7 +133,8 @@ def test_published_messages_byte_for_byte() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["example.com", "http://", "https:// x.com", "mailto:a@b.c", "http://exa mple.com", 5, "http://a\x00b"]
+    "url",
+    ["example.com", "http://", "https:// x.com", "mailto:a@b.c", "http://exa mple.com", 5, "http://a\x00b"],
 )
 def test_urls_must_be_absolute_http(url: object) -> None:
     assert error_of({**BASE, "callback_url": url}) == errors.not_url("callback_url")
@@ -177,7 +195,9 @@ def test_pin_fields_ignored_without_pin_auth() -> None:
 
 
 def test_generated_pins_ignore_given_ones() -> None:
-    s = create({**BASE, **PIN, "generate_pin": True, "first_party_pin": "bad", "generate_pin_length": 6}).settings
+    s = create(
+        {**BASE, **PIN, "generate_pin": True, "first_party_pin": "bad", "generate_pin_length": 6}
+    ).settings
     assert s.generate_pin is True and s.generate_pin_length == 6 and s.first_party_pin is None
 
 
@@ -187,7 +207,9 @@ def test_subaccount_and_initiate_call() -> None:
         create({**BASE, "subaccount": "SA2"}, subaccount="SA1")
     assert caught.value == errors.invalid_subaccount()
     assert error_of({**BASE, "initiate_call_to_first_party": True}) == errors.initiate_call_unavailable()
-    assert create({**BASE, "initiate_call_to_first_party": True}, calls=True).settings.initiate_call_to_first_party
+    assert create(
+        {**BASE, "initiate_call_to_first_party": True}, calls=True
+    ).settings.initiate_call_to_first_party
 
 
 @given(st.integers(min_value=4, max_value=15))
@@ -200,16 +222,26 @@ def test_generated_pins_differ(length: int) -> None:
 
 def _session(**settings: object) -> Session:
     return Session(
-        uuid="u", account_id="MA", main_id="MA", first_party=A, second_party="", virtual_number=C,
-        created=1000, modified=1000, expiry=2800,
-        settings=SessionSettings(call_time_limit=14400, ring_timeout=45,
-                                 create_session_with_single_party=True, **settings),  # type: ignore[arg-type]
+        uuid="u",
+        account_id="MA",
+        main_id="MA",
+        first_party=A,
+        second_party="",
+        virtual_number=C,
+        created=1000,
+        modified=1000,
+        expiry=2800,
+        settings=SessionSettings(
+            call_time_limit=14400, ring_timeout=45, create_session_with_single_party=True, **settings
+        ),  # type: ignore[arg-type]
     )
 
 
 def test_update_counts_expiry_from_now_and_keeps_others() -> None:
     session = _session()
-    request = parse_update({"session_uuid": "u", "session_expiry": 600, "record": True, "ring_timeout": 0}, session)
+    request = parse_update(
+        {"session_uuid": "u", "session_expiry": 600, "record": True, "ring_timeout": 0}, session
+    )
     updated = apply_update(session, request, now=1500)
     assert (updated.expiry, updated.modified, updated.duration) == (2100, 1500, 1100)
     assert updated.settings.record is True and updated.settings.ring_timeout == 45
@@ -226,8 +258,16 @@ def test_update_fills_the_missing_party_only() -> None:
     assert caught.value == errors.parties_equal()
 
 
-@pytest.mark.parametrize("field", ["is_pin_authentication_required", "pin_retry", "initiate_call_to_first_party",
-                                   "virtual_number_cooloff_period", "unknown_caller_play"])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "is_pin_authentication_required",
+        "pin_retry",
+        "initiate_call_to_first_party",
+        "virtual_number_cooloff_period",
+        "unknown_caller_play",
+    ],
+)
 def test_update_refuses_create_only_fields(field: str) -> None:
     with pytest.raises(MaskingError) as caught:
         parse_update({field: 1}, _session())
@@ -235,8 +275,9 @@ def test_update_refuses_create_only_fields(field: str) -> None:
 
 
 def test_update_ignores_geomatch_subaccount_and_nulls() -> None:
-    request = parse_update({"geomatch": "x", "subaccount": 5, "record": None, "create_session_with_single_party": 1},
-                           _session())
+    request = parse_update(
+        {"geomatch": "x", "subaccount": 5, "record": None, "create_session_with_single_party": 1}, _session()
+    )
     assert request.settings == {} and request.session_expiry is None
 
 
@@ -253,16 +294,39 @@ def test_empty_body_is_an_empty_object() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=8,
 )
 FIELDS = [
-    "first_party", "second_party", "create_session_with_single_party", "session_expiry", "call_time_limit",
-    "ring_timeout", "record", "record_file_format", "recording_callback_url", "recording_callback_method",
-    "callback_url", "callback_method", "first_party_play_url", "is_pin_authentication_required",
-    "generate_pin", "generate_pin_length", "first_party_pin", "second_party_pin", "pin_prompt_play",
-    "pin_retry", "pin_retry_wait", "incorrect_pin_play", "unknown_caller_play", "force_pin_authentication",
-    "subaccount", "geomatch", "virtual_number_cooloff_period",
+    "first_party",
+    "second_party",
+    "create_session_with_single_party",
+    "session_expiry",
+    "call_time_limit",
+    "ring_timeout",
+    "record",
+    "record_file_format",
+    "recording_callback_url",
+    "recording_callback_method",
+    "callback_url",
+    "callback_method",
+    "first_party_play_url",
+    "is_pin_authentication_required",
+    "generate_pin",
+    "generate_pin_length",
+    "first_party_pin",
+    "second_party_pin",
+    "pin_prompt_play",
+    "pin_retry",
+    "pin_retry_wait",
+    "incorrect_pin_play",
+    "unknown_caller_play",
+    "force_pin_authentication",
+    "subaccount",
+    "geomatch",
+    "virtual_number_cooloff_period",
 ]
 
 

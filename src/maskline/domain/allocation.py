@@ -9,20 +9,20 @@ row for the same (key, number): that unique index is the guard; this module only
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Collection, Iterable
 
 from maskline.domain.model import SessionSettings
 
 WILDCARD = "*"
 
 
-class Policy(str, enum.Enum):
+class Policy(enum.StrEnum):
     FIRST_FIT = "first_fit"  # lowest-ranked free number: packs the pool
     LEAST_RECENT = "least_recent"  # the free number given out longest ago: spreads reuse
 
 
-class CooloffScope(str, enum.Enum):
+class CooloffScope(enum.StrEnum):
     PER_PARTY = "per_party"  # an ended session's number is held back from its own parties
     GLOBAL = "global"  # ... from every new session
 
@@ -70,9 +70,7 @@ def hold_until(expiry: int, cooloff: int, scope: CooloffScope) -> int:
     return expiry + cooloff if scope is CooloffScope.PER_PARTY else expiry
 
 
-def candidates(
-    pool: Iterable[PoolNumber], blocked: Collection[str], policy: Policy
-) -> list[str]:
+def candidates(pool: Iterable[PoolNumber], blocked: Collection[str], policy: Policy) -> list[str]:
     """Numbers of the pool that are not blocked, best first.
 
     Any free number keeps the greedy guarantee: with 2Δ−1 numbers some number is always free.

@@ -19,9 +19,9 @@ class MaskingError(Exception):
         self.message = message
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, MaskingError)
-            and (self.status, self.message) == (other.status, other.message)
+        return isinstance(other, MaskingError) and (self.status, self.message) == (
+            other.status,
+            other.message,
         )
 
     def __hash__(self) -> int:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 from urllib.parse import urlencode
 
 from maskline.domain import errors
@@ -160,4 +160,3 @@ def page_links(base: str, query: ListQuery, total: int) -> tuple[str | None, str
     if query.offset > 0:
         previous = link(max(query.offset - query.limit, 0))
     return next_link, previous
-

@@ -27,7 +27,7 @@ class Account:
         return self.parent_id is not None
 
 
-class NumberState(str, enum.Enum):
+class NumberState(enum.StrEnum):
     IN_SERVICE = "in_service"
     RETIRED = "retired"
 
@@ -43,7 +43,7 @@ class Number:
     live_sessions: int = 0
 
 
-class SessionStatus(str, enum.Enum):
+class SessionStatus(enum.StrEnum):
     ACTIVE = "active"
     IN_PROGRESS = "in-progress"
     EXPIRED = "expired"

@@ -7,8 +7,9 @@ followed by the cross-field rules (contract §4.3). Readers return None for "not
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
@@ -338,6 +339,7 @@ def apply_update(session: Session, request: UpdateRequest, now: int) -> Session:
 
 def generate_pins(length: int, randbelow: Callable[[int], int]) -> tuple[str, str]:
     """Two different PINs of ``length`` uniformly random digits."""
+
     def one() -> str:
         return "".join(str(randbelow(10)) for _ in range(length))
 
@@ -350,11 +352,12 @@ def generate_pins(length: int, randbelow: Callable[[int], int]) -> tuple[str, st
 
 def decode_body(raw: bytes) -> Body:
     """A request body as a JSON object; an empty body is ``{}``."""
-    if not raw.strip():
+    raw = raw.removeprefix(b"\xef\xbb\xbf").strip()
+    if not raw:
         return {}
     try:
         value = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         raise errors.invalid_json() from None
     if not isinstance(value, dict):
         raise errors.invalid_json()

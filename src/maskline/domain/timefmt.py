@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-_FILTER = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?"
-)
+_FILTER = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?")
 
 
 def format_time(epoch: int) -> str:
     """``2024-01-03 13:35:51 +0000 UTC``."""
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
 
 
 def parse_filter_time(text: str) -> tuple[float, float] | None:
@@ -27,8 +25,13 @@ def parse_filter_time(text: str) -> tuple[float, float] | None:
     year, month, day, hour, minute, second, fraction = match.groups()
     try:
         moment = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
-            tzinfo=timezone.utc,
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second or 0),
+            tzinfo=UTC,
         )
     except ValueError:
         return None

@@ -53,7 +53,9 @@ class NumberEndpoints:
         parse_page(params, query)
         numbers = await self._service().list(account)
         page = numbers[query.offset : query.offset + query.limit]
-        next_link, previous = page_links(f"/v1/Account/{account.auth_id}/Masking/Number/", query, len(numbers))
+        next_link, previous = page_links(
+            f"/v1/Account/{account.auth_id}/Masking/Number/", query, len(numbers)
+        )
         return reply(
             {
                 "response": {

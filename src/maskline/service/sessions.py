@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 import uuid as uuidlib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Mapping
 
 from maskline.config import Config
 from maskline.domain import errors
@@ -114,9 +114,9 @@ class SessionService:
     async def list(self, account: Account, params: Mapping[str, str]) -> Page:
         now = self.now()
         query = parse_list(params, now, self._config.windows)
-        if query.subaccount is not None:
-            if await self._subaccount_check(account, {"subaccount": query.subaccount}) is None:
-                raise errors.invalid_subaccount()
+        named = {"subaccount": query.subaccount}
+        if query.subaccount is not None and await self._subaccount_check(account, named) is None:
+            raise errors.invalid_subaccount()
         total, sessions = await self._store.list_sessions(query, Scope.of(account), now)
         return Page(query, total, sessions, now)
 

@@ -13,7 +13,7 @@ class UnsupportedDatabase(ValueError):
 def sqlite_path(url: str) -> str | None:
     """The file of a ``sqlite:///path`` URL (``sqlite:////abs/path`` for an absolute one)."""
     prefix = "sqlite:///"
-    return url[len(prefix):] if url.startswith(prefix) and len(url) > len(prefix) else None
+    return url[len(prefix) :] if url.startswith(prefix) and len(url) > len(prefix) else None
 
 
 async def open_store(url: str) -> Store:

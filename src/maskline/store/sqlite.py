@@ -43,13 +43,36 @@ def _marks(items: Sequence[object]) -> str:
 
 
 def _session(row: Sequence[Any]) -> Session:
-    (uuid, account_id, main_id, first, second, number, created, modified, expiry,
-     calls_live, call_count, billed, last_interaction, settings) = row
+    (
+        uuid,
+        account_id,
+        main_id,
+        first,
+        second,
+        number,
+        created,
+        modified,
+        expiry,
+        calls_live,
+        call_count,
+        billed,
+        last_interaction,
+        settings,
+    ) = row
     return Session(
-        uuid=uuid, account_id=account_id, main_id=main_id, first_party=first,
-        second_party=second, virtual_number=number, created=created, modified=modified,
-        expiry=expiry, settings=_decode_settings(settings), calls_live=calls_live,
-        total_call_count=call_count, total_call_billed_duration=billed,
+        uuid=uuid,
+        account_id=account_id,
+        main_id=main_id,
+        first_party=first,
+        second_party=second,
+        virtual_number=number,
+        created=created,
+        modified=modified,
+        expiry=expiry,
+        settings=_decode_settings(settings),
+        calls_live=calls_live,
+        total_call_count=call_count,
+        total_call_billed_duration=billed,
         last_interaction=last_interaction,
     )
 
@@ -142,9 +165,7 @@ class SQLiteStore:
                 if cursor.rowcount == 0:
                     raise errors.number_not_found()
 
-    async def list_numbers(
-        self, scope: Scope, now: int, number: str | None = None
-    ) -> list[Number]:
+    async def list_numbers(self, scope: Scope, now: int, number: str | None = None) -> list[Number]:
         if scope.account_id is not None:
             where, value = "n.pool_id = ?", scope.account_id
         else:
@@ -228,8 +249,16 @@ class SQLiteStore:
             " total_call_count, total_call_billed_duration, last_interaction, settings)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,0,0,0,NULL,?)",
             (
-                s.uuid, s.account_id, s.main_id, s.first_party, s.second_party, number,
-                s.created, s.modified, s.expiry, s.expiry + s.settings.virtual_number_cooloff_period,
+                s.uuid,
+                s.account_id,
+                s.main_id,
+                s.first_party,
+                s.second_party,
+                number,
+                s.created,
+                s.modified,
+                s.expiry,
+                s.expiry + s.settings.virtual_number_cooloff_period,
                 _encode(s.settings),
             ),
         )
@@ -276,9 +305,14 @@ class SQLiteStore:
                 "UPDATE sessions SET first_party = ?, second_party = ?, modified = ?, expiry = ?,"
                 " cooloff_until = ?, settings = ? WHERE uuid = ? AND expiry > ? RETURNING id",
                 (
-                    s.first_party, s.second_party, s.modified, s.expiry,
-                    s.expiry + s.settings.virtual_number_cooloff_period, _encode(s.settings),
-                    s.uuid, now,
+                    s.first_party,
+                    s.second_party,
+                    s.modified,
+                    s.expiry,
+                    s.expiry + s.settings.virtual_number_cooloff_period,
+                    _encode(s.settings),
+                    s.uuid,
+                    now,
                 ),
             ).fetchone()
             if row is None:
@@ -308,9 +342,7 @@ class SQLiteStore:
             )
         return True
 
-    async def list_sessions(
-        self, query: ListQuery, scope: Scope, now: int
-    ) -> tuple[int, list[Session]]:
+    async def list_sessions(self, query: ListQuery, scope: Scope, now: int) -> tuple[int, list[Session]]:
         where, value = _scope_sql(scope)
         clauses, params = [where], [value]
         if query.subaccount is not None:
@@ -346,8 +378,7 @@ class SQLiteStore:
         with self._tx() as db:
             db.execute("UPDATE allocations SET held = 0 WHERE held AND hold_until <= ?", (now,))
             db.execute(
-                "DELETE FROM allocations WHERE session_id IN"
-                " (SELECT id FROM sessions WHERE expiry < ?)",
+                "DELETE FROM allocations WHERE session_id IN (SELECT id FROM sessions WHERE expiry < ?)",
                 (purge_before,),
             )
             db.execute("DELETE FROM sessions WHERE expiry < ?", (purge_before,))
