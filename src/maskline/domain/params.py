@@ -304,7 +304,7 @@ def parse_update(raw: Body, session: Session) -> UpdateRequest:
     body = canonical(raw)
     request = UpdateRequest()
     for name in ("first_party", "second_party"):
-        if name not in body:
+        if body.get(name, "") == "":
             continue
         if not session.settings.create_session_with_single_party or getattr(session, name):
             raise errors.not_updatable(name)
