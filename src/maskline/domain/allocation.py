@@ -9,7 +9,7 @@ row for the same (key, number): that unique index is the guard; this module only
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from maskline.domain.model import SessionSettings
@@ -70,14 +70,14 @@ def hold_until(expiry: int, cooloff: int, scope: CooloffScope) -> int:
     return expiry + cooloff if scope is CooloffScope.PER_PARTY else expiry
 
 
-def candidates(pool: Iterable[PoolNumber], blocked: Collection[str], policy: Policy) -> list[str]:
-    """Numbers of the pool that are not blocked, best first.
+def candidates(
+    pool: Sequence[PoolNumber], blocked: Collection[str], policy: Policy
+) -> Iterator[str]:
+    """Numbers of the pool (given in rank order) that are not blocked, best first.
 
     Any free number keeps the greedy guarantee: with 2Δ−1 numbers some number is always free.
+    First-fit is lazy, so its cost grows with the blocked numbers it skips, not with the pool.
     """
-    free = [n for n in pool if n.number not in blocked]
     if policy is Policy.LEAST_RECENT:
-        free.sort(key=lambda n: (n.last_used, n.rank))
-    else:
-        free.sort(key=lambda n: n.rank)
-    return [n.number for n in free]
+        pool = sorted(pool, key=lambda n: n.last_used)  # stable: ties keep rank order
+    return (n.number for n in pool if n.number not in blocked)

@@ -73,6 +73,14 @@ sessions = Table(
     Index("ix_sessions_expiry", "expiry"),
 )
 
+# Change counters other processes can poll; "numbers" moves whenever a pool changes.
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
 # One row per key a session holds on its virtual number (allocation spec §9).
 allocations = Table(
     "allocations",

@@ -16,7 +16,7 @@ import msgspec
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from maskline.domain import errors
-from maskline.domain.allocation import Claim, CooloffScope, PoolNumber, candidates
+from maskline.domain.allocation import Claim, CooloffScope, Policy, PoolNumber, candidates
 from maskline.domain.listing import ListQuery
 from maskline.domain.model import Account, Number, NumberState, Scope, Session, SessionSettings
 from maskline.store.schema import ddl
@@ -87,6 +87,9 @@ def _scope_sql(scope: Scope, prefix: str = "") -> tuple[str, str]:
 class SQLiteStore:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
+        # Pools in rank order by (pool, country), valid while the "numbers" counter stands still.
+        self._pools: dict[tuple[str, str | None], list[PoolNumber]] = {}
+        self._pools_version = -1
 
     @classmethod
     def open(cls, path: str) -> SQLiteStore:
@@ -140,10 +143,35 @@ class SQLiteStore:
         return int(self._db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0])
 
     # -- numbers ----------------------------------------------------------------------------
+    def _numbers_changed(self) -> None:
+        self._db.execute(
+            "INSERT INTO counters (name, value) VALUES ('numbers', 1)"
+            " ON CONFLICT (name) DO UPDATE SET value = counters.value + 1"
+        )
+
+    def _pool(self, claim: Claim) -> list[PoolNumber]:
+        """The claim's pool in rank order; cached unless the policy needs fresh use times."""
+        row = self._db.execute("SELECT value FROM counters WHERE name = 'numbers'").fetchone()
+        version = row[0] if row else 0
+        if version != self._pools_version:
+            self._pools.clear()
+            self._pools_version = version
+        key = (claim.pool_id, claim.country)
+        pool = self._pools.get(key)
+        if pool is None or claim.policy is Policy.LEAST_RECENT:
+            where, params = "pool_id = ? AND state = ?", [claim.pool_id, NumberState.IN_SERVICE.value]
+            if claim.country is not None:
+                where += " AND country = ?"
+                params.append(claim.country)
+            sql = f"SELECT number, id, last_used FROM numbers WHERE {where} ORDER BY id"
+            pool = self._pools[key] = [PoolNumber(*row) for row in self._db.execute(sql, params)]
+        return pool
+
     async def add_numbers(
         self, main_id: str, pool_id: str, entries: Sequence[tuple[str, str]], now: int
     ) -> None:
         with self._tx() as db:
+            self._numbers_changed()
             for number, country in entries:
                 row = db.execute(
                     "INSERT INTO numbers (number, main_id, pool_id, country, state, added, last_used)"
@@ -157,6 +185,7 @@ class SQLiteStore:
 
     async def retire_numbers(self, main_id: str, numbers: Sequence[str]) -> None:
         with self._tx() as db:
+            self._numbers_changed()
             for number in numbers:
                 cursor = db.execute(
                     "UPDATE numbers SET state = ? WHERE number = ? AND main_id = ?",
@@ -193,14 +222,7 @@ class SQLiteStore:
                 f" AND party IN ({_marks(keys)})",
                 (now, *keys),
             )
-            where, params = "pool_id = ? AND state = ?", [claim.pool_id, NumberState.IN_SERVICE.value]
-            if claim.country is not None:
-                where += " AND country = ?"
-                params.append(claim.country)
-            pool = [
-                PoolNumber(*row)
-                for row in db.execute(f"SELECT number, id, last_used FROM numbers WHERE {where}", params)
-            ]
+            pool = self._pool(claim)
             blocked = {
                 row[0]
                 for row in db.execute(
