@@ -117,13 +117,14 @@ class Session:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Whose sessions and numbers a request may see: a main account sees its subaccounts' too."""
+    """Whose sessions and numbers a request may see: a main account sees its subaccounts' too;
+    a subaccount (``account_id`` set) only its own."""
 
-    main_id: str | None = None
+    main_id: str
     account_id: str | None = None
 
     @classmethod
     def of(cls, account: Account) -> Scope:
         if account.is_subaccount:
-            return cls(account_id=account.auth_id)
-        return cls(main_id=account.auth_id)
+            return cls(account.main_id, account.auth_id)
+        return cls(account.auth_id)

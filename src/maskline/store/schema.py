@@ -68,7 +68,6 @@ sessions = Table(
     Column("last_interaction", BigInteger, nullable=True),
     Column("settings", Text, nullable=False),  # JSON of SessionSettings
     Index("ix_sessions_main_created", "main_id", "created"),
-    Index("ix_sessions_account_created", "account_id", "created"),
     Index("ix_sessions_number_end", "virtual_number", "cooloff_until"),
     Index("ix_sessions_expiry", "expiry"),
 )
@@ -85,14 +84,13 @@ counters = Table(
 allocations = Table(
     "allocations",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("session_id", Integer, ForeignKey("sessions.id"), nullable=False),
-    Column("party", String(24), nullable=False),
+    Column("session_id", Integer, ForeignKey("sessions.id"), primary_key=True),
+    Column("party", String(24), primary_key=True),
     Column("virtual_number", String(20), nullable=False),
     Column("held", Boolean, nullable=False),
     Column("ends_at", BigInteger, nullable=False),  # the session's expiry
     Column("hold_until", BigInteger, nullable=False),  # expiry plus per-party cool-off
-    Index("ix_allocations_session", "session_id"),
+    sqlite_with_rowid=False,
 )
 
 # The allocation guard: no key is held twice on one number.
@@ -101,13 +99,6 @@ Index(
     allocations.c.party,
     allocations.c.virtual_number,
     unique=True,
-    sqlite_where=allocations.c.held,
-    postgresql_where=allocations.c.held,
-)
-Index(
-    "ix_allocations_number_held",
-    allocations.c.virtual_number,
-    allocations.c.hold_until,
     sqlite_where=allocations.c.held,
     postgresql_where=allocations.c.held,
 )

@@ -77,11 +77,11 @@ def _session(row: Sequence[Any]) -> Session:
     )
 
 
-def _scope_sql(scope: Scope, prefix: str = "") -> tuple[str, str]:
+def _scope_sql(scope: Scope, owner: str = "account_id") -> tuple[str, list[object]]:
+    """The WHERE clause of a scope; ``owner`` names the column of the owning account."""
     if scope.account_id is not None:
-        return f"{prefix}account_id = ?", scope.account_id
-    assert scope.main_id is not None
-    return f"{prefix}main_id = ?", scope.main_id
+        return f"main_id = ? AND {owner} = ?", [scope.main_id, scope.account_id]
+    return "main_id = ?", [scope.main_id]
 
 
 class SQLiteStore:
@@ -195,20 +195,16 @@ class SQLiteStore:
                     raise errors.number_not_found()
 
     async def list_numbers(self, scope: Scope, now: int, number: str | None = None) -> list[Number]:
-        if scope.account_id is not None:
-            where, value = "n.pool_id = ?", scope.account_id
-        else:
-            where, value = _scope_sql(scope, "n.")
-        params: list[object] = [now, value]
+        where, params = _scope_sql(scope, owner="pool_id")
         if number is not None:
-            where += " AND n.number = ?"
+            where += " AND number = ?"
             params.append(number)
         rows = self._db.execute(
-            "SELECT n.number, n.main_id, n.pool_id, n.country, n.state, n.added,"
-            " (SELECT COUNT(*) FROM sessions s WHERE s.virtual_number = n.number"
-            "  AND s.main_id = n.main_id AND s.expiry > ?)"
-            f" FROM numbers n WHERE {where} ORDER BY n.id",
-            params,
+            "SELECT number, main_id, pool_id, country, state, added,"
+            " (SELECT COUNT(*) FROM sessions s WHERE s.virtual_number = numbers.number"
+            "  AND s.cooloff_until > ? AND s.expiry > ? AND s.main_id = numbers.main_id)"
+            f" FROM numbers WHERE {where} ORDER BY id",
+            [now, now, *params],
         ).fetchall()
         return [Number(r[0], r[1], r[2], r[3], NumberState(r[4]), r[5], r[6]) for r in rows]
 
@@ -249,15 +245,17 @@ class SQLiteStore:
                     db.execute("ROLLBACK TO claim")
                     continue
                 db.execute("RELEASE claim")
-                db.execute("UPDATE numbers SET last_used = ? WHERE number = ?", (now, number))
+                if claim.policy is Policy.LEAST_RECENT:
+                    db.execute("UPDATE numbers SET last_used = ? WHERE number = ?", (now, number))
                 return placed
         raise errors.pool_exhausted()
 
     def _has_cooling_session(self, number: str, now: int) -> bool:
+        """Whether a session on ``number`` has ended and is still in its cool-off."""
         return (
             self._db.execute(
-                "SELECT 1 FROM allocations WHERE virtual_number = ? AND held"
-                " AND hold_until > ? AND ends_at <= ? LIMIT 1",
+                "SELECT 1 FROM sessions WHERE virtual_number = ? AND cooloff_until > ?"
+                " AND expiry <= ? LIMIT 1",
                 (number, now, now),
             ).fetchone()
             is not None
@@ -295,16 +293,16 @@ class SQLiteStore:
             row = self._db.execute(
                 "INSERT INTO allocations (session_id, party, virtual_number, held, ends_at, hold_until)"
                 " VALUES (?,?,?,1,?,?) ON CONFLICT (party, virtual_number) WHERE held DO NOTHING"
-                " RETURNING id",
+                " RETURNING party",
                 (session_id, key, number, ends_at, until),
             ).fetchone()
             if row is None:
                 raise _Conflict(key)
 
     async def get_session(self, uuid: str, scope: Scope) -> Session | None:
-        where, value = _scope_sql(scope)
+        where, params = _scope_sql(scope)
         row = self._db.execute(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE uuid = ? AND {where}", (uuid, value)
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE uuid = ? AND {where}", (uuid, *params)
         ).fetchone()
         return None if row is None else _session(row)
 
@@ -365,8 +363,8 @@ class SQLiteStore:
         return True
 
     async def list_sessions(self, query: ListQuery, scope: Scope, now: int) -> tuple[int, list[Session]]:
-        where, value = _scope_sql(scope)
-        clauses, params = [where], [value]
+        where, params = _scope_sql(scope)
+        clauses = [where]
         if query.subaccount is not None:
             clauses.append("account_id = ?")
             params.append(query.subaccount)
