@@ -59,7 +59,8 @@ class ServerThread:
         self.db_path = db_path
         self.clock = clock
         self.config = config or Config(database_url=f"sqlite:///{db_path}", sweep_interval=0.05)
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP so that asyncio sets TCP_NODELAY: otherwise each reply waits ~40 ms.
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]

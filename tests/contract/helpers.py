@@ -6,7 +6,7 @@ import itertools
 import re
 import uuid
 from contextlib import AbstractContextManager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +18,7 @@ AUDIO = "https://media.example.com/hello.wav"
 
 _gb = itertools.count(100_000)
 _ca = itertools.count(2_000_000)
+_intl = itertools.count(12_340_000)
 
 
 def gb_number() -> str:
@@ -30,6 +31,11 @@ def ca_number() -> str:
     return f"+1204{next(_ca):07d}"
 
 
+def freephone_number() -> str:
+    """A valid international freephone number (+800 ...): region "001", no country."""
+    return f"+800{next(_intl):08d}"
+
+
 def digits(number: str) -> str:
     """The wire form of a number inside a session object: no leading ``+``."""
     return number.removeprefix("+")
@@ -37,12 +43,12 @@ def digits(number: str) -> str:
 
 def ts(epoch: float) -> str:
     """A timestamp as the API prints it: Go's ``time.Time.String()`` in UTC, whole seconds."""
-    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
 
 
 def filter_time(epoch: float) -> str:
     """A list-filter timestamp ``YYYY-MM-DD HH:MM:SS`` (UTC)."""
-    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def plain(obj: Any) -> Any:

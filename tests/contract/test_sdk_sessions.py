@@ -157,6 +157,22 @@ def test_recording_callback_url_of_999_characters_is_accepted(sessions):  # type
     assert created.session.recording_callback_url == url
 
 
+def test_recording_callback_url_length_counts_characters(sessions):  # type: ignore[no-untyped-def]
+    prefix = "https://hooks.example.com/"
+    url = prefix + "\u00e9" * (999 - len(prefix))  # 999 characters, more than 999 bytes in UTF-8
+    created = sessions.create_masking_session(
+        first_party=fresh_number(), second_party=fresh_number(), recording_callback_url=url
+    )
+    assert created.session.recording_callback_url == url
+    with raises_exact(
+        plivo.exceptions.ValidationError,
+        "Invalid parameter. recording_callback_url should be under 1000 characters.",
+    ):
+        sessions.create_masking_session(
+            first_party=fresh_number(), second_party=fresh_number(), recording_callback_url=url + "\u00e9"
+        )
+
+
 def test_sdk_refuses_malformed_urls_on_create_before_sending(sessions):  # type: ignore[no-untyped-def]
     # §9.3: client-side check; the server never sees this request.
     first = fresh_number()
@@ -225,7 +241,9 @@ def test_list_is_newest_first(sessions, clock):  # type: ignore[no-untyped-def]
     uuids = []
     for _ in range(3):
         uuids.append(
-            sessions.create_masking_session(first_party=fresh_number(), second_party=fresh_number()).session_uuid
+            sessions.create_masking_session(
+                first_party=fresh_number(), second_party=fresh_number()
+            ).session_uuid
         )
         clock.advance(1)
     listed = sessions.list_masking_session()
@@ -416,6 +434,30 @@ def test_list_default_window_is_seven_days(sessions, clock):  # type: ignore[no-
     # An explicit window still finds the old one.
     explicit = sessions.list_masking_session(created_time__gte=filter_time(clock.now - 10 * 86400))
     assert {o.session_uuid for o in explicit.response.objects} == {old.session_uuid, new.session_uuid}
+
+
+def test_list_window_lower_bound_defaults_to_upper_minus_seven_days(sessions, clock):  # type: ignore[no-untyped-def]
+    t0 = clock.now
+    old = sessions.create_masking_session(first_party=fresh_number(), second_party=fresh_number())
+    clock.advance(10 * 86400)
+    sessions.create_masking_session(first_party=fresh_number(), second_party=fresh_number())
+    listed = sessions.list_masking_session(created_time__lte=filter_time(t0 + 60))
+    assert [o.session_uuid for o in listed.response.objects] == [old.session_uuid]
+    # Upper bound 8 days after the old session: the derived window [upper - 7 days, upper] misses it.
+    listed = sessions.list_masking_session(created_time__lte=filter_time(t0 + 8 * 86400))
+    assert listed.response.meta.total_count == 0
+
+
+def test_list_window_from_expiry_filters(sessions, clock):  # type: ignore[no-untyped-def]
+    t0 = clock.now
+    old = sessions.create_masking_session(
+        first_party=fresh_number(), second_party=fresh_number(), session_expiry=86400
+    )
+    clock.advance(8 * 86400)
+    assert sessions.list_masking_session().response.meta.total_count == 0
+    # With expiry_time filters and no created_time filter, the window follows expiry_time.
+    listed = sessions.list_masking_session(expiry_time__gte=filter_time(t0))
+    assert [o.session_uuid for o in listed.response.objects] == [old.session_uuid]
 
 
 def test_list_window_of_exactly_30_days_is_accepted(sessions, clock):  # type: ignore[no-untyped-def]
@@ -658,6 +700,20 @@ def test_single_party_first_party_filled_by_update(sessions):  # type: ignore[no
     assert (updated.session.first_party, updated.session.second_party) == (digits(first), digits(second))
 
 
+def test_filling_the_party_frees_the_number_for_another_open_session(server, sdk_for):  # type: ignore[no-untyped-def]
+    # An open single-party session (no PIN) takes every unknown caller on its number, so only
+    # one may be live per number (§11.5); once its party is filled in, the number is open again.
+    client = sdk_for(server.tenant(numbers=1)).masking_sessions
+    open_one = client.create_masking_session(
+        first_party=fresh_number(), create_session_with_single_party=True
+    )
+    with raises_exact(plivo.exceptions.ValidationError, "Number pool exhausted or not available"):
+        client.create_masking_session(first_party=fresh_number(), create_session_with_single_party=True)
+    client.update_masking_session(open_one.session_uuid, second_party=fresh_number())
+    other = client.create_masking_session(first_party=fresh_number(), create_session_with_single_party=True)
+    assert other.virtual_number == open_one.virtual_number
+
+
 # -- PIN sessions ------------------------------------------------------------------------------
 def test_pin_session_with_given_pins(sessions):  # type: ignore[no-untyped-def]
     created = sessions.create_masking_session(
@@ -754,15 +810,15 @@ def test_pin_fields_are_ignored_when_pin_auth_is_off(sessions):  # type: ignore[
         first_party=fresh_number(),
         second_party=fresh_number(),
         is_pin_authentication_required=False,
-        generate_pin=True,
+        generate_pin="x",
         generate_pin_length=99,
         first_party_pin="x",
         second_party_pin="x",
-        pin_prompt_play=PROMPT,
-        incorrect_pin_play=AUDIO,
+        pin_prompt_play="http://not valid/p.mp3",
+        incorrect_pin_play="http://not valid/i.mp3",
         pin_retry=99,
         pin_retry_wait=99,
-        force_pin_authentication=True,
+        force_pin_authentication="x",
     )
     s = plain(created.session)
     for name in (
@@ -818,7 +874,9 @@ def test_geomatch_false_lets_a_foreign_party_use_the_pool(sessions, tenant):  # 
 
 
 def test_geomatch_uses_the_second_party_of_a_single_party_session(sessions, tenant):  # type: ignore[no-untyped-def]
-    created = sessions.create_masking_session(second_party=fresh_number(), create_session_with_single_party=True)
+    created = sessions.create_masking_session(
+        second_party=fresh_number(), create_session_with_single_party=True
+    )
     assert created.virtual_number in tenant.numbers
 
 
@@ -831,6 +889,18 @@ def test_geomatch_matches_the_number_country(server, sdk_for):  # type: ignore[n
         first_party=gb_number(), second_party=fresh_number()
     )
     assert created.virtual_number in gb_pool
+
+
+def test_geomatch_uses_the_configured_country_of_the_number(server, sdk_for):  # type: ignore[no-untyped-def]
+    from tests.contract.helpers import ca_number
+
+    # +1 628 numbers configured as Canadian serve Canadian parties, not US ones (§11.9).
+    account = server.tenant(numbers=1, country="CA")
+    client = sdk_for(account).masking_sessions
+    created = client.create_masking_session(first_party=ca_number(), second_party=fresh_number())
+    assert created.virtual_number == account.numbers[0]
+    with raises_exact(plivo.exceptions.ValidationError, "Number pool exhausted or not available"):
+        client.create_masking_session(first_party=fresh_number(), second_party=fresh_number())
 
 
 # -- subaccounts -------------------------------------------------------------------------------
@@ -908,7 +978,9 @@ def test_main_updates_and_deletes_subaccount_sessions(server, tenant, sessions, 
     assert updated.session.ring_timeout == 33
     assert updated.session.subaccount == sub.auth_id
     assert sessions.delete_masking_session(created.session_uuid).message == "Session expired"
-    assert sdk_for(sub).masking_sessions.get_masking_session(created.session_uuid).response.status == "expired"
+    assert (
+        sdk_for(sub).masking_sessions.get_masking_session(created.session_uuid).response.status == "expired"
+    )
 
 
 def test_subaccount_list_filter_may_name_itself(server, tenant, sdk_for):  # type: ignore[no-untyped-def]

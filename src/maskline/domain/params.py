@@ -225,10 +225,10 @@ def parse_create(
     values: dict[str, Any] = {}
     for name, reader in _SHARED:
         value = reader(body, name)
+        if name == "initiate_call_to_first_party" and value and not can_initiate_calls:
+            raise errors.initiate_call_unavailable()
         if value is not None:
             values[name] = value
-    if values.get("initiate_call_to_first_party") and not can_initiate_calls:
-        raise errors.initiate_call_unavailable()
 
     read_bool(body, "is_pin_authentication_required")
     pin: dict[str, Any] = {}
