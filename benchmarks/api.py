@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shlex
 import shutil
 import socket
@@ -148,6 +149,7 @@ class Result:
     errors: int
     capped: bool
     detail: str = ""
+    client_cpu: float = 0.0  # CPU the load client used, per second of wall time
 
 
 class Client:
@@ -171,31 +173,63 @@ class Client:
     def seed(self, server: Server, pairs: list[tuple[str, str]]) -> list[str]:
         """Create one session per pair; the ids of the rows created, in order."""
         job = {
-            "mode": "seed", "port": server.port, "connections": self.connections,
-            "headers": server.headers, "path": server.create_path, "pairs": pairs,
-            "expiry": EXPIRY, "id_field": server.id_field, "timeout": 240,
+            "mode": "seed",
+            "port": server.port,
+            "connections": self.connections,
+            "headers": server.headers,
+            "path": server.create_path,
+            "pairs": pairs,
+            "expiry": EXPIRY,
+            "id_field": server.id_field,
+            "timeout": 30 + len(pairs) / 100,
         }
-        result = self._loadgen(job, timeout=300)
+        result = self._loadgen(job, timeout=60 + len(pairs) / 100)
         if result["non2xx"] or result["errors"] or None in result["ids"]:
             raise BenchError(f"seeding {server.name} failed: {result['statuses']}, {result['errors']} errors")
         return list(result["ids"])
 
     def load(self, server: Server, kind: str, duration: float, seed: int, paths_file: Path) -> Result:
+        """One bounded load run; notes how busy the client was (near 100%: client-bound)."""
+        before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
+        result = self._load(server, kind, duration, seed, paths_file)
+        after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic() - start
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        result.client_cpu = cpu / wall
+        return result
+
+    def _load(self, server: Server, kind: str, duration: float, seed: int, paths_file: Path) -> Result:
         max_requests = int(60_000 * duration)  # far above what one core serves: a safety bound
         if self.use_wrk:
             return self._wrk(server, kind, duration, seed, paths_file, max_requests)
         job: dict[str, Any] = {
-            "mode": "load", "kind": kind, "port": server.port, "connections": self.connections,
-            "headers": server.headers, "seed": seed, "duration": duration, "max_requests": max_requests,
+            "mode": "load",
+            "kind": kind,
+            "port": server.port,
+            "connections": self.connections,
+            "headers": server.headers,
+            "seed": seed,
+            "duration": duration,
+            "max_requests": max_requests,
         }
         if kind == "post":
-            job.update(path=server.create_path, expiry=EXPIRY,
-                       parties=[line.split() for line in self.parties_file.read_text().splitlines()])
+            job.update(
+                path=server.create_path,
+                expiry=EXPIRY,
+                parties=[line.split() for line in self.parties_file.read_text().splitlines()],
+            )
         else:
             job["paths"] = paths_file.read_text().splitlines()
         r = self._loadgen(job, timeout=duration + 60)
-        return Result(r["rate"], r["p50_us"], r["p99_us"], r["requests"], r["non2xx"], r["errors"],
-                      r["capped"], "" if not r["non2xx"] else json.dumps(r["statuses"]))
+        return Result(
+            r["rate"],
+            r["p50_us"],
+            r["p99_us"],
+            r["requests"],
+            r["non2xx"],
+            r["errors"],
+            r["capped"],
+            "" if not r["non2xx"] else json.dumps(r["statuses"]),
+        )
 
     def _wrk(
         self, server: Server, kind: str, duration: float, seed: int, paths_file: Path, max_requests: int
@@ -203,18 +237,40 @@ class Client:
         auth = server.headers.get("Authorization", "-")
         data = self.parties_file if kind == "post" else paths_file
         cmd = [
-            "wrk", "-t1", f"-c{self.connections}", f"-d{duration:g}s", "--timeout", "10s",
-            "-s", str(WRK_LUA), f"http://127.0.0.1:{server.port}", "--",
-            kind, str(data), str(max_requests), str(seed), auth, server.create_path, str(EXPIRY),
+            "wrk",
+            "-t1",
+            f"-c{self.connections}",
+            f"-d{duration:g}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(WRK_LUA),
+            f"http://127.0.0.1:{server.port}",
+            "--",
+            kind,
+            str(data),
+            str(max_requests),
+            str(seed),
+            auth,
+            server.create_path,
+            str(EXPIRY),
         ]
         out = _run(cmd, timeout=duration + 60, cpus=self.cpus)
         lines = [line for line in out.splitlines() if line.startswith("WRKJSON ")]
         if not lines:
             raise BenchError(f"wrk printed no result:\n{out[-2000:]}")
-        r = json.loads(lines[-1][len("WRKJSON "):])
+        r = json.loads(lines[-1][len("WRKJSON ") :])
         seconds = r["duration_us"] / 1e6
-        return Result(r["requests"] / seconds, r["p50_us"], r["p99_us"], r["requests"], r["non2xx"],
-                      r["errors"], r["requests"] >= max_requests, r["bad_statuses"])
+        return Result(
+            r["requests"] / seconds,
+            r["p50_us"],
+            r["p99_us"],
+            r["requests"],
+            r["non2xx"],
+            r["errors"],
+            r["requests"] >= max_requests,
+            r["bad_statuses"],
+        )
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -265,7 +321,25 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "wrk": wrk,
+        "revision": revision(),
     }
+
+
+def revision() -> str:
+    """The maskline commit measured, and whether src/ differs from it."""
+    try:
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--", "src")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown revision"
+    if head.returncode != 0:
+        return "unknown revision"
+    changed = " plus uncommitted changes in src/" if dirty.stdout.strip() else ""
+    return f"commit {head.stdout.strip()}{changed}"
+
+
+def _git(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10)
 
 
 def _fmt_us(us: float) -> str:
@@ -283,8 +357,12 @@ def command_line() -> str:
 
 
 def report(
-    results: dict[str, dict[str, list[Result]]], info: dict[str, str], args: argparse.Namespace,
-    client: str, pinning: str, total_requests: int,
+    results: dict[str, dict[str, list[Result]]],
+    info: dict[str, str],
+    args: argparse.Namespace,
+    client: str,
+    pinning: str,
+    total_requests: int,
 ) -> str:
     rows, rounds = [], []
     for op, label in (("create", "create (`POST …/Session/`)"), ("get", "get (`GET …/Session/{uuid}/`)")):
@@ -304,38 +382,42 @@ def report(
             f"{m.rate:,.0f}/{b.rate:,.0f} ({m.rate / b.rate:.0%})" for m, b in zip(mine, bare, strict=True)
         )
         rounds.append(f"- {op}, maskline/bare req/s per round: {per_round}")
-    date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return "\n".join([
-        BEGIN,
-        "## Session API: maskline against a bare Starlette baseline",
-        "",
-        f"Produced on {date} by `{command_line()}` (also `make bench`).",
-        "",
-        f"Machine: {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['os']}; Python {info['python']}, "
-        f"SQLite {info['sqlite']}.",
-        f"Load: {client}, {args.connections} keep-alive connections, closed loop; {pinning}. "
-        f"Each cell: {args.rounds} rounds of {args.duration:g} s per server, alternating between the "
-        f"servers, after seeding {args.parties:,} sessions and a {args.warmup:g} s warm-up per server "
-        "and operation; medians of the rounds.",
-        "",
-        "| operation | maskline req/s | bare req/s | maskline / bare | target | p50 maskline / bare "
-        "| p99 maskline / bare |",
-        "|---|---:|---:|---:|---|---:|---:|",
-        *rows,
-        "",
-        *rounds,
-        f"- non-2xx responses: 0 and socket errors: 0, of {total_requests:,} measured requests.",
-        "",
-        "What runs: maskline (`maskline serve`, one account, a pool of "
-        f"{args.pool} numbers, HTTP Basic auth, full Plivo create: allocation transaction and the "
-        "40-field session object) against `benchmarks/bare.py` (same uvicorn flags; msgspec decode, "
-        "two lru_cached phonenumbers validations, an expiry range check, one SQLite insert (WAL, "
-        "`synchronous=NORMAL`); get: one primary-key select). Creates draw both parties at random "
-        f"from {args.parties:,} + {args.parties:,} numbers, all seen once before measuring, with "
-        f"`session_expiry` {EXPIRY}; gets read random sessions among those seeded. Machines are "
-        "small and shared: compare the ratios within one run, not absolute figures across runs.",
-        END,
-    ])
+    busiest = max(r.client_cpu for ops in results.values() for rs in ops.values() for r in rs)
+    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            BEGIN,
+            "## Session API: maskline against a bare Starlette baseline",
+            "",
+            f"Produced on {date} by `{command_line()}` (also `make bench`), maskline at {info['revision']}.",
+            "",
+            f"Machine: {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['os']}; Python {info['python']}, "
+            f"SQLite {info['sqlite']}.",
+            f"Load: {client}, {args.connections} keep-alive connections, closed loop; {pinning}. "
+            f"Each cell: {args.rounds} rounds of {args.duration:g} s per server, alternating between the "
+            f"servers, after seeding {args.parties:,} sessions and a {args.warmup:g} s warm-up per server "
+            "and operation; medians of the rounds.",
+            "",
+            "| operation | maskline req/s | bare req/s | maskline / bare | target | p50 maskline / bare "
+            "| p99 maskline / bare |",
+            "|---|---:|---:|---:|---|---:|---:|",
+            *rows,
+            "",
+            *rounds,
+            f"- non-2xx responses: 0 and socket errors: 0, of {total_requests:,} measured requests; "
+            f"the load client used at most {busiest:.0%} of a CPU (near 100% would mean client-bound).",
+            "",
+            "What runs: maskline (`maskline serve`, one account, a pool of "
+            f"{args.pool} numbers, HTTP Basic auth, full Plivo create: allocation transaction and the "
+            "40-field session object) against `benchmarks/bare.py` (same uvicorn flags; msgspec decode, "
+            "two lru_cached phonenumbers validations, an expiry range check, one SQLite insert (WAL, "
+            "`synchronous=NORMAL`); get: one primary-key select). Creates draw both parties at random "
+            f"from {args.parties:,} + {args.parties:,} numbers, all seen once before measuring, with "
+            f"`session_expiry` {EXPIRY}; gets read random sessions among those seeded. Machines are "
+            "small and shared: compare the ratios within one run, not absolute figures across runs.",
+            END,
+        ]
+    )
 
 
 def write_docs(section: str, path: Path) -> None:
@@ -360,10 +442,10 @@ def write_docs(section: str, path: Path) -> None:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--duration", type=float, default=5.0, help="seconds per measured run")
-    p.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per server and operation")
+    p.add_argument("--duration", type=int, default=5, help="whole seconds per measured run")
+    p.add_argument("--warmup", type=int, default=2, help="whole seconds of warm-up per server and operation")
     p.add_argument("--connections", type=int, default=32)
-    p.add_argument("--parties", type=int, default=6000, help="distinct first (and second) parties")
+    p.add_argument("--parties", type=int, default=8000, help="distinct first (and second) parties")
     p.add_argument("--pool", type=int, default=50, help="virtual numbers in maskline's pool")
     p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
     p.add_argument("--seed", type=int, default=20240601)
@@ -397,23 +479,46 @@ def main() -> int:
     maskline_bin = BIN / "maskline"
     maskline = [str(maskline_bin)] if maskline_bin.exists() else [sys.executable, "-m", "maskline"]
     database = f"sqlite:///{workdir / 'bench.db'}"
-    _run([*maskline, "account", "create", "--auth-id", AUTH_ID, "--auth-token", AUTH_TOKEN,
-          "--database", database], timeout=60)
-    _run([*maskline, "number", "add", *pool_numbers(args.pool), "--account", AUTH_ID,
-          "--database", database], timeout=60)
+    _run(
+        [
+            *maskline,
+            "account",
+            "create",
+            "--auth-id",
+            AUTH_ID,
+            "--auth-token",
+            AUTH_TOKEN,
+            "--database",
+            database,
+        ],
+        timeout=60,
+    )
+    _run(
+        [*maskline, "number", "add", *pool_numbers(args.pool), "--account", AUTH_ID, "--database", database],
+        timeout=60,
+    )
     credentials = base64.b64encode(f"{AUTH_ID}:{AUTH_TOKEN}".encode()).decode()
     session_base = f"/v1/Account/{AUTH_ID}/Masking/Session/"
     ports = [_free_port(), _free_port()]
     servers = [
         Server(
-            "maskline", [*maskline, "serve", "--port", str(ports[0]), "--database", database],
-            ports[0], workdir / "maskline.log", session_base, "session_uuid",
-            lambda uuid: f"{session_base}{uuid}/", {"Authorization": f"Basic {credentials}"},
+            "maskline",
+            [*maskline, "serve", "--port", str(ports[0]), "--database", database],
+            ports[0],
+            workdir / "maskline.log",
+            session_base,
+            "session_uuid",
+            lambda uuid: f"{session_base}{uuid}/",
+            {"Authorization": f"Basic {credentials}"},
         ),
         Server(
-            "bare", [sys.executable, str(BARE), "--port", str(ports[1]),
-                     "--database", str(workdir / "bare.db")],
-            ports[1], workdir / "bare.log", "/rows", "id", lambda row: f"/rows/{row}",
+            "bare",
+            [sys.executable, str(BARE), "--port", str(ports[1]), "--database", str(workdir / "bare.db")],
+            ports[1],
+            workdir / "bare.log",
+            "/rows",
+            "id",
+            lambda row: f"/rows/{row}",
         ),
     ]
     client = Client(use_wrk, client_cpus, args.connections, workdir, parties_file)
@@ -430,23 +535,32 @@ def main() -> int:
             server.ids = client.seed(server, pairs)
             paths_files[server.name] = workdir / f"{server.name}-paths.txt"
             paths_files[server.name].write_text("".join(server.get_path(i) + "\n" for i in server.ids))
-            print(f"seeded {len(server.ids):,} sessions on {server.name} in {time.monotonic() - t0:.1f} s",
-                  flush=True)
+            print(
+                f"seeded {len(server.ids):,} sessions on {server.name} in {time.monotonic() - t0:.1f} s",
+                flush=True,
+            )
         for server in servers:
             for kind in ("post", "get"):
-                client.load(server, kind, args.warmup, args.seed, paths_files[server.name])
+                warm = client.load(server, kind, args.warmup, args.seed, paths_files[server.name])
+                if warm.non2xx or warm.errors:
+                    raise BenchError(f"warm-up of {server.name} {kind}: {warm.non2xx} non-2xx {warm.detail}")
         for rnd in range(args.rounds):
             order = servers if rnd % 2 == 0 else servers[::-1]
             for op, kind in (("create", "post"), ("get", "get")):
                 for server in order:
-                    r = client.load(server, kind, args.duration, args.seed + 1 + rnd,
-                                    paths_files[server.name])
+                    r = client.load(
+                        server, kind, args.duration, args.seed + 1 + rnd, paths_files[server.name]
+                    )
                     results[server.name][op].append(r)
                     measured += r.requests
-                    print(f"round {rnd + 1}/{args.rounds} {op:6} {server.name:8} {r.rate:9,.0f} req/s"
-                          f"  p50 {_fmt_us(r.p50_us):>9}  p99 {_fmt_us(r.p99_us):>9}"
-                          f"  non-2xx {r.non2xx}  errors {r.errors}{'  CAPPED' if r.capped else ''}"
-                          f"{'  ' + r.detail if r.detail else ''}", flush=True)
+                    print(
+                        f"round {rnd + 1}/{args.rounds} {op:6} {server.name:8} {r.rate:9,.0f} req/s"
+                        f"  p50 {_fmt_us(r.p50_us):>9}  p99 {_fmt_us(r.p99_us):>9}"
+                        f"  client cpu {r.client_cpu:4.0%}"
+                        f"  non-2xx {r.non2xx}  errors {r.errors}{'  CAPPED' if r.capped else ''}"
+                        f"{'  ' + r.detail if r.detail else ''}",
+                        flush=True,
+                    )
         for server in servers:
             if server.process is None or server.process.poll() is not None:
                 raise BenchError(f"{server.name} died during the run:\n{server.log.read_text()[-2000:]}")
@@ -457,15 +571,20 @@ def main() -> int:
     bad = [
         f"{name} {op} round {i + 1}: {r.non2xx} non-2xx {r.detail}, {r.errors} socket errors"
         + (", request cap reached" if r.capped else "")
-        for name, ops in results.items() for op, rs in ops.items() for i, r in enumerate(rs)
+        for name, ops in results.items()
+        for op, rs in ops.items()
+        for i, r in enumerate(rs)
         if r.non2xx or r.errors or r.capped
     ]
     section = report(results, info, args, client_name, pinning, measured)
     print()
     print(section)
-    print(f"\ntotal time {time.monotonic() - began:.0f} s; logs and databases in {workdir}")
+    print(f"\ntotal time {time.monotonic() - began:.0f} s")
     if bad:
-        print("INVALID RUN (docs not written):\n  " + "\n  ".join(bad), file=sys.stderr)
+        print(
+            f"INVALID RUN (docs not written; logs and databases kept in {workdir}):\n  " + "\n  ".join(bad),
+            file=sys.stderr,
+        )
         return 1
     shutil.rmtree(workdir, ignore_errors=True)
     if not args.no_docs:

@@ -94,8 +94,7 @@ def create_app(path: str) -> Starlette:
             return _json({"error": "session_expiry out of range"}, 400)
         row = Row(str(uuid.uuid4()), first, second, body.session_expiry, int(time.time()))
         holder["db"].execute(
-            "INSERT INTO rows (id, first_party, second_party, session_expiry, created_at)"
-            " VALUES (?,?,?,?,?)",
+            "INSERT INTO rows (id, first_party, second_party, session_expiry, created_at) VALUES (?,?,?,?,?)",
             (row.id, row.first_party, row.second_party, row.session_expiry, row.created_at),
         )
         return _json(row, 201)

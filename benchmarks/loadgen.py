@@ -52,9 +52,19 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self._send()
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no asyncio.Transport
+        self._guarded(self._send)
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """Run a step; a failure counts as an error and closes the connection (never hangs)."""
+        try:
+            step()
+        except Exception as error:
+            self.run.errors += 1
+            self.waiting = False
+            print(f"loadgen: {error!r}", file=sys.stderr)
+            assert self.transport is not None
+            self.transport.close()
 
     def _send(self) -> None:
         assert self.transport is not None
@@ -69,16 +79,16 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        self._guarded(self._parse)
+
+    def _parse(self) -> None:
         end = self.buffer.find(b"\r\n\r\n")
         if end < 0:
             return
         head = self.buffer[:end].lower()
         marker = head.find(b"\r\ncontent-length:")
         if marker < 0:
-            self.run.errors += 1
-            assert self.transport is not None
-            self.transport.close()
-            return
+            raise ValueError("response without content-length")
         stop = head.find(b"\r\n", marker + 2)
         length = int(head[marker + 17 : stop if stop >= 0 else len(head)])
         total = end + 4 + length
