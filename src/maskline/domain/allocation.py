@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from maskline.domain.model import SessionSettings
 
 WILDCARD = "*"
+MAX_COOLOFF = 3600  # the longest virtual_number_cooloff_period
 
 
 class Policy(enum.StrEnum):

@@ -6,6 +6,8 @@ import enum
 import re
 from dataclasses import dataclass, field
 
+import msgspec
+
 AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
 
 
@@ -49,9 +51,11 @@ class SessionStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
-@dataclass(slots=True)
-class SessionSettings:
-    """Everything about a session that shapes its calls; echoed in the session object."""
+class SessionSettings(msgspec.Struct, omit_defaults=True):
+    """Everything about a session that shapes its calls; echoed in the session object.
+
+    A msgspec Struct so that the store keeps only what differs from the defaults.
+    """
 
     call_time_limit: int
     ring_timeout: int

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from maskline.domain import errors
+from maskline.domain.allocation import MAX_COOLOFF
 from maskline.domain.model import Session, SessionSettings
 from maskline.domain.phone import to_e164
 
@@ -251,7 +252,7 @@ def parse_create(
     if subaccount is not None and not (isinstance(subaccount, str) and subaccount_valid(subaccount)):
         raise errors.invalid_subaccount()
     geomatch = read_bool(body, "geomatch")
-    cooloff = read_int(body, "virtual_number_cooloff_period", 0, 3600, zero_unset=False)
+    cooloff = read_int(body, "virtual_number_cooloff_period", 0, MAX_COOLOFF, zero_unset=False)
 
     # Cross-field rules, in the contract's order.
     if first is None and second is None:
@@ -333,7 +334,7 @@ def apply_update(session: Session, request: UpdateRequest, now: int) -> Session:
         second_party=request.second_party or session.second_party,
         modified=now,
         expiry=now + request.session_expiry if request.session_expiry else session.expiry,
-        settings=replace(session.settings, **request.settings),
+        settings=msgspec.structs.replace(session.settings, **request.settings),
     )
 
 

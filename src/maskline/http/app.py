@@ -42,8 +42,10 @@ class NormalisePath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
-            if "//" in path or (path.endswith("/") and path != "/"):
-                path = _SLASHES.sub("/", path).rstrip("/") or "/"
+            if path.endswith("/") or "//" in path:
+                if "//" in path:
+                    path = _SLASHES.sub("/", path)
+                path = path.rstrip("/") or "/"
                 scope = {**scope, "path": path, "raw_path": path.encode()}
         await self.app(scope, receive, send)
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-import uuid
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,8 +23,14 @@ _encode = msgspec.json.Encoder().encode
 Handler = Callable[[Request, Account], Awaitable[Response]]
 
 
+_bits = random.SystemRandom().getrandbits(64)
+_random = random.Random(_bits)
+
+
 def api_id() -> str:
-    return str(uuid.uuid4())
+    """A version-4 UUID naming one request; from a fast generator, since it guards nothing."""
+    h = "%032x" % _random.getrandbits(128)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def reply(body: dict[str, Any], status: int = 200) -> Response:
@@ -41,24 +45,9 @@ def error_reply(error: MaskingError) -> Response:
     return response
 
 
-def _credentials(request: Request) -> tuple[str, str]:
-    header = request.headers.get("authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        raise errors.authentication_failed()
-    try:
-        user, sep, token = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        raise errors.authentication_failed() from None
-    if not sep:
-        raise errors.authentication_failed()
-    return user, token
-
-
 async def authenticate(request: Request, authenticator: Authenticator) -> Account:
     """The account of the request's Basic credentials; it must be the one named in the path."""
-    user, token = _credentials(request)
-    account = await authenticator.authenticate(user, token)
+    account = await authenticator.authenticate_basic(request.headers.get("authorization", ""))
     if account.auth_id != request.path_params.get("auth_id"):
         raise errors.authentication_failed()
     return account

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid as uuidlib
 from collections.abc import Mapping
@@ -22,6 +23,8 @@ from maskline.domain.params import (
 )
 from maskline.domain.phone import region_of
 from maskline.domain.ports import Clock, Store
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +105,12 @@ class SessionService:
         )
 
     async def get(self, account: Account, session_uuid: str) -> Session:
-        try:
-            canonical = str(uuidlib.UUID(session_uuid))
-        except ValueError:
-            raise errors.session_not_found() from None
-        session = await self._store.get_session(canonical, Scope.of(account))
+        if not _CANONICAL_UUID.fullmatch(session_uuid):
+            try:
+                session_uuid = str(uuidlib.UUID(session_uuid))
+            except ValueError:
+                raise errors.session_not_found() from None
+        session = await self._store.get_session(session_uuid, Scope.of(account))
         if session is None:
             raise errors.session_not_found()
         return session

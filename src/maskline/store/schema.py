@@ -72,14 +72,6 @@ sessions = Table(
     Index("ix_sessions_expiry", "expiry"),
 )
 
-# Change counters other processes can poll; "numbers" moves whenever a pool changes.
-counters = Table(
-    "counters",
-    metadata,
-    Column("name", String(32), primary_key=True),
-    Column("value", BigInteger, nullable=False),
-)
-
 # One row per key a session holds on its virtual number (allocation spec §9).
 allocations = Table(
     "allocations",
@@ -102,13 +94,6 @@ Index(
     sqlite_where=allocations.c.held,
     postgresql_where=allocations.c.held,
 )
-Index(
-    "ix_allocations_hold_until",
-    allocations.c.hold_until,
-    sqlite_where=allocations.c.held,
-    postgresql_where=allocations.c.held,
-)
-
 
 def ddl(dialect: Dialect) -> Iterator[str]:
     """CREATE statements for every table and index, safe to run on an existing database."""

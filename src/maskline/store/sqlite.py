@@ -6,7 +6,9 @@ another request; ``BEGIN IMMEDIATE`` takes the write lock up front (decisions/st
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +18,7 @@ import msgspec
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from maskline.domain import errors
-from maskline.domain.allocation import Claim, CooloffScope, Policy, PoolNumber, candidates
+from maskline.domain.allocation import MAX_COOLOFF, Claim, CooloffScope, Policy, PoolNumber, candidates
 from maskline.domain.listing import ListQuery
 from maskline.domain.model import Account, Number, NumberState, Scope, Session, SessionSettings
 from maskline.store.schema import ddl
@@ -29,13 +31,6 @@ _CONDITION_COLUMNS = {"created": "created", "expiry": "expiry", "duration": "(ex
 _OPS = frozenset({"=", ">", ">=", "<", "<="})
 _encode = msgspec.json.Encoder().encode
 _decode_settings = msgspec.json.Decoder(SessionSettings).decode
-
-
-class _Conflict(Exception):
-    """A key of the claim is held on the candidate number already."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
 
 
 def _marks(items: Sequence[object]) -> str:
@@ -85,11 +80,14 @@ def _scope_sql(scope: Scope, owner: str = "account_id") -> tuple[str, list[objec
 
 
 class SQLiteStore:
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: str) -> None:
         self._db = connection
-        # Pools in rank order by (pool, country), valid while the "numbers" counter stands still.
+        # Pools in rank order by (pool, country); dropped when the numbers change, here or in
+        # another process (PRAGMA data_version moves when another connection commits).
         self._pools: dict[tuple[str, str | None], list[PoolNumber]] = {}
-        self._pools_version = -1
+        self._data_version = -1
+        self._checkpointer = _Checkpointer(path) if path != ":memory:" else None
+        self._swept_until = 0
 
     @classmethod
     def open(cls, path: str) -> SQLiteStore:
@@ -101,15 +99,20 @@ class SQLiteStore:
             "synchronous=NORMAL",
             "busy_timeout=5000",
             "foreign_keys=ON",
+            "cache_size=-65536",
+            # Checkpoints (and their fsync) run on the checkpointer's thread, not on requests.
+            "wal_autocheckpoint=0",
         ):
             db.execute(f"PRAGMA {pragma}")
-        store = cls(db)
+        store = cls(db, path)
         with store._tx():
             for statement in ddl(sqlite_dialect.dialect()):
                 db.execute(statement)
         return store
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self._db.close()
 
     @contextmanager
@@ -143,19 +146,12 @@ class SQLiteStore:
         return int(self._db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0])
 
     # -- numbers ----------------------------------------------------------------------------
-    def _numbers_changed(self) -> None:
-        self._db.execute(
-            "INSERT INTO counters (name, value) VALUES ('numbers', 1)"
-            " ON CONFLICT (name) DO UPDATE SET value = counters.value + 1"
-        )
-
     def _pool(self, claim: Claim) -> list[PoolNumber]:
         """The claim's pool in rank order; cached unless the policy needs fresh use times."""
-        row = self._db.execute("SELECT value FROM counters WHERE name = 'numbers'").fetchone()
-        version = row[0] if row else 0
-        if version != self._pools_version:
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
             self._pools.clear()
-            self._pools_version = version
+            self._data_version = version
         key = (claim.pool_id, claim.country)
         pool = self._pools.get(key)
         if pool is None or claim.policy is Policy.LEAST_RECENT:
@@ -170,8 +166,8 @@ class SQLiteStore:
     async def add_numbers(
         self, main_id: str, pool_id: str, entries: Sequence[tuple[str, str]], now: int
     ) -> None:
+        self._pools.clear()
         with self._tx() as db:
-            self._numbers_changed()
             for number, country in entries:
                 row = db.execute(
                     "INSERT INTO numbers (number, main_id, pool_id, country, state, added, last_used)"
@@ -184,8 +180,8 @@ class SQLiteStore:
                     raise errors.number_owned_elsewhere(number)
 
     async def retire_numbers(self, main_id: str, numbers: Sequence[str]) -> None:
+        self._pools.clear()
         with self._tx() as db:
-            self._numbers_changed()
             for number in numbers:
                 cursor = db.execute(
                     "UPDATE numbers SET state = ? WHERE number = ? AND main_id = ?",
@@ -213,42 +209,34 @@ class SQLiteStore:
         """Store a new session on the first number of the pool that takes all its keys."""
         keys = claim.keys
         with self._tx() as db:
-            db.execute(
-                f"UPDATE allocations SET held = 0 WHERE held AND hold_until <= ?"
-                f" AND party IN ({_marks(keys)})",
-                (now, *keys),
-            )
             pool = self._pool(claim)
-            blocked = {
-                row[0]
-                for row in db.execute(
-                    f"SELECT virtual_number FROM allocations WHERE held AND party IN ({_marks(keys)})",
-                    keys,
-                )
-            }
-            if claim.scope is CooloffScope.GLOBAL:
-                blocked.update(
-                    row[0]
-                    for row in db.execute(
-                        "SELECT virtual_number FROM sessions"
-                        " WHERE expiry > ? AND expiry <= ? AND cooloff_until > ?",
-                        (now - 3600, now, now),
-                    )
-                )
+            blocked, stale = set(), False
+            held = "SELECT virtual_number, hold_until FROM allocations WHERE held AND party IN"
+            for number, until in db.execute(f"{held} ({_marks(keys)})", keys):
+                if until > now:
+                    blocked.add(number)
+                else:
+                    stale = True
+            if stale:
+                self._release(keys, now)
+            check_cooling = claim.quiet or claim.scope is CooloffScope.GLOBAL
             for number in candidates(pool, blocked, claim.policy):
-                if claim.quiet and self._has_cooling_session(number, now):
+                if check_cooling and self._has_cooling_session(number, now):
                     continue
-                db.execute("SAVEPOINT claim")
-                try:
-                    placed = self._place(session, number, claim)
-                except _Conflict:
-                    db.execute("ROLLBACK TO claim")
+                placed = self._place(session, number, claim)
+                if placed is None:
                     continue
-                db.execute("RELEASE claim")
                 if claim.policy is Policy.LEAST_RECENT:
                     db.execute("UPDATE numbers SET last_used = ? WHERE number = ?", (now, number))
                 return placed
         raise errors.pool_exhausted()
+
+    def _release(self, keys: Sequence[str], now: int) -> None:
+        """Un-hold the keys' rows whose time has passed, so that the keys can be claimed."""
+        self._db.execute(
+            f"UPDATE allocations SET held = 0 WHERE held AND hold_until <= ? AND party IN ({_marks(keys)})",
+            (now, *keys),
+        )
 
     def _has_cooling_session(self, number: str, now: int) -> bool:
         """Whether a session on ``number`` has ended and is still in its cool-off."""
@@ -261,7 +249,8 @@ class SQLiteStore:
             is not None
         )
 
-    def _place(self, session: Session, number: str, claim: Claim) -> Session:
+    def _place(self, session: Session, number: str, claim: Claim) -> Session | None:
+        """Insert the session on ``number`` with all its keys, or nothing if a key is taken."""
         s = session
         cursor = self._db.execute(
             "INSERT INTO sessions (uuid, account_id, main_id, first_party, second_party,"
@@ -269,35 +258,33 @@ class SQLiteStore:
             " total_call_count, total_call_billed_duration, last_interaction, settings)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,0,0,0,NULL,?)",
             (
-                s.uuid,
-                s.account_id,
-                s.main_id,
-                s.first_party,
-                s.second_party,
-                number,
-                s.created,
-                s.modified,
-                s.expiry,
-                s.expiry + s.settings.virtual_number_cooloff_period,
+                s.uuid, s.account_id, s.main_id, s.first_party, s.second_party, number,
+                s.created, s.modified, s.expiry, s.expiry + s.settings.virtual_number_cooloff_period,
                 _encode(s.settings),
             ),
         )
-        self._claim(cursor.lastrowid, number, claim.keys, s.expiry, claim.hold_until)
+        session_id = cursor.lastrowid
+        if self._claim(session_id, number, claim.keys, s.expiry, claim.hold_until) is not None:
+            self._db.execute("DELETE FROM allocations WHERE session_id = ?", (session_id,))
+            self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            return None
         s.virtual_number = number
         return s
 
     def _claim(
         self, session_id: int | None, number: str, keys: Sequence[str], ends_at: int, until: int
-    ) -> None:
-        for key in keys:
-            row = self._db.execute(
-                "INSERT INTO allocations (session_id, party, virtual_number, held, ends_at, hold_until)"
-                " VALUES (?,?,?,1,?,?) ON CONFLICT (party, virtual_number) WHERE held DO NOTHING"
-                " RETURNING party",
-                (session_id, key, number, ends_at, until),
-            ).fetchone()
-            if row is None:
-                raise _Conflict(key)
+    ) -> str | None:
+        """Hold ``keys`` on ``number`` for the session; the first key held already, if any."""
+        rows = self._db.execute(
+            "INSERT INTO allocations (session_id, party, virtual_number, held, ends_at, hold_until)"
+            f" VALUES {','.join(['(?,?,?,1,?,?)'] * len(keys))}"
+            " ON CONFLICT (party, virtual_number) WHERE held DO NOTHING RETURNING party",
+            [v for key in keys for v in (session_id, key, number, ends_at, until)],
+        ).fetchall()
+        if len(rows) == len(keys):
+            return None
+        claimed = {row[0] for row in rows}
+        return next(key for key in keys if key not in claimed)
 
     async def get_session(self, uuid: str, scope: Scope) -> Session | None:
         where, params = _scope_sql(scope)
@@ -340,15 +327,10 @@ class SQLiteStore:
             session_id = row[0]
             if added:
                 keys = list(added)
-                db.execute(
-                    f"UPDATE allocations SET held = 0 WHERE held AND hold_until <= ?"
-                    f" AND party IN ({_marks(keys)})",
-                    (now, *keys),
-                )
-                try:
-                    self._claim(session_id, s.virtual_number, keys, s.expiry, hold_until)
-                except _Conflict as conflict:
-                    raise errors.party_taken(added[conflict.key]) from None
+                self._release(keys, now)
+                taken = self._claim(session_id, s.virtual_number, keys, s.expiry, hold_until)
+                if taken is not None:
+                    raise errors.party_taken(added[taken])
             if released:
                 db.execute(
                     f"UPDATE allocations SET held = 0 WHERE session_id = ? AND held"
@@ -394,11 +376,44 @@ class SQLiteStore:
 
     # -- housekeeping -----------------------------------------------------------------------
     async def sweep(self, now: int, purge_before: int) -> None:
-        """Release holds whose time has passed and purge sessions that ended long ago."""
+        """Release holds whose time has passed and purge sessions that ended long ago.
+
+        Holds end at most an hour (the longest cool-off) after their session, so only sessions
+        that ended since the last sweep, less that hour, can have holds to release.
+        """
         with self._tx() as db:
-            db.execute("UPDATE allocations SET held = 0 WHERE held AND hold_until <= ?", (now,))
             db.execute(
-                "DELETE FROM allocations WHERE session_id IN (SELECT id FROM sessions WHERE expiry < ?)",
-                (purge_before,),
+                "UPDATE allocations SET held = 0 WHERE held AND hold_until <= ? AND session_id IN"
+                " (SELECT id FROM sessions WHERE expiry > ? AND expiry <= ?)",
+                (now, self._swept_until - MAX_COOLOFF, now),
             )
+            doomed = "SELECT id FROM sessions WHERE expiry < ?"
+            db.execute(f"DELETE FROM allocations WHERE session_id IN ({doomed})", (purge_before,))
             db.execute("DELETE FROM sessions WHERE expiry < ?", (purge_before,))
+        self._swept_until = now
+
+
+class _Checkpointer:
+    """Copies the write-ahead log into the database file from a thread of its own, so that the
+    checkpoint's writes and fsync never stall the event loop."""
+
+    def __init__(self, path: str, interval: float = 1.0) -> None:
+        self._path = path
+        self._interval = interval
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA busy_timeout=5000")
+            while not self._stopping.wait(self._interval):
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=10)
