@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
+from functools import lru_cache
 
 _FILTER = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?")
 
 
+@lru_cache(maxsize=8192)
 def format_time(epoch: int) -> str:
     """``2024-01-03 13:35:51 +0000 UTC``."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+    return "%04d-%02d-%02d %02d:%02d:%02d +0000 UTC" % time.gmtime(epoch)[:6]
 
 
 def parse_filter_time(text: str) -> tuple[float, float] | None:

@@ -6,6 +6,7 @@ another request; ``BEGIN IMMEDIATE`` takes the write lock up front (decisions/st
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 import threading
@@ -88,6 +89,7 @@ class SQLiteStore:
         self._data_version = -1
         self._checkpointer = _Checkpointer(path) if path != ":memory:" else None
         self._swept_until = 0
+        self._group: asyncio.Future[None] | None = None
 
     @classmethod
     def open(cls, path: str) -> SQLiteStore:
@@ -125,16 +127,56 @@ class SQLiteStore:
             raise
         self._db.execute("COMMIT")
 
+    # Group commit: the writes of every request that runs before the event loop's next turn
+    # share one transaction; each request's writes are a savepoint of it, and a request is
+    # answered only once the whole group has committed (``_durable``). This shares one COMMIT,
+    # and the pages it writes, among concurrent requests.
+    @contextmanager
+    def _unit(self) -> Iterator[sqlite3.Connection]:
+        db = self._db
+        if self._group is None:
+            db.execute("BEGIN IMMEDIATE")
+            loop = asyncio.get_running_loop()
+            self._group = loop.create_future()
+            self._group.add_done_callback(_retrieve)
+            loop.call_soon(self._commit_group)
+        db.execute("SAVEPOINT unit")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK TO unit")
+            db.execute("RELEASE unit")
+            raise
+        db.execute("RELEASE unit")
+
+    def _commit_group(self) -> None:
+        group, self._group = self._group, None
+        assert group is not None
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            group.set_exception(error)
+        else:
+            group.set_result(None)
+
+    async def _durable(self) -> None:
+        """Wait until the writes made so far are committed."""
+        if self._group is not None:
+            await asyncio.shield(self._group)
+
     # -- accounts ---------------------------------------------------------------------------
     async def create_account(self, account: Account, token_hash: str, now: int) -> None:
         try:
-            with self._tx() as db:
+            with self._unit() as db:
                 db.execute(
                     "INSERT INTO accounts (auth_id, parent_id, token_hash, created) VALUES (?,?,?,?)",
                     (account.auth_id, account.parent_id, token_hash, now),
                 )
         except sqlite3.IntegrityError:
             raise errors.auth_id_taken(account.auth_id) from None
+        await self._durable()
 
     async def get_account(self, auth_id: str) -> tuple[Account, str] | None:
         row = self._db.execute(
@@ -167,7 +209,7 @@ class SQLiteStore:
         self, main_id: str, pool_id: str, entries: Sequence[tuple[str, str]], now: int
     ) -> None:
         self._pools.clear()
-        with self._tx() as db:
+        with self._unit() as db:
             for number, country in entries:
                 row = db.execute(
                     "INSERT INTO numbers (number, main_id, pool_id, country, state, added, last_used)"
@@ -178,10 +220,11 @@ class SQLiteStore:
                 ).fetchone()
                 if row is None:
                     raise errors.number_owned_elsewhere(number)
+        await self._durable()
 
     async def retire_numbers(self, main_id: str, numbers: Sequence[str]) -> None:
         self._pools.clear()
-        with self._tx() as db:
+        with self._unit() as db:
             for number in numbers:
                 cursor = db.execute(
                     "UPDATE numbers SET state = ? WHERE number = ? AND main_id = ?",
@@ -189,6 +232,7 @@ class SQLiteStore:
                 )
                 if cursor.rowcount == 0:
                     raise errors.number_not_found()
+        await self._durable()
 
     async def list_numbers(self, scope: Scope, now: int, number: str | None = None) -> list[Number]:
         where, params = _scope_sql(scope, owner="pool_id")
@@ -207,29 +251,38 @@ class SQLiteStore:
     # -- sessions ---------------------------------------------------------------------------
     async def insert_session(self, session: Session, claim: Claim, now: int) -> Session:
         """Store a new session on the first number of the pool that takes all its keys."""
+        with self._unit():
+            placed = self._allocate(session, claim, now)
+        if placed is None:
+            raise errors.pool_exhausted()
+        await self._durable()
+        return placed
+
+    def _allocate(self, session: Session, claim: Claim, now: int) -> Session | None:
+        """Place the session on the best number that takes all its keys; None if none does."""
         keys = claim.keys
-        with self._tx() as db:
-            pool = self._pool(claim)
-            blocked, stale = set(), False
-            held = "SELECT virtual_number, hold_until FROM allocations WHERE held AND party IN"
-            for number, until in db.execute(f"{held} ({_marks(keys)})", keys):
-                if until > now:
-                    blocked.add(number)
-                else:
-                    stale = True
-            if stale:
-                self._release(keys, now)
-            check_cooling = claim.quiet or claim.scope is CooloffScope.GLOBAL
-            for number in candidates(pool, blocked, claim.policy):
-                if check_cooling and self._has_cooling_session(number, now):
-                    continue
-                placed = self._place(session, number, claim)
-                if placed is None:
-                    continue
-                if claim.policy is Policy.LEAST_RECENT:
-                    db.execute("UPDATE numbers SET last_used = ? WHERE number = ?", (now, number))
-                return placed
-        raise errors.pool_exhausted()
+        db = self._db
+        pool = self._pool(claim)
+        blocked, stale = set(), False
+        held = "SELECT virtual_number, hold_until FROM allocations WHERE held AND party IN"
+        for number, until in db.execute(f"{held} ({_marks(keys)})", keys):
+            if until > now:
+                blocked.add(number)
+            else:
+                stale = True
+        if stale:
+            self._release(keys, now)
+        check_cooling = claim.quiet or claim.scope is CooloffScope.GLOBAL
+        for number in candidates(pool, blocked, claim.policy):
+            if check_cooling and self._has_cooling_session(number, now):
+                continue
+            placed = self._place(session, number, claim)
+            if placed is None:
+                continue
+            if claim.policy is Policy.LEAST_RECENT:
+                db.execute("UPDATE numbers SET last_used = ? WHERE number = ?", (now, number))
+            return placed
+        return None
 
     def _release(self, keys: Sequence[str], now: int) -> None:
         """Un-hold the keys' rows whose time has passed, so that the keys can be claimed."""
@@ -307,7 +360,7 @@ class SQLiteStore:
         a key held there already fails with that field's ``party_taken`` error.
         """
         s = session
-        with self._tx() as db:
+        with self._unit() as db:
             row = db.execute(
                 "UPDATE sessions SET first_party = ?, second_party = ?, modified = ?, expiry = ?,"
                 " cooloff_until = ?, settings = ? WHERE uuid = ? AND expiry > ? RETURNING id",
@@ -342,6 +395,7 @@ class SQLiteStore:
                 " WHERE session_id = ? AND held",
                 (s.expiry, hold_until, hold_until, now, session_id),
             )
+        await self._durable()
         return True
 
     async def list_sessions(self, query: ListQuery, scope: Scope, now: int) -> tuple[int, list[Session]]:
@@ -381,7 +435,7 @@ class SQLiteStore:
         Holds end at most an hour (the longest cool-off) after their session, so only sessions
         that ended since the last sweep, less that hour, can have holds to release.
         """
-        with self._tx() as db:
+        with self._unit() as db:
             db.execute(
                 "UPDATE allocations SET held = 0 WHERE held AND hold_until <= ? AND session_id IN"
                 " (SELECT id FROM sessions WHERE expiry > ? AND expiry <= ?)",
@@ -391,6 +445,13 @@ class SQLiteStore:
             db.execute(f"DELETE FROM allocations WHERE session_id IN ({doomed})", (purge_before,))
             db.execute("DELETE FROM sessions WHERE expiry < ?", (purge_before,))
         self._swept_until = now
+        await self._durable()
+
+
+def _retrieve(group: asyncio.Future[None]) -> None:
+    """Mark a failed group's error as seen: its requests have been answered with it already."""
+    if not group.cancelled():
+        group.exception()
 
 
 class _Checkpointer:
