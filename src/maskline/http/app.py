@@ -21,7 +21,7 @@ from maskline.domain import errors
 from maskline.domain.ports import Clock, Store
 from maskline.http.numbers import NumberEndpoints
 from maskline.http.sessions import SessionEndpoints
-from maskline.http.wire import error_reply, resource
+from maskline.http.wire import Endpoint, error_reply, resource
 from maskline.service.accounts import Authenticator
 from maskline.service.numbers import NumberService
 from maskline.service.sessions import SessionService
@@ -32,12 +32,20 @@ _SLASHES = re.compile(r"/{2,}")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-class NormalisePath:
-    """Collapse runs of ``/`` and drop a trailing one before routing (contract §2.4); never
-    redirect."""
+_API = re.compile(r"/v1/Account/(?P<auth_id>[^/]+)/Masking/(?P<resource>Session|Number)(?:/(?P<key>[^/]+))?")
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class ApiFront:
+    """The front of the application.
+
+    It collapses runs of ``/`` and drops a trailing one (contract §2.4; never a redirect), then
+    hands the Masking API straight to its endpoints, which do their own error handling; the
+    rest (lifespan, unknown paths) goes to the Starlette application behind it.
+    """
+
+    def __init__(self, app: ASGIApp, endpoints: dict[tuple[str, bool], Endpoint]) -> None:
         self.app = app
+        self.endpoints = endpoints  # by (resource, whether the path names one item)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -47,6 +55,16 @@ class NormalisePath:
                     path = _SLASHES.sub("/", path)
                 path = path.rstrip("/") or "/"
                 scope = {**scope, "path": path, "raw_path": path.encode()}
+            match = _API.fullmatch(path)
+            if match is not None:
+                resource, key = match["resource"], match["key"]
+                params = {"auth_id": match["auth_id"]}
+                if key is not None:
+                    params["session_uuid" if resource == "Session" else "number"] = key
+                scope = {**scope, "path_params": params}
+                response = await self.endpoints[resource, key is not None](Request(scope, receive))
+                await response(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -98,35 +116,17 @@ def create_app(
     authenticator = lambda: services().authenticator  # noqa: E731
     sessions = SessionEndpoints(lambda: services().sessions, config.max_body_bytes)
     numbers = NumberEndpoints(lambda: services().numbers, config.max_body_bytes)
-    base = "/v1/Account/{auth_id}/Masking"
 
     async def not_found(request: Request) -> Response:
         return error_reply(errors.resource_not_found())
 
-    routes = [
-        Route(
-            f"{base}/Session",
-            resource(authenticator, {"POST": sessions.create, "GET": sessions.list}),
-            methods=ALL_METHODS,
+    endpoints = {
+        ("Session", False): resource(authenticator, {"POST": sessions.create, "GET": sessions.list}),
+        ("Session", True): resource(
+            authenticator, {"GET": sessions.get, "POST": sessions.update, "DELETE": sessions.expire}
         ),
-        Route(
-            f"{base}/Session/{{session_uuid}}",
-            resource(
-                authenticator,
-                {"GET": sessions.get, "POST": sessions.update, "DELETE": sessions.expire},
-            ),
-            methods=ALL_METHODS,
-        ),
-        Route(
-            f"{base}/Number",
-            resource(authenticator, {"POST": numbers.add, "GET": numbers.list}),
-            methods=ALL_METHODS,
-        ),
-        Route(
-            f"{base}/Number/{{number}}",
-            resource(authenticator, {"GET": numbers.get, "DELETE": numbers.retire}),
-            methods=ALL_METHODS,
-        ),
-        Route("/{path:path}", not_found, methods=ALL_METHODS),
-    ]
-    return NormalisePath(Starlette(routes=routes, lifespan=lifespan))
+        ("Number", False): resource(authenticator, {"POST": numbers.add, "GET": numbers.list}),
+        ("Number", True): resource(authenticator, {"GET": numbers.get, "DELETE": numbers.retire}),
+    }
+    fallback = Starlette(routes=[Route("/{path:path}", not_found, methods=ALL_METHODS)], lifespan=lifespan)
+    return ApiFront(fallback, endpoints)

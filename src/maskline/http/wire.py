@@ -21,6 +21,7 @@ log = logging.getLogger("maskline.http")
 _encode = msgspec.json.Encoder().encode
 
 Handler = Callable[[Request, Account], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 _bits = random.SystemRandom().getrandbits(64)
@@ -66,9 +67,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def resource(
-    authenticator: Callable[[], Authenticator], methods: dict[str, Handler]
-) -> Callable[[Request], Awaitable[Response]]:
+def resource(authenticator: Callable[[], Authenticator], methods: dict[str, Handler]) -> Endpoint:
     """An endpoint that authenticates, then dispatches on the method (401 before 405)."""
 
     async def endpoint(request: Request) -> Response:
