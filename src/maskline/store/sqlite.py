@@ -260,19 +260,18 @@ class SQLiteStore:
 
     def _allocate(self, session: Session, claim: Claim, now: int) -> Session | None:
         """Place the session on the best number that takes all its keys; None if none does."""
-        pool = self._pool(claim)
-        placed = self._try_pool(session, claim, pool, now)
-        # Holds that ended but were not swept yet blocked numbers: release them and retry.
-        if placed is None and self._release(claim.keys, now):
-            placed = self._try_pool(session, claim, pool, now)
-        return placed
-
-    def _try_pool(
-        self, session: Session, claim: Claim, pool: list[PoolNumber], now: int
-    ) -> Session | None:
         keys = claim.keys
-        held = "SELECT virtual_number FROM allocations WHERE held AND party IN"  # index only
-        blocked = {row[0] for row in self._db.execute(f"{held} ({_marks(keys)})", keys)}
+        db = self._db
+        pool = self._pool(claim)
+        blocked, stale = set(), False
+        held = "SELECT virtual_number, hold_until FROM allocations WHERE held AND party IN"
+        for number, until in db.execute(f"{held} ({_marks(keys)})", keys):
+            if until > now:
+                blocked.add(number)
+            else:
+                stale = True
+        if stale:
+            self._release(keys, now)
         check_cooling = claim.quiet or claim.scope is CooloffScope.GLOBAL
         for number in candidates(pool, blocked, claim.policy):
             if check_cooling and self._has_cooling_session(number, now):
@@ -281,17 +280,16 @@ class SQLiteStore:
             if placed is None:
                 continue
             if claim.policy is Policy.LEAST_RECENT:
-                self._db.execute("UPDATE numbers SET last_used = ? WHERE number = ?", (now, number))
+                db.execute("UPDATE numbers SET last_used = ? WHERE number = ?", (now, number))
             return placed
         return None
 
-    def _release(self, keys: Sequence[str], now: int) -> int:
-        """Un-hold the keys' rows whose time has passed, so that the keys can be claimed again;
-        how many there were."""
-        return self._db.execute(
+    def _release(self, keys: Sequence[str], now: int) -> None:
+        """Un-hold the keys' rows whose time has passed, so that the keys can be claimed."""
+        self._db.execute(
             f"UPDATE allocations SET held = 0 WHERE held AND hold_until <= ? AND party IN ({_marks(keys)})",
             (now, *keys),
-        ).rowcount
+        )
 
     def _has_cooling_session(self, number: str, now: int) -> bool:
         """Whether a session on ``number`` has ended and is still in its cool-off."""
