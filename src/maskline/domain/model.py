@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from maskline.domain.calls import Call
+
 AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
 
 
@@ -100,7 +102,9 @@ class Session:
     total_call_count: int = 0
     total_call_billed_duration: int = 0
     last_interaction: int | None = None
-    interactions: list[dict[str, object]] | None = field(default=None)
+    last_counterpart: str = ""  # who last reached a single-party session's party (§11.5)
+    interactions: list[Call] | None = field(default=None)
+    id: int = 0  # the store's sequence number; orders sessions created in the same second
 
     def status(self, now: int) -> SessionStatus:
         if self.expiry <= now:

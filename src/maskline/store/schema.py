@@ -19,6 +19,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -66,10 +68,51 @@ sessions = Table(
     Column("total_call_count", Integer, nullable=False, default=0),
     Column("total_call_billed_duration", Integer, nullable=False, default=0),
     Column("last_interaction", BigInteger, nullable=True),
+    Column("last_counterpart", String(20), nullable=False, server_default=""),
     Column("settings", Text, nullable=False),  # JSON of SessionSettings
     Index("ix_sessions_main_created", "main_id", "created"),
     Index("ix_sessions_number_end", "virtual_number", "cooloff_until"),
     Index("ix_sessions_expiry", "expiry"),
+)
+
+# The carrier that serves an account's numbers, and what it signs webhooks with.
+carriers = Table(
+    "carriers",
+    metadata,
+    Column("account_id", String(20), ForeignKey("accounts.auth_id"), primary_key=True),
+    Column("carrier", String(16), nullable=False),  # plivo | twilio
+    Column("auth_token", Text, nullable=False),  # the carrier's token: needed to check HMACs
+    Column("carrier_auth_id", String(64), nullable=False),
+    Column("public_url", Text, nullable=False),
+)
+
+# One row per call to (or placed for) a virtual number: the interaction log.
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", String(20), nullable=False),
+    Column("call_id", String(64), nullable=False),  # the carrier's id of the caller's leg
+    Column("session_id", Integer, ForeignKey("sessions.id"), nullable=True),
+    Column("virtual_number", String(20), nullable=False),
+    Column("caller", String(20), nullable=False),
+    Column("callee", String(20), nullable=False, server_default=""),
+    Column("caller_is_first", Boolean, nullable=False, server_default=true()),
+    Column("state", String(16), nullable=False),
+    Column("pin_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("started", BigInteger, nullable=False),
+    Column("answered", BigInteger, nullable=True),  # the dialled party answered
+    Column("ended", BigInteger, nullable=True),
+    Column("a_leg", Text, nullable=False, server_default=""),  # resource URLs of the two legs
+    Column("b_leg", Text, nullable=False, server_default=""),
+    Column("a_status", String(32), nullable=False, server_default=""),
+    Column("b_status", String(32), nullable=False, server_default=""),
+    Column("recording_url", Text, nullable=False, server_default=""),
+    Column("duration", Integer, nullable=False, server_default=text("0")),
+    Column("billed", Integer, nullable=False, server_default=text("0")),
+    Column("sequence", Integer, nullable=False, server_default=text("0")),
+    Index("ux_calls_call_id", "account_id", "call_id", unique=True),
+    Index("ix_calls_session", "session_id"),
 )
 
 # One row per key a session holds on its virtual number (allocation spec §9).

@@ -24,10 +24,13 @@ from maskline.domain.listing import ListQuery
 from maskline.domain.model import Account, Number, NumberState, Scope, Session, SessionSettings
 from maskline.store.schema import ddl
 
-_SESSION_COLUMNS = (
-    "uuid, account_id, main_id, first_party, second_party, virtual_number, created, modified,"
-    " expiry, calls_live, total_call_count, total_call_billed_duration, last_interaction, settings"
-)
+_SESSION_FIELDS = (
+    "uuid", "account_id", "main_id", "first_party", "second_party", "virtual_number", "created",
+    "modified", "expiry", "calls_live", "total_call_count", "total_call_billed_duration",
+    "last_interaction", "last_counterpart", "id", "settings",
+)  # fmt: skip
+_SESSION_COLUMNS = ", ".join(_SESSION_FIELDS)
+S_COLUMNS = ", ".join("s." + f for f in _SESSION_FIELDS)  # for queries that join sessions as s
 _CONDITION_COLUMNS = {"created": "created", "expiry": "expiry", "duration": "(expiry - created)"}
 _OPS = frozenset({"=", ">", ">=", "<", "<="})
 _encode = msgspec.json.Encoder().encode
@@ -38,39 +41,10 @@ def _marks(items: Sequence[object]) -> str:
     return ",".join("?" * len(items))
 
 
-def _session(row: Sequence[Any]) -> Session:
-    (
-        uuid,
-        account_id,
-        main_id,
-        first,
-        second,
-        number,
-        created,
-        modified,
-        expiry,
-        calls_live,
-        call_count,
-        billed,
-        last_interaction,
-        settings,
-    ) = row
-    return Session(
-        uuid=uuid,
-        account_id=account_id,
-        main_id=main_id,
-        first_party=first,
-        second_party=second,
-        virtual_number=number,
-        created=created,
-        modified=modified,
-        expiry=expiry,
-        settings=_decode_settings(settings),
-        calls_live=calls_live,
-        total_call_count=call_count,
-        total_call_billed_duration=billed,
-        last_interaction=last_interaction,
-    )
+def session_from_row(row: Sequence[Any]) -> Session:
+    *fields, settings = row
+    values = dict(zip(_SESSION_FIELDS, fields, strict=False))
+    return Session(**values, settings=_decode_settings(settings))
 
 
 def _scope_sql(scope: Scope, owner: str = "account_id") -> tuple[str, list[object]]:
@@ -344,7 +318,7 @@ class SQLiteStore:
         row = self._db.execute(
             f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE uuid = ? AND {where}", (uuid, *params)
         ).fetchone()
-        return None if row is None else _session(row)
+        return None if row is None else session_from_row(row)
 
     async def save_session(
         self,
@@ -426,7 +400,7 @@ class SQLiteStore:
             " ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
             (*params, query.limit, query.offset),
         ).fetchall()
-        return int(total), [_session(r) for r in rows]
+        return int(total), [session_from_row(r) for r in rows]
 
     # -- housekeeping -----------------------------------------------------------------------
     async def sweep(self, now: int, purge_before: int) -> None:

@@ -1,0 +1,91 @@
+"""Calls through a virtual number: the carrier configuration, call records and their states."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class CarrierKind(enum.StrEnum):
+    PLIVO = "plivo"
+    TWILIO = "twilio"
+
+
+@dataclass(frozen=True, slots=True)
+class Carrier:
+    """The carrier that hosts an account's numbers.
+
+    ``public_url`` prefixes every URL handed to the carrier; the carrier signs requests to
+    those URLs with ``auth_token``. ``carrier_auth_id`` is the carrier's own account id (Plivo
+    auth id, Twilio account SID), used for call-leg URLs and outbound calls.
+    """
+
+    account_id: str
+    kind: CarrierKind
+    auth_token: str
+    carrier_auth_id: str
+    public_url: str
+
+    def webhook_base(self) -> str:
+        return f"{self.public_url.rstrip('/')}/webhooks/{self.kind.value}/{self.account_id}"
+
+    def leg_url(self, leg_id: str) -> str:
+        """The carrier's REST resource of one call leg (contract §7.8)."""
+        if not leg_id:
+            return ""
+        if self.kind is CarrierKind.PLIVO:
+            return f"https://api.plivo.com/v1/Account/{self.carrier_auth_id}/Call/{leg_id}/"
+        return f"https://api.twilio.com/2010-04-01/Accounts/{self.carrier_auth_id}/Calls/{leg_id}.json"
+
+
+class CallState(enum.StrEnum):
+    PIN = "pin"  # waiting for the caller's PIN
+    DIALLING = "dialling"  # the other party is being called
+    BRIDGED = "bridged"  # both parties are talking
+    ENDED = "ended"  # the caller's leg hung up; nothing more happens
+
+
+@dataclass(slots=True)
+class Call:
+    """One call: the caller's leg (A) and, once dialled, the other party's leg (B)."""
+
+    account_id: str
+    call_id: str  # the carrier's id of the A leg
+    virtual_number: str
+    caller: str
+    started: int
+    state: CallState
+    session_uuid: str | None = None
+    callee: str = ""
+    caller_is_first: bool = True
+    pin_attempts: int = 0
+    answered: int | None = None
+    ended: int | None = None
+    a_leg: str = ""
+    b_leg: str = ""
+    a_status: str = ""
+    b_status: str = ""
+    recording_url: str = ""
+    duration: int = 0
+    billed: int = 0
+
+    @property
+    def legs(self) -> int:
+        return 2 if self.b_leg else 1
+
+    @property
+    def first_party_leg(self) -> str:
+        """The first party's leg, whichever way the call went (contract §7.8)."""
+        return self.a_leg if self.caller_is_first else self.b_leg
+
+    @property
+    def second_party_leg(self) -> str:
+        return self.b_leg if self.caller_is_first else self.a_leg
+
+    @property
+    def first_party_status(self) -> str:
+        return self.a_status if self.caller_is_first else self.b_status
+
+    @property
+    def second_party_status(self) -> str:
+        return self.b_status if self.caller_is_first else self.a_status
