@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from maskline.domain.calls import Call
 from maskline.domain.model import Number, Session
 from maskline.domain.phone import digits
 from maskline.domain.timefmt import format_time
@@ -37,7 +38,9 @@ def session_object(session: Session, now: int) -> dict[str, Any]:
         "record_file_format": s.record_file_format,
         "recording_callback_url": s.recording_callback_url,
         "recording_callback_method": s.recording_callback_method,
-        "interaction": session.interactions,
+        "interaction": (
+            None if session.interactions is None else [interaction_object(c) for c in session.interactions]
+        ),
         "total_call_amount": 0,
         "total_call_count": session.total_call_count,
         "total_call_billed_duration": session.total_call_billed_duration,
@@ -61,6 +64,28 @@ def session_object(session: Session, now: int) -> dict[str, Any]:
     }
     if session.account_id != session.main_id:
         body["subaccount"] = session.account_id
+    return body
+
+
+def interaction_object(call: Call) -> dict[str, Any]:
+    """One call of a session (contract §7.8)."""
+    body: dict[str, Any] = {
+        "start_time": format_time(call.started),
+        "end_time": format_time(call.ended) if call.ended is not None else "",
+        "type": "call",
+        "total_call_amount": 0,
+        "call_billed_duration": call.billed,
+        "recording_resource_url": call.recording_url or None,
+        "auth_id": call.account_id,
+        "total_call_count": call.legs,
+        "duration": call.duration,
+    }
+    if call.first_party_leg:
+        body["first_party_resource_url"] = call.first_party_leg
+        body["first_party_status"] = call.first_party_status
+    if call.second_party_leg:
+        body["second_party_resource_url"] = call.second_party_leg
+        body["second_party_status"] = call.second_party_status
     return body
 
 

@@ -93,7 +93,7 @@ calls = Table(
     Column("id", Integer, primary_key=True),
     Column("account_id", String(20), nullable=False),
     Column("call_id", String(64), nullable=False),  # the carrier's id of the caller's leg
-    Column("session_id", Integer, ForeignKey("sessions.id"), nullable=True),
+    Column("session_uuid", String(36), nullable=True),  # prompting, then connected session
     Column("virtual_number", String(20), nullable=False),
     Column("caller", String(20), nullable=False),
     Column("callee", String(20), nullable=False, server_default=""),
@@ -110,9 +110,8 @@ calls = Table(
     Column("recording_url", Text, nullable=False, server_default=""),
     Column("duration", Integer, nullable=False, server_default=text("0")),
     Column("billed", Integer, nullable=False, server_default=text("0")),
-    Column("sequence", Integer, nullable=False, server_default=text("0")),
     Index("ux_calls_call_id", "account_id", "call_id", unique=True),
-    Index("ix_calls_session", "session_id"),
+    Index("ix_calls_session", "session_uuid"),
 )
 
 # One row per key a session holds on its virtual number (allocation spec §9).

@@ -23,6 +23,7 @@ from maskline.domain.allocation import MAX_COOLOFF, Claim, CooloffScope, Policy,
 from maskline.domain.listing import ListQuery
 from maskline.domain.model import Account, Number, NumberState, Scope, Session, SessionSettings
 from maskline.store.schema import ddl
+from maskline.store.sqlite_calls import SQLiteCalls
 
 _SESSION_FIELDS = (
     "uuid", "account_id", "main_id", "first_party", "second_party", "virtual_number", "created",
@@ -30,7 +31,6 @@ _SESSION_FIELDS = (
     "last_interaction", "last_counterpart", "id", "settings",
 )  # fmt: skip
 _SESSION_COLUMNS = ", ".join(_SESSION_FIELDS)
-S_COLUMNS = ", ".join("s." + f for f in _SESSION_FIELDS)  # for queries that join sessions as s
 _CONDITION_COLUMNS = {"created": "created", "expiry": "expiry", "duration": "(expiry - created)"}
 _OPS = frozenset({"=", ">", ">=", "<", "<="})
 _encode = msgspec.json.Encoder().encode
@@ -54,7 +54,7 @@ def _scope_sql(scope: Scope, owner: str = "account_id") -> tuple[str, list[objec
     return "main_id = ?", [scope.main_id]
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteCalls):
     def __init__(self, connection: sqlite3.Connection, path: str) -> None:
         self._db = connection
         # Pools in rank order by (pool, country); dropped when the numbers change, here or in
@@ -313,12 +313,19 @@ class SQLiteStore:
         claimed = {row[0] for row in rows}
         return next(key for key in keys if key not in claimed)
 
+    def _sessions_where(self, where: str, params: Sequence[object]) -> Iterator[Session]:
+        for row in self._db.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE {where}", params):
+            yield session_from_row(row)
+
+    async def _with_interactions(self, session: Session) -> Session:
+        if session.total_call_count or session.calls_live:
+            session.interactions = await self.interactions(session.uuid)
+        return session
+
     async def get_session(self, uuid: str, scope: Scope) -> Session | None:
         where, params = _scope_sql(scope)
-        row = self._db.execute(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE uuid = ? AND {where}", (uuid, *params)
-        ).fetchone()
-        return None if row is None else session_from_row(row)
+        found = next(self._sessions_where(f"uuid = ? AND {where}", (uuid, *params)), None)
+        return None if found is None else await self._with_interactions(found)
 
     async def save_session(
         self,
@@ -400,7 +407,7 @@ class SQLiteStore:
             " ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
             (*params, query.limit, query.offset),
         ).fetchall()
-        return int(total), [session_from_row(r) for r in rows]
+        return int(total), [await self._with_interactions(session_from_row(r)) for r in rows]
 
     # -- housekeeping -----------------------------------------------------------------------
     async def sweep(self, now: int, purge_before: int) -> None:
