@@ -12,13 +12,16 @@ from typing import Any
 
 from maskline.config import Config, ConfigError
 from maskline.domain import errors
+from maskline.domain.calls import CarrierKind
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
 from maskline.domain.ports import Store
 from maskline.http.render import number_object
 from maskline.service.accounts import create_account
+from maskline.service.calls import CallService
 from maskline.service.numbers import NumberService
 from maskline.store.open import UnsupportedDatabase, open_store
+from maskline.telephony.xml import webhook_urls
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +61,15 @@ def _parser() -> argparse.ArgumentParser:
     retire = command(number, "retire", "Take numbers out of service (live sessions keep them).")
     retire.add_argument("numbers", nargs="+", metavar="NUMBER")
     retire.add_argument("--account", required=True)
+    carrier = commands.add_parser("carrier", help="Connect an account to its carrier.").add_subparsers(
+        dest="action", required=True
+    )
+    setting = command(carrier, "set", "Set the carrier that hosts an account's numbers.")
+    setting.add_argument("--account", required=True)
+    setting.add_argument("--carrier", required=True, choices=[k.value for k in CarrierKind])
+    setting.add_argument("--auth-token", required=True, help="the carrier's auth token (signs webhooks)")
+    setting.add_argument("--public-url", required=True, help="the URL the carrier reaches maskline at")
+    setting.add_argument("--carrier-auth-id", default="", help="Plivo auth id or Twilio account SID")
     return parser
 
 
@@ -103,9 +115,18 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
             _print_json([number_object(n, account.auth_id) for n in await service.list(account)])
         return 0
 
-    if args.command == "account":
-        return await _with_store(config, account_create)
-    return await _with_store(config, number_command)
+    async def carrier_set(store: Store) -> int:
+        account = await _account(store, args.account)
+        carrier = await CallService(store, time.time).set_carrier(
+            account, CarrierKind(args.carrier), args.auth_token, args.public_url, args.carrier_auth_id
+        )
+        _print_json(
+            {"account": carrier.account_id, "carrier": carrier.kind.value, "webhooks": webhook_urls(carrier)}
+        )
+        return 0
+
+    commands = {"account": account_create, "number": number_command, "carrier": carrier_set}
+    return await _with_store(config, commands[args.command])
 
 
 async def bootstrap(config: Config, host: str, port: int) -> None:

@@ -23,9 +23,11 @@ from maskline.http.numbers import NumberEndpoints
 from maskline.http.sessions import SessionEndpoints
 from maskline.http.wire import Endpoint, error_reply, resource
 from maskline.service.accounts import Authenticator
+from maskline.service.calls import CallService
 from maskline.service.numbers import NumberService
 from maskline.service.sessions import SessionService
 from maskline.store.open import open_store
+from maskline.telephony.webhooks import Webhooks
 
 log = logging.getLogger("maskline")
 _SLASHES = re.compile(r"/{2,}")
@@ -50,7 +52,8 @@ class ApiFront:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
-            if path.endswith("/") or "//" in path:
+            # Webhook URLs are signed as the carrier called them: they are left as they are.
+            if (path.endswith("/") or "//" in path) and not path.startswith("/webhooks/"):
                 if "//" in path:
                     path = _SLASHES.sub("/", path)
                 path = path.rstrip("/") or "/"
@@ -74,6 +77,7 @@ class Services:
     authenticator: Authenticator
     sessions: SessionService
     numbers: NumberService
+    calls: CallService
 
 
 async def _sweep_forever(service: SessionService, interval: float) -> None:
@@ -101,7 +105,11 @@ def create_app(
         opened = store or await open_store(config.database_url)
         session_service = SessionService(opened, clock, config)
         holder["services"] = Services(
-            opened, Authenticator(opened), session_service, NumberService(opened, clock)
+            opened,
+            Authenticator(opened),
+            session_service,
+            NumberService(opened, clock),
+            CallService(opened, clock),
         )
         sweeper = asyncio.create_task(_sweep_forever(session_service, config.sweep_interval))
         try:
@@ -128,5 +136,12 @@ def create_app(
         ("Number", False): resource(authenticator, {"POST": numbers.add, "GET": numbers.list}),
         ("Number", True): resource(authenticator, {"GET": numbers.get, "DELETE": numbers.retire}),
     }
-    fallback = Starlette(routes=[Route("/{path:path}", not_found, methods=ALL_METHODS)], lifespan=lifespan)
+    webhooks = Webhooks(lambda: services().calls)
+    fallback = Starlette(
+        routes=[
+            Route("/webhooks/{carrier}/{auth_id}/{action}", webhooks.endpoint, methods=["GET", "POST"]),
+            Route("/{path:path}", not_found, methods=ALL_METHODS),
+        ],
+        lifespan=lifespan,
+    )
     return ApiFront(fallback, endpoints)

@@ -1,0 +1,145 @@
+"""Call use cases: answer a call to a virtual number, take a PIN, follow the legs to the end."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import replace
+
+from maskline.domain import errors
+from maskline.domain.calls import Call, CallState, Carrier, CarrierKind
+from maskline.domain.model import Account
+from maskline.domain.params import is_url
+from maskline.domain.phone import to_e164
+from maskline.domain.ports import Clock, Store
+from maskline.domain.routing import NO_SESSION, Bridge, Decision, PromptPin, Reject, route, route_pin
+
+
+class LegStatus(enum.StrEnum):
+    """What a carrier reports of the dialled party's leg, in carrier-neutral words."""
+
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    ENDED = "ended"
+
+
+class CallService:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    async def carrier(self, account_id: str) -> Carrier | None:
+        return await self._store.get_carrier(account_id)
+
+    async def set_carrier(
+        self, account: Account, kind: CarrierKind, auth_token: str, public_url: str, carrier_auth_id: str
+    ) -> Carrier:
+        if not is_url(public_url):
+            raise errors.not_url("public_url")
+        if not auth_token:
+            raise errors.missing("auth_token")
+        carrier = Carrier(account.auth_id, kind, auth_token, carrier_auth_id, public_url.rstrip("/"))
+        await self._store.set_carrier(carrier)
+        return carrier
+
+    async def answer(self, carrier: Carrier, call_id: str, caller_raw: str, number_raw: str) -> Decision:
+        """A call to a virtual number: route it and open its record (idempotent per call id)."""
+        now = self._now()
+        number = to_e164(number_raw)
+        if number is None:
+            return Reject(NO_SESSION)
+        caller = to_e164(caller_raw)
+        existing = await self._store.get_call(carrier.account_id, call_id)
+        if existing is not None and existing.state is CallState.PIN:
+            prompted = await self._store.session_by_uuid(carrier.account_id, existing.session_uuid or "")
+            if prompted is not None:
+                return PromptPin(prompted, existing.pin_attempts)
+        decision = route(caller, await self._store.number_view(caller, number, now))
+        if existing is None:
+            call = Call(carrier.account_id, call_id, number, caller or caller_raw[:20], now, CallState.PIN,
+                        a_leg=carrier.leg_url(call_id), a_status="in-progress")
+            await self._advance(call, None, decision, now)
+        return decision
+
+    async def _advance(self, call: Call, before: Call | None, decision: Decision, now: int) -> None:
+        """Record what a decision does to a call."""
+        counterpart = ""
+        if isinstance(decision, Bridge):
+            session = decision.session
+            call.state, call.session_uuid = CallState.DIALLING, session.uuid
+            call.callee, call.caller_is_first = decision.to, decision.caller_is_first
+            if call.caller not in session.parties and session.settings.create_session_with_single_party:
+                counterpart = call.caller  # the way back for the session's own party (§11.5)
+        elif isinstance(decision, PromptPin):
+            call.state, call.session_uuid = CallState.PIN, decision.session.uuid
+            call.pin_attempts = decision.attempt
+        else:
+            call.state, call.ended, call.a_status = CallState.ENDED, now, "completed"
+        await self._store.save_call(call, before, counterpart)
+
+    async def pin(self, carrier: Carrier, call_id: str, digits: str) -> Decision:
+        """The digits a caller entered at the PIN prompt."""
+        now = self._now()
+        call = await self._store.get_call(carrier.account_id, call_id)
+        if call is None or call.state is not CallState.PIN:
+            return Reject(NO_SESSION)
+        prompted = await self._store.session_by_uuid(carrier.account_id, call.session_uuid or "")
+        if prompted is None or not prompted.is_live(now):
+            return Reject(NO_SESSION)
+        digits = digits.strip().rstrip("#")
+        found = None
+        if digits.isascii() and digits.isdigit() and 4 <= len(digits) <= 15:
+            found = await self._store.session_by_pin(call.virtual_number, digits, now)
+        decision = route_pin(digits, call.caller, prompted, found, call.pin_attempts)
+        await self._advance(call, replace(call), decision, now)
+        return decision
+
+    async def leg(self, carrier: Carrier, call_id: str, leg_id: str, status: LegStatus) -> None:
+        """Progress of the dialled party's leg."""
+        now = self._now()
+        call = await self._store.get_call(carrier.account_id, call_id)
+        if call is None or call.session_uuid is None or call.state in (CallState.PIN, CallState.ENDED):
+            return
+        before = replace(call)
+        call.b_leg = carrier.leg_url(leg_id) or call.b_leg
+        if status is LegStatus.RINGING:
+            call.b_status = "ringing"
+        elif status is LegStatus.ANSWERED and call.answered is None:
+            call.state, call.answered, call.b_status = CallState.BRIDGED, now, "in-progress"
+        elif status is LegStatus.ENDED:
+            call.b_status = "completed" if call.answered is not None else "no-answer"
+            call.billed = now - call.answered if call.answered is not None else 0
+        if call != before:
+            await self._store.save_call(call, before)
+
+    async def hangup(self, carrier: Carrier, call_id: str) -> None:
+        """The caller's leg ended: the interaction is over."""
+        now = self._now()
+        call = await self._store.get_call(carrier.account_id, call_id)
+        if call is None or call.state is CallState.ENDED:
+            return
+        before = replace(call)
+        call.state, call.ended, call.a_status = CallState.ENDED, now, "completed"
+        call.duration = now - call.started
+        if call.answered is not None and not call.billed:
+            call.billed = now - call.answered
+        if call.b_leg and call.b_status in ("ringing", "in-progress", ""):
+            call.b_status = "completed" if call.answered is not None else "no-answer"
+        await self._store.save_call(call, before)
+
+    async def recording(self, carrier: Carrier, call_id: str, url: str) -> None:
+        call = await self._store.get_call(carrier.account_id, call_id)
+        if call is not None and url and call.recording_url != url:
+            before = replace(call)
+            call.recording_url = url
+            await self._store.save_call(call, before)
+
+    async def callee_prompt(self, carrier: Carrier, session_uuid: str, party: str) -> str:
+        """The play URL of the dialled party of a session: ``first`` or ``second``."""
+        session = await self._store.session_by_uuid(carrier.account_id, session_uuid)
+        if session is None:
+            return ""
+        s = session.settings
+        return s.first_party_play_url if party == "first" else s.second_party_play_url

@@ -1,0 +1,1 @@
+"""Carrier webhooks: Plivo XML and TwiML answers for calls to virtual numbers."""
