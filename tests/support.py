@@ -184,3 +184,16 @@ class ServerProcess:
             self.process.kill()
             output, _ = self.process.communicate()
         return output or ""
+
+
+def set_carrier(server: ServerThread, tenant: Tenant, kind: str, token: str = "carrier-token") -> None:
+    """Connect a tenant to a carrier whose public URL is the test server itself."""
+    from maskline.domain.calls import CarrierKind
+    from maskline.service.calls import CallService
+
+    async def work(store: SQLiteStore) -> None:
+        await CallService(store, server.clock).set_carrier(
+            Account(tenant.auth_id, None), CarrierKind(kind), token, server.url, "CARRIER" + kind.upper()
+        )
+
+    server._with_store(work)
