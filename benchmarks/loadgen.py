@@ -1,5 +1,5 @@
-"""A small closed-loop HTTP/1.1 load generator for benchmarks/api.py (the fallback when wrk is
-not installed, and the seeding client in every run).
+"""A small closed-loop HTTP/1.1 load generator for benchmarks/api.py and benchmarks/routing.py (the
+fallback when wrk is not installed, and the seeding client in every run).
 
 Raw asyncio protocols (uvloop when importable), keep-alive connections, one request in flight per
 connection, so the client costs little CPU per request. Only 127.0.0.1 is ever contacted. Every
@@ -7,12 +7,17 @@ run is bounded by a request count and a deadline, and stops by itself.
 
     loadgen.py SPEC.json   reads a job, prints one JSON line with the result
 
-A job: {"port", "connections", "mode": "load" | "seed", "headers": {...}, ...}
+A job: {"port", "connections", "mode": "load" | "seed" | "replay", "headers": {...}, ...}
   load, "kind": "post": "path", "parties": [[first, second], ...], "expiry", "seed",
                          "duration", "max_requests"; bodies draw first and second at random
   load, "kind": "get":  "paths": [...], "seed", "duration", "max_requests"
   seed: "path", "pairs": [[first, second], ...], "expiry", "id_field": every pair is created
-        once and the value of id_field in each response is returned, in order
+        once and the value of id_field in each response is returned, in order; with "fields":
+        [...] also "records": those top-level fields of each response, in order
+  replay: "requests": [[path, {header: value}, body], ...] (POSTed as given, each at most once,
+        in order), "duration", optional "expect": a string every response body must contain
+        (the ones without it are counted in "mismatched"); "exhausted" tells whether the
+        requests ran out before the deadline
 """
 
 from __future__ import annotations
@@ -31,9 +36,16 @@ HOST = "127.0.0.1"
 class _Run:
     """Shared state of one run: the request source, the bounds and the tallies."""
 
-    def __init__(self, next_request: Callable[[], tuple[int, bytes] | None], keep_bodies: bool) -> None:
+    def __init__(
+        self,
+        next_request: Callable[[], tuple[int, bytes] | None],
+        keep_bodies: bool,
+        expect: bytes | None = None,
+    ) -> None:
         self.next_request = next_request
         self.keep_bodies = keep_bodies
+        self.expect = expect
+        self.mismatched = 0
         self.latencies: list[int] = []
         self.statuses: dict[int, int] = {}
         self.bodies: dict[int, bytes] = {}
@@ -101,6 +113,8 @@ class _Connection(asyncio.Protocol):
         run.statuses[status] = run.statuses.get(status, 0) + 1
         if run.keep_bodies:
             run.bodies[self.tag] = self.buffer[end + 4 : total]
+        if run.expect is not None and self.buffer.find(run.expect, end + 4, total) < 0:
+            run.mismatched += 1
         run.last_done = time.perf_counter()
         self.buffer = self.buffer[total:]
         self._send()
@@ -112,11 +126,18 @@ class _Connection(asyncio.Protocol):
             self.finished.set_result(None)
 
 
-def _head(method: str, path: str, port: int, headers: dict[str, str], body: bytes) -> bytes:
+def _head(
+    method: str,
+    path: str,
+    port: int,
+    headers: dict[str, str],
+    body: bytes,
+    content_type: str = "application/json",
+) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     if method == "POST":
-        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        lines += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
@@ -143,6 +164,23 @@ def _source(job: dict[str, Any]) -> tuple[Callable[[], tuple[int, bytes] | None]
             return i, _head("POST", job["path"], port, headers, _body(first, second, job["expiry"]))
 
         return seed_request, deadline
+
+    if job["mode"] == "replay":
+        form = "application/x-www-form-urlencoded"
+        prepared = [
+            _head("POST", path, port, {**headers, **extra}, body.encode(), form)
+            for path, extra, body in job["requests"]
+        ]
+        limit, deadline = len(prepared), time.perf_counter() + job["duration"]
+
+        def replay_request() -> tuple[int, bytes] | None:
+            i = counter["sent"]
+            if i >= limit or time.perf_counter() >= deadline:
+                return None
+            counter["sent"] = i + 1
+            return i, prepared[i]
+
+        return replay_request, deadline
 
     rng = random.Random(job.get("seed", 1))
     limit, deadline = job["max_requests"], time.perf_counter() + job["duration"]
@@ -180,7 +218,8 @@ def _percentile(ordered: list[int], fraction: float) -> float:
 
 async def run_job(job: dict[str, Any]) -> dict[str, Any]:
     next_request, deadline = _source(job)
-    run = _Run(next_request, keep_bodies=job["mode"] == "seed")
+    expect = job.get("expect")
+    run = _Run(next_request, keep_bodies=job["mode"] == "seed", expect=expect.encode() if expect else None)
     loop = asyncio.get_running_loop()
     finished: list[asyncio.Future[None]] = []
     started = time.perf_counter()
@@ -206,6 +245,9 @@ async def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "errors": run.errors,
         "capped": job["mode"] == "load" and count >= job["max_requests"],
     }
+    if job["mode"] == "replay":
+        result["mismatched"] = run.mismatched
+        result["exhausted"] = count >= len(job["requests"])
     if job["mode"] == "seed":
         field = job["id_field"]
         ids = []
@@ -213,6 +255,14 @@ async def run_job(job: dict[str, Any]) -> dict[str, Any]:
             raw = run.bodies.get(i)
             ids.append(json.loads(raw).get(field) if raw else None)
         result["ids"] = ids
+        if job.get("fields"):
+            names = job["fields"]
+            records: list[list[Any] | None] = []
+            for i in range(len(job["pairs"])):
+                raw = run.bodies.get(i)
+                decoded = json.loads(raw) if raw else None
+                records.append([decoded.get(name) for name in names] if isinstance(decoded, dict) else None)
+            result["records"] = records
     return result
 
 

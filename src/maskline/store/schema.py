@@ -114,6 +114,33 @@ calls = Table(
     Index("ix_calls_session", "session_uuid"),
 )
 
+# The outbox of session events for customers' callback URLs, delivered at least once.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", String(20), nullable=False),
+    Column("session_uuid", String(36), nullable=False),
+    Column("sequence", Integer, nullable=False),  # SequenceNumber: per session, from 1
+    Column("url", Text, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON object of the form fields
+    Column("dedup", String(64), nullable=True, unique=True),
+    Column("pending", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt", BigInteger, nullable=False),
+    Column("delivered", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("created", BigInteger, nullable=False),
+    Index("ux_events_sequence", "session_uuid", "sequence", unique=True),
+)
+Index(
+    "ix_events_due",
+    events.c.next_attempt,
+    sqlite_where=events.c.pending,
+    postgresql_where=events.c.pending,
+)
+
 # One row per key a session holds on its virtual number (allocation spec §9).
 allocations = Table(
     "allocations",
@@ -136,6 +163,7 @@ Index(
     sqlite_where=allocations.c.held,
     postgresql_where=allocations.c.held,
 )
+
 
 def ddl(dialect: Dialect) -> Iterator[str]:
     """CREATE statements for every table and index, safe to run on an existing database."""

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from maskline.domain import errors
 from maskline.domain.allocation import MAX_COOLOFF, Claim, CooloffScope, Policy, PoolNumber, candidates
+from maskline.domain.events import timeout_event
 from maskline.domain.listing import ListQuery
 from maskline.domain.model import Account, Number, NumberState, Scope, Session, SessionSettings
 from maskline.store.schema import ddl
@@ -285,8 +286,16 @@ class SQLiteStore(SQLiteCalls):
             " total_call_count, total_call_billed_duration, last_interaction, settings)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,0,0,0,NULL,?)",
             (
-                s.uuid, s.account_id, s.main_id, s.first_party, s.second_party, number,
-                s.created, s.modified, s.expiry, s.expiry + s.settings.virtual_number_cooloff_period,
+                s.uuid,
+                s.account_id,
+                s.main_id,
+                s.first_party,
+                s.second_party,
+                number,
+                s.created,
+                s.modified,
+                s.expiry,
+                s.expiry + s.settings.virtual_number_cooloff_period,
                 _encode(s.settings),
             ),
         )
@@ -417,6 +426,8 @@ class SQLiteStore(SQLiteCalls):
         that ended since the last sweep, less that hour, can have holds to release.
         """
         with self._unit() as db:
+            ended = self._sessions_where("expiry > ? AND expiry <= ?", (self._swept_until, now))
+            self._enqueue([e for e in map(timeout_event, ended) if e is not None])
             db.execute(
                 "UPDATE allocations SET held = 0 WHERE held AND hold_until <= ? AND session_id IN"
                 " (SELECT id FROM sessions WHERE expiry > ? AND expiry <= ?)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -9,6 +10,7 @@ from typing import Any
 
 from maskline.domain.allocation import WILDCARD, pin_key
 from maskline.domain.calls import Call, CallState, Carrier, CarrierKind
+from maskline.domain.events import Event, Outgoing
 from maskline.domain.model import Session
 from maskline.domain.routing import NumberView
 
@@ -45,8 +47,13 @@ class SQLiteCalls:
                 " VALUES (?,?,?,?,?) ON CONFLICT (account_id) DO UPDATE SET carrier = excluded.carrier,"
                 " auth_token = excluded.auth_token, carrier_auth_id = excluded.carrier_auth_id,"
                 " public_url = excluded.public_url",
-                (carrier.account_id, carrier.kind.value, carrier.auth_token, carrier.carrier_auth_id,
-                 carrier.public_url),
+                (
+                    carrier.account_id,
+                    carrier.kind.value,
+                    carrier.auth_token,
+                    carrier.carrier_auth_id,
+                    carrier.public_url,
+                ),
             )
         await self._durable()
 
@@ -102,7 +109,9 @@ class SQLiteCalls:
         ).fetchone()
         return None if row is None else _call(row)
 
-    async def save_call(self, call: Call, before: Call | None, counterpart: str = "") -> bool:
+    async def save_call(
+        self, call: Call, before: Call | None, counterpart: str = "", events: Sequence[Event] = ()
+    ) -> bool:
         """Write a call and keep its session's figures in step; False if ``before`` is None and
         the call was recorded already (carriers retry their webhooks)."""
         values = [getattr(call, f) for f in _CALL_FIELDS]
@@ -124,6 +133,7 @@ class SQLiteCalls:
                 )
             if call.session_uuid is not None:
                 self._account_for(call, before, counterpart)
+            self._enqueue(events)
         await self._durable()
         return True
 
@@ -154,8 +164,65 @@ class SQLiteCalls:
 
     async def interactions(self, session_uuid: str) -> list[Call]:
         rows = self._db.execute(
-            f"SELECT {_CALL_COLUMNS} FROM calls WHERE session_uuid = ? AND callee != ''"
-            " ORDER BY started, id",
+            f"SELECT {_CALL_COLUMNS} FROM calls WHERE session_uuid = ? AND callee != '' ORDER BY started, id",
             (session_uuid,),
         ).fetchall()
         return [_call(row) for row in rows]
+
+    # -- the event outbox -------------------------------------------------------------------
+    def _enqueue(self, events: Sequence[Event]) -> None:
+        for event in events:
+            sequence = self._db.execute(
+                "SELECT COALESCE(MAX(sequence), 0) + 1 FROM events WHERE session_uuid = ?",
+                (event.session_uuid,),
+            ).fetchone()[0]
+            payload = {**event.fields, "SequenceNumber": str(sequence)}
+            self._db.execute(
+                "INSERT INTO events (account_id, session_uuid, sequence, url, method, payload, dedup,"
+                " pending, attempts, next_attempt, delivered, last_error, created)"
+                " VALUES (?,?,?,?,?,?,?,1,0,?,NULL,'',?) ON CONFLICT (dedup) DO NOTHING",
+                (
+                    event.account_id,
+                    event.session_uuid,
+                    sequence,
+                    event.url,
+                    event.method,
+                    json.dumps(payload),
+                    event.dedup,
+                    event.created,
+                    event.created,
+                ),
+            )
+
+    async def enqueue_events(self, events: Sequence[Event]) -> None:
+        if events:
+            with self._unit():
+                self._enqueue(events)
+            await self._durable()
+
+    async def due_events(self, now: int, limit: int) -> list[Outgoing]:
+        rows = self._db.execute(
+            "SELECT id, account_id, url, method, payload, attempts FROM events"
+            " WHERE pending AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return [Outgoing(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    async def event_attempted(
+        self, event_id: int, attempts: int, now: int, retry_at: int | None, error: str
+    ) -> None:
+        """Record an attempt: delivered (``error`` empty), to retry at ``retry_at``, or given up."""
+        with self._unit() as db:
+            db.execute(
+                "UPDATE events SET attempts = ?, pending = ?, next_attempt = ?, delivered = ?,"
+                " last_error = ? WHERE id = ?",
+                (
+                    attempts,
+                    bool(error) and retry_at is not None,
+                    retry_at or now,
+                    None if error else now,
+                    error[:500],
+                    event_id,
+                ),
+            )
+        await self._durable()
