@@ -420,7 +420,8 @@ def report(
     )
 
 
-def write_docs(section: str, path: Path) -> None:
+def write_docs(section: str, path: Path, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the text between ``begin`` and ``end`` in ``path`` (append it the first time)."""
     if path.exists():
         text = path.read_text()
     else:
@@ -428,9 +429,9 @@ def write_docs(section: str, path: Path) -> None:
             "# Benchmarks\n\nFigures produced by the scripts in `benchmarks/`; each section names the "
             "command that produced it. Rerun it to refresh the section.\n"
         )
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
         text = head + section + tail
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"

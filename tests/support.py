@@ -58,7 +58,12 @@ class ServerThread:
     def __init__(self, db_path: Path, clock: FakeClock, config: Config | None = None) -> None:
         self.db_path = db_path
         self.clock = clock
-        self.config = config or Config(database_url=f"sqlite:///{db_path}", sweep_interval=0.05)
+        self.config = config or Config(
+            database_url=f"sqlite:///{db_path}",
+            sweep_interval=0.05,
+            delivery_interval=0.05,
+            allow_private_callbacks=True,  # the test receivers listen on 127.0.0.1
+        )
         # IPPROTO_TCP so that asyncio sets TCP_NODELAY: otherwise each reply waits ~40 ms.
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

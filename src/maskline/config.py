@@ -27,6 +27,8 @@ class Config:
     policy: Policy = Policy.FIRST_FIT
     sweep_interval: float = 1.0
     max_body_bytes: int = 65536
+    allow_private_callbacks: bool = False
+    delivery_interval: float = 0.5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Config:
@@ -64,6 +66,8 @@ class Config:
             "retention_days": integer("MASKLINE_RETENTION_DAYS", 90, 1, 3650),
             "cooloff_scope": choice("MASKLINE_COOLOFF_SCOPE", CooloffScope, CooloffScope.PER_PARTY),
             "policy": choice("MASKLINE_ALLOCATION_POLICY", Policy, Policy.FIRST_FIT),
+            "allow_private_callbacks": env.get("MASKLINE_ALLOW_PRIVATE_CALLBACKS", "")
+            in ("1", "true", "yes"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -24,9 +24,11 @@ from maskline.http.sessions import SessionEndpoints
 from maskline.http.wire import Endpoint, error_reply, resource
 from maskline.service.accounts import Authenticator
 from maskline.service.calls import CallService
+from maskline.service.events import EventDeliverer
 from maskline.service.numbers import NumberService
 from maskline.service.sessions import SessionService
 from maskline.store.open import open_store
+from maskline.telephony.callbacks import HttpCallbacks
 from maskline.telephony.webhooks import Webhooks
 
 log = logging.getLogger("maskline")
@@ -80,13 +82,14 @@ class Services:
     calls: CallService
 
 
-async def _sweep_forever(service: SessionService, interval: float) -> None:
+async def _every(interval: float, work: Callable[[], Awaitable[object]]) -> None:
+    """Background work (the sweep, event delivery), again and again; a failure is logged."""
     while True:
         await asyncio.sleep(interval)
         try:
-            await service.sweep()
+            await work()
         except Exception:
-            log.exception("sweep failed")
+            log.exception("background work failed")
 
 
 def create_app(
@@ -111,13 +114,20 @@ def create_app(
             NumberService(opened, clock),
             CallService(opened, clock),
         )
-        sweeper = asyncio.create_task(_sweep_forever(session_service, config.sweep_interval))
+        callbacks = HttpCallbacks(allow_private=config.allow_private_callbacks)
+        deliverer = EventDeliverer(opened, clock, callbacks)
+        workers = [
+            asyncio.create_task(_every(config.sweep_interval, session_service.sweep)),
+            asyncio.create_task(_every(config.delivery_interval, deliverer.deliver_due)),
+        ]
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for worker in workers:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            await callbacks.close()
             if store is None:
                 await opened.close()
 

@@ -7,11 +7,13 @@ from dataclasses import replace
 
 from maskline.domain import errors
 from maskline.domain.calls import Call, CallState, Carrier, CarrierKind
-from maskline.domain.model import Account
+from maskline.domain.events import Event, recording_event, status_event
+from maskline.domain.model import Account, Session
 from maskline.domain.params import is_url
 from maskline.domain.phone import to_e164
 from maskline.domain.ports import Clock, Store
-from maskline.domain.routing import NO_SESSION, Bridge, Decision, PromptPin, Reject, route, route_pin
+from maskline.domain.routing import NO_SESSION, Bridge, Decision, Play, PromptPin, Reject, route, route_pin
+from maskline.domain.timefmt import format_time
 
 
 class LegStatus(enum.StrEnum):
@@ -58,26 +60,52 @@ class CallService:
                 return PromptPin(prompted, existing.pin_attempts)
         decision = route(caller, await self._store.number_view(caller, number, now))
         if existing is None:
-            call = Call(carrier.account_id, call_id, number, caller or caller_raw[:20], now, CallState.PIN,
-                        a_leg=carrier.leg_url(call_id), a_status="in-progress")
+            call = Call(
+                carrier.account_id,
+                call_id,
+                number,
+                caller or caller_raw[:20],
+                now,
+                CallState.PIN,
+                a_leg=carrier.leg_url(call_id),
+                a_status="in-progress",
+            )
             await self._advance(call, None, decision, now)
         return decision
 
     async def _advance(self, call: Call, before: Call | None, decision: Decision, now: int) -> None:
-        """Record what a decision does to a call."""
+        """Record what a decision does to a call, with the events it makes."""
         counterpart = ""
+        events: list[Event | None] = []
         if isinstance(decision, Bridge):
             session = decision.session
             call.state, call.session_uuid = CallState.DIALLING, session.uuid
             call.callee, call.caller_is_first = decision.to, decision.caller_is_first
             if call.caller not in session.parties and session.settings.create_session_with_single_party:
                 counterpart = call.caller  # the way back for the session's own party (§11.5)
+            if before is None:
+                events.append(status_event(session, "SessionFirstPartyAnswer", now, call))
+            if decision.pin_status:
+                events.append(self._pin_event(session, call, decision.pin_status, now))
         elif isinstance(decision, PromptPin):
+            if before is None:
+                events.append(status_event(decision.session, "SessionFirstPartyAnswer", now, call))
+            else:
+                events.append(self._pin_event(decision.session, call, "failed", now, decision.attempt))
             call.state, call.session_uuid = CallState.PIN, decision.session.uuid
             call.pin_attempts = decision.attempt
         else:
+            if before is not None and isinstance(decision, Play) and decision.session is not None:
+                events.append(self._pin_event(decision.session, call, "failed", now, call.pin_attempts + 1))
             call.state, call.ended, call.a_status = CallState.ENDED, now, "completed"
-        await self._store.save_call(call, before, counterpart)
+        await self._store.save_call(call, before, counterpart, [e for e in events if e is not None])
+
+    @staticmethod
+    def _pin_event(session: Session, call: Call, status: str, now: int, wrong: int = 0) -> Event | None:
+        return status_event(
+            session, "SessionPinAuthenticationStatus", now, call,
+            PinAuthenticationStatus=status, PinRetryCounter=wrong,
+        )  # fmt: skip
 
     async def pin(self, carrier: Carrier, call_id: str, digits: str) -> Decision:
         """The digits a caller entered at the PIN prompt."""
@@ -102,17 +130,27 @@ class CallService:
         call = await self._store.get_call(carrier.account_id, call_id)
         if call is None or call.session_uuid is None or call.state in (CallState.PIN, CallState.ENDED):
             return
+        session = await self._store.session_by_uuid(carrier.account_id, call.session_uuid)
         before = replace(call)
         call.b_leg = carrier.leg_url(leg_id) or call.b_leg
-        if status is LegStatus.RINGING:
+        events: list[Event | None] = []
+        if status is LegStatus.RINGING and call.b_status != "ringing":
             call.b_status = "ringing"
+            events.append(session and status_event(session, "SessionSecondPartyRing", now, call))
         elif status is LegStatus.ANSWERED and call.answered is None:
             call.state, call.answered, call.b_status = CallState.BRIDGED, now, "in-progress"
-        elif status is LegStatus.ENDED:
+            events.append(session and status_event(session, "SessionSecondPartyAnswer", now, call))
+            if session is not None and session.settings.record:
+                events.append(recording_event(session, "SessionRecordingInitiated", now, call))
+        elif status is LegStatus.ENDED and call.b_status not in ("completed", "no-answer"):
             call.b_status = "completed" if call.answered is not None else "no-answer"
             call.billed = now - call.answered if call.answered is not None else 0
+            events.append(
+                session
+                and status_event(session, "SessionSecondPartyHangup", now, call, **_figures(call, now))
+            )
         if call != before:
-            await self._store.save_call(call, before)
+            await self._store.save_call(call, before, events=[e for e in events if e])
 
     async def hangup(self, carrier: Carrier, call_id: str) -> None:
         """The caller's leg ended: the interaction is over."""
@@ -127,14 +165,33 @@ class CallService:
             call.billed = now - call.answered
         if call.b_leg and call.b_status in ("ringing", "in-progress", ""):
             call.b_status = "completed" if call.answered is not None else "no-answer"
-        await self._store.save_call(call, before)
+        events: list[Event | None] = []
+        session = await self._store.session_by_uuid(carrier.account_id, call.session_uuid or "")
+        if session is not None and call.callee:
+            figures = _figures(call, now)
+            events += [
+                status_event(session, "SessionFirstPartyHangup", now, call, **figures),
+                status_event(session, "SessionPartiesHangup", now, call, **figures),
+            ]
+        await self._store.save_call(call, before, events=[e for e in events if e])
 
-    async def recording(self, carrier: Carrier, call_id: str, url: str) -> None:
+    async def recording(
+        self, carrier: Carrier, call_id: str, url: str, recording_id: str = "", duration: str = ""
+    ) -> None:
         call = await self._store.get_call(carrier.account_id, call_id)
-        if call is not None and url and call.recording_url != url:
-            before = replace(call)
-            call.recording_url = url
-            await self._store.save_call(call, before)
+        if call is None or not url or call.recording_url == url:
+            return
+        now = self._now()
+        before = replace(call)
+        call.recording_url = url
+        session = await self._store.session_by_uuid(carrier.account_id, call.session_uuid or "")
+        event = session and recording_event(
+            session, "SessionRecordingCompleted", now, call,
+            RecordingURL=url, RecordingResourceURL=url, RecordingUUID=recording_id,
+            RecordingDuration=duration, RecordingStartTime=format_time(call.answered or now),
+            RecordingEndTime=format_time(now),
+        )  # fmt: skip
+        await self._store.save_call(call, before, events=[event] if event else [])
 
     async def callee_prompt(self, carrier: Carrier, session_uuid: str, party: str) -> str:
         """The play URL of the dialled party of a session: ``first`` or ``second``."""
@@ -143,3 +200,14 @@ class CallService:
             return ""
         s = session.settings
         return s.first_party_play_url if party == "first" else s.second_party_play_url
+
+
+def _figures(call: Call, now: int) -> dict[str, object]:
+    """The money and time fields of hangup events; maskline does not bill."""
+    return {
+        "Amount": "0",
+        "Duration": now - call.started,
+        "BilledDuration": call.billed,
+        "PlivoHangupCause": "NORMAL_CLEARING",
+        "PlivoHangupCauseCode": 4000,
+    }

@@ -111,7 +111,8 @@ class Webhooks:
             return xml.empty()
         if action == "recording":
             url = _text(form, "RecordUrl" if plivo else "RecordingUrl")
-            await service.recording(carrier, call_id, url)
+            recording_id = _text(form, "RecordingID" if plivo else "RecordingSid")
+            await service.recording(carrier, call_id, url, recording_id, _text(form, "RecordingDuration"))
             return xml.empty()
         if action == "callee-prompt":
             query = request.query_params

@@ -1,0 +1,664 @@
+"""Routing benchmark: Plivo answer webhooks with 1,000 and with 100,000 live sessions, in one run.
+
+    .venv/bin/python benchmarks/routing.py
+
+Starts two ``maskline serve`` processes on 127.0.0.1 (free ports, temporary databases), each set
+up with the CLI alone: ``maskline account create``, ``maskline number add`` (a pool of --pool
+numbers) and ``maskline carrier set --carrier plivo`` whose public URL is exactly the base URL the
+load client posts to (Plivo's V3 signature covers the URL). One store gets --small live sessions,
+the other --large, all created through the Session API (``session_expiry`` 86400) by
+benchmarks/loadgen.py; every party is in --per-party sessions, so with a pool of at least
+2 x per-party - 1 numbers no create can be refused, and every create is checked.
+
+The load is what a carrier sends when a registered caller dials: ``POST
+/webhooks/plivo/{auth_id}/answer`` with the form fields CallUUID, From (digits, no '+'), To and
+the ``X-Plivo-Signature-V3`` headers, computed up front with the plivo package's own
+``construct_post_url`` and ``get_signature_v3``. The caller is the first party of a live session
+drawn at random and To is that session's virtual number. Every request carries a fresh CallUUID,
+so each one is a new call (one routing decision, one call row written); each measured run gets
+--requests fresh requests and stops when they run out or --duration passes. Before measuring, a
+few answers per store are checked in full (the <Dial> reaches the second party and shows the
+virtual number) and a tampered signature must be refused.
+
+Servers are pinned to one CPU and the load client to another when there are two. The client is
+wrk (benchmarks/routing.lua) when installed, else benchmarks/loadgen.py (replay mode). After a
+warm-up per store, --rounds rounds alternate between the two stores. Every response must be a 200
+holding a <Dial>: any other status, body or socket error makes the run invalid (exit status 1,
+docs left alone). Medians of the rounds (decisions/s, p50, p99) and the 100k/1k ratios are
+printed and written to the section of docs/benchmarks.md between the markers below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import http.client
+import json
+import os
+import random
+import resource
+import shlex
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from api import (
+    BIN,
+    DOCS,
+    LOADGEN,
+    ROOT,
+    BenchError,
+    Server,
+    _fmt_us,
+    _free_port,
+    _run,
+    machine,
+    make_parties,
+    pool_numbers,
+    write_docs,
+)
+from plivo.utils.signature_v3 import construct_post_url, get_signature_v3
+
+HERE = Path(__file__).resolve().parent
+WRK_LUA = HERE / "routing.lua"
+BEGIN = "<!-- BEGIN benchmarks/routing.py: generated, do not edit by hand -->"
+END = "<!-- END benchmarks/routing.py -->"
+
+AUTH_ID = "MAROUTINGBENCH000001"
+AUTH_TOKEN = "routing-benchmark-token-0001"
+CARRIER_TOKEN = "plivo-benchmark-token-not-a-secret"
+CARRIER_AUTH_ID = "MAPLIVOBENCHMARK0001"
+EXPIRY = 86400
+SEED_CHUNK = 10_000  # sessions per seeding job: bounds the client's memory and each job's time
+ANSWER = f"/webhooks/plivo/{AUTH_ID}/answer"
+SESSIONS = f"/v1/Account/{AUTH_ID}/Masking/Session/"
+NUMBERS = f"/v1/Account/{AUTH_ID}/Masking/Number/"
+
+Request = tuple[str, dict[str, str], str]  # path, headers, form-encoded body
+
+
+# -- stores -----------------------------------------------------------------------------------------
+@dataclass
+class Store:
+    """One maskline server and the live sessions it holds: (first, second, virtual), E.164."""
+
+    label: str
+    size: int
+    server: Server
+    database: Path
+    sessions: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
+
+
+def layout(size: int, per_party: int, firsts: list[str], seconds: list[str]) -> list[tuple[str, str]]:
+    """``size`` (first, second) pairs over ceil(size / per_party) parties a side, each party in at
+    most ``per_party`` sessions, no pair twice while per_party <= the parties a side."""
+    side = -(-size // per_party)
+    if side > min(len(firsts), len(seconds)):
+        raise BenchError(f"need {side} parties a side, have {len(firsts)}")
+    return [(firsts[r], seconds[(q + r) % side]) for q, r in (divmod(i, side) for i in range(size))]
+
+
+def _authorization() -> dict[str, str]:
+    credentials = base64.b64encode(f"{AUTH_ID}:{AUTH_TOKEN}".encode()).decode()
+    return {"Authorization": f"Basic {credentials}"}
+
+
+def _loadgen(job: dict[str, Any], workdir: Path, name: str, timeout: float, cpus: set[int] | None) -> dict:
+    spec = workdir / f"{name}.json"
+    spec.write_text(json.dumps(job))
+    try:
+        out = _run([sys.executable, str(LOADGEN), str(spec)], timeout=timeout, cpus=cpus)
+    finally:
+        spec.unlink(missing_ok=True)
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def seed(
+    store: Store, pairs: list[tuple[str, str]], connections: int, workdir: Path, cpus: set[int] | None
+) -> None:
+    """Create one session per pair through the Session API; keep each with its virtual number."""
+    for start in range(0, len(pairs), SEED_CHUNK):
+        part = pairs[start : start + SEED_CHUNK]
+        job = {
+            "mode": "seed",
+            "port": store.server.port,
+            "connections": connections,
+            "headers": _authorization(),
+            "path": SESSIONS,
+            "pairs": part,
+            "expiry": EXPIRY,
+            "id_field": "session_uuid",
+            "fields": ["virtual_number"],
+            "timeout": 30 + len(part) / 100,
+        }
+        result = _loadgen(job, workdir, f"seed-{store.label}-{start}", 60 + len(part) / 100, cpus)
+        records = result.get("records") or []
+        if result["non2xx"] or result["errors"] or len(records) != len(part) or None in records:
+            raise BenchError(
+                f"seeding the {store.label} store failed at {start:,}: statuses {result['statuses']},"
+                f" {result['errors']} socket errors"
+            )
+        for (first, second), (virtual,) in zip(part, records, strict=True):
+            store.sessions.append((first, second, "+" + str(virtual).lstrip("+")))
+
+
+def count_calls(database: Path) -> int:
+    """Call rows in a store, read through a read-only connection (the server is the only writer)."""
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+    finally:
+        db.close()
+
+
+def _get_json(store: Store, path: str) -> Any:
+    conn = http.client.HTTPConnection("127.0.0.1", store.server.port, timeout=10)
+    try:
+        conn.request("GET", path, headers=_authorization())
+        reply = conn.getresponse()
+        body = reply.read()
+    finally:
+        conn.close()
+    if reply.status != 200:
+        raise BenchError(f"GET {path}: {reply.status} {body[:300]!r}")
+    return json.loads(body)
+
+
+def live_counts(store: Store, pool: int) -> Counter[str]:
+    """Live sessions per virtual number, as maskline's Number resource reports them."""
+    counts: Counter[str] = Counter()
+    for offset in range(0, pool, 20):
+        page = _get_json(store, f"{NUMBERS}?limit=20&offset={offset}")
+        for number in page["response"]["objects"]:
+            counts["+" + number["number"].lstrip("+")] += int(number["live_session_count"])
+    return counts
+
+
+# -- signed webhooks --------------------------------------------------------------------------------
+def answer_form(rng: random.Random, caller: str, number: str) -> dict[str, str]:
+    return {
+        "CallUUID": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "From": caller.lstrip("+"),
+        "To": number.lstrip("+"),
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+    }
+
+
+def sign(url: str, form: dict[str, str], nonce: str) -> dict[str, str]:
+    """The headers Plivo sends: V3 signature over the URL, the sorted form and the nonce."""
+    signature = get_signature_v3(CARRIER_TOKEN, construct_post_url(url, dict(form)).decode(), nonce)
+    return {"X-Plivo-Signature-V3": signature.decode(), "X-Plivo-Signature-V3-Nonce": nonce}
+
+
+def signed_requests(store: Store, count: int, rng: random.Random) -> list[Request]:
+    """``count`` answer webhooks, each a fresh call from a random session's first party."""
+    url = store.base_url + ANSWER
+    requests = []
+    for _ in range(count):
+        first, _second, virtual = rng.choice(store.sessions)
+        form = answer_form(rng, first, virtual)
+        requests.append((ANSWER, sign(url, form, "%020d" % rng.getrandbits(64)), urlencode(form)))
+    return requests
+
+
+def _post(store: Store, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", store.server.port, timeout=10)
+    try:
+        conn.request(
+            "POST",
+            ANSWER,
+            body=urlencode(form),
+            headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        reply = conn.getresponse()
+        return reply.status, reply.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def probe(store: Store, rng: random.Random, count: int = 20) -> None:
+    """Check a few answers in full, and that a tampered signature is refused."""
+    url = store.base_url + ANSWER
+    for first, second, virtual in rng.sample(store.sessions, count):
+        form = answer_form(rng, first, virtual)
+        status, body = _post(store, form, sign(url, form, "%020d" % rng.getrandbits(64)))
+        dial = ET.fromstring(body).find("Dial") if status == 200 else None
+        number = dial.find("Number") if dial is not None else None
+        if (
+            dial is None
+            or number is None
+            or number.text != second
+            or dial.get("callerId") != virtual
+            or first.lstrip("+") in body
+        ):
+            raise BenchError(
+                f"{store.label}: {first} calling {virtual} should reach {second}: {status} {body}"
+            )
+    form = answer_form(rng, first, virtual)
+    headers = sign(url, form, "%020d" % rng.getrandbits(64))
+    status, body = _post(store, {**form, "From": second.lstrip("+")}, headers)
+    if status != 403:
+        raise BenchError(f"{store.label}: a tampered webhook was answered {status}: {body[:300]}")
+
+
+# -- load -------------------------------------------------------------------------------------------
+@dataclass
+class Result:
+    rate: float
+    p50_us: float
+    p99_us: float
+    requests: int
+    non200: int
+    mismatched: int  # 200 without a <Dial>
+    errors: int
+    exhausted: bool
+    detail: str = ""
+    client_cpu: float = 0.0  # CPU the load client used, per second of wall time
+
+    @property
+    def bad(self) -> int:
+        return self.non200 + self.mismatched + self.errors
+
+
+class Client:
+    def __init__(self, use_wrk: bool, cpus: set[int] | None, connections: int, workdir: Path) -> None:
+        self.use_wrk = use_wrk
+        self.cpus = cpus
+        self.connections = connections
+        self.workdir = workdir
+        self.jobs = 0
+
+    def load(self, store: Store, requests: list[Request], duration: float) -> Result:
+        """Post each request once (or until ``duration`` passes); notes how busy the client was."""
+        self.jobs += 1
+        before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
+        if self.use_wrk:
+            result = self._wrk(store, requests, duration)
+        else:
+            result = self._loadgen(store, requests, duration)
+        after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic() - start
+        result.client_cpu = ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) / wall
+        return result
+
+    def _loadgen(self, store: Store, requests: list[Request], duration: float) -> Result:
+        job = {
+            "mode": "replay",
+            "port": store.server.port,
+            "connections": self.connections,
+            "requests": requests,
+            "duration": duration,
+            "expect": "<Dial",
+        }
+        r = _loadgen(job, self.workdir, f"load-{self.jobs}", duration + 60, self.cpus)
+        non200 = sum(n for status, n in r["statuses"].items() if status != "200")
+        return Result(
+            r["rate"],
+            r["p50_us"],
+            r["p99_us"],
+            r["requests"],
+            non200,
+            r["mismatched"],
+            r["errors"],
+            r["exhausted"],
+            "" if not non200 else json.dumps(r["statuses"]),
+        )
+
+    def _wrk(self, store: Store, requests: list[Request], duration: float) -> Result:
+        data = self.workdir / f"requests-{self.jobs}.tsv"
+        data.write_text(
+            "".join(
+                f"{path}\t{h['X-Plivo-Signature-V3']}\t{h['X-Plivo-Signature-V3-Nonce']}\t{body}\n"
+                for path, h, body in requests
+            )
+        )
+        cmd = [
+            "wrk",
+            "-t1",
+            f"-c{self.connections}",
+            f"-d{duration:g}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(WRK_LUA),
+            store.base_url,
+            "--",
+            str(data),
+        ]
+        try:
+            out = _run(cmd, timeout=duration + 60, cpus=self.cpus)
+        finally:
+            data.unlink(missing_ok=True)
+        lines = [line for line in out.splitlines() if line.startswith("WRKJSON ")]
+        if not lines:
+            raise BenchError(f"wrk printed no result:\n{out[-2000:]}")
+        r = json.loads(lines[-1][len("WRKJSON ") :])
+        return Result(
+            r["requests"] / (r["duration_us"] / 1e6),
+            r["p50_us"],
+            r["p99_us"],
+            r["requests"],
+            r["non200"],
+            r["nodial"],
+            r["errors"],
+            bool(r["exhausted"]),
+            r["bad_statuses"],
+        )
+
+
+# -- report -----------------------------------------------------------------------------------------
+def command_line() -> str:
+    exe = Path(sys.executable)
+    try:
+        shown = str(exe.relative_to(ROOT))
+    except ValueError:
+        shown = str(exe)
+    return shlex.join([shown, os.path.relpath(Path(__file__).resolve(), ROOT), *sys.argv[1:]])
+
+
+def _spread(results: list[Result]) -> float:
+    """(max - min) / median of the rounds' rates: how noisy one store's figures were."""
+    rates = [r.rate for r in results]
+    return (max(rates) - min(rates)) / statistics.median(rates)
+
+
+def _reading(small: Store, large: Store, s: list[Result], g: list[Result]) -> str:
+    s_rate, g_rate = statistics.median(r.rate for r in s), statistics.median(r.rate for r in g)
+    ratio = g_rate / s_rate
+    noise = max(_spread(s), _spread(g), 0.05)
+    p50 = statistics.median(r.p50_us for r in g) / statistics.median(r.p50_us for r in s)
+    p99 = statistics.median(r.p99_us for r in g) / statistics.median(r.p99_us for r in s)
+    what = (
+        "A registered caller's route is a few indexed point lookups, whatever the store holds: the "
+        "carrier by account, the call by (account, CallUUID), the caller's held allocation by "
+        "(party, virtual number) through the allocation guard's unique index, then the session by "
+        "primary key; the answer then inserts one call row and updates one session row by uuid. "
+        "B-tree depth grows with the logarithm of the rows, so the cost per decision should not "
+        "depend on how many sessions are live."
+    )
+    if ratio >= 1 - noise:
+        verdict = (
+            f"With {large.size:,} live sessions maskline made {g_rate:,.0f} routing decisions/s, "
+            f"{ratio:.0%} of the {s_rate:,.0f}/s it made with {small.size:,} (p50 ×{p50:.2f}, "
+            f"p99 ×{p99:.2f}); the rounds of one store differ by up to {noise:.0%}, so the difference "
+            f"is within noise: routing cost does not grow with the number of live sessions."
+        )
+    else:
+        verdict = (
+            f"With {large.size:,} live sessions maskline made {g_rate:,.0f} routing decisions/s, only "
+            f"{ratio:.0%} of the {s_rate:,.0f}/s it made with {small.size:,} (p50 ×{p50:.2f}, p99 "
+            f"×{p99:.2f}), more than the {noise:.0%} the rounds of one store differ by: routing got "
+            "slower with more live sessions, which a profile of the server should explain."
+        )
+    return f"{verdict} {what}"
+
+
+def report(
+    stores: list[Store],
+    results: dict[str, list[Result]],
+    info: dict[str, str],
+    args: argparse.Namespace,
+    client: str,
+    pinning: str,
+    extra: dict[str, dict[str, Any]],
+) -> str:
+    small, large = stores
+    rows = []
+    for store in stores:
+        rs = results[store.label]
+        e = extra[store.label]
+        rows.append(
+            f"| {store.size:,} | {statistics.median(r.rate for r in rs):,.0f} "
+            f"| {_fmt_us(statistics.median(r.p50_us for r in rs))} "
+            f"| {_fmt_us(statistics.median(r.p99_us for r in rs))} "
+            f"| {e['numbers']} numbers, up to {e['per_number']:,} sessions on one | {e['db_mb']:.0f} MB |"
+        )
+    s, g = results[small.label], results[large.label]
+
+    def ratio(key: str) -> str:
+        ours = statistics.median(getattr(r, key) for r in g)
+        return f"{ours / statistics.median(getattr(r, key) for r in s):.2f}"
+
+    rows.append(
+        f"| {large.size // 1000:,}k / {small.size // 1000:,}k | ×{ratio('rate')} | ×{ratio('p50_us')} "
+        f"| ×{ratio('p99_us')} | | |"
+    )
+    rounds = [
+        f"- {store.size:,} live sessions, decisions/s per round: "
+        + ", ".join(f"{r.rate:,.0f}" for r in results[store.label])
+        + f" (spread {_spread(results[store.label]):.0%})"
+        for store in stores
+    ]
+    every = [r for rs in results.values() for r in rs]
+    measured = sum(r.requests for r in every)
+    busiest = max(r.client_cpu for r in every)
+    calls = {store.label: extra[store.label]["calls"] for store in stores}
+    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            BEGIN,
+            "## Routing: Plivo answer webhooks with 1,000 and 100,000 live sessions",
+            "",
+            f"Produced on {date} by `{command_line()}`, maskline at {info['revision']}.",
+            "",
+            f"Machine: {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['os']}; Python {info['python']}, "
+            f"SQLite {info['sqlite']}.",
+            f"Load: {client}, {args.connections} keep-alive connections, closed loop; {pinning}. "
+            f"Two `maskline serve` processes, one per store, measured in {args.rounds} rounds of "
+            f"{args.duration:g} s each (at most {args.requests:,} requests a run), alternating between "
+            f"the stores, after a {args.warmup:g} s warm-up each; medians of the rounds.",
+            "",
+            "| live sessions | decisions/s | p50 | p99 | where they live | database |",
+            "|---:|---:|---:|---:|---|---:|",
+            *rows,
+            "",
+            *rounds,
+            f"- every one of the {measured:,} measured answers was a 200 with a `<Dial>` (no other status, "
+            "no socket error); the load client used at most "
+            f"{busiest:.0%} of a CPU (near 100% would mean client-bound).",
+            f"- call rows written by the end (warm-up, checks and rounds): {calls[small.label]:,} in the "
+            f"{small.size:,} store, {calls[large.label]:,} in the {large.size:,} store.",
+            "",
+            "What runs: each request is what Plivo sends when a registered caller dials: `POST "
+            f"/webhooks/plivo/{{auth_id}}/answer` with CallUUID, From, To, CallStatus and Direction, signed "
+            "with the plivo package's `construct_post_url` and `get_signature_v3` (X-Plivo-Signature-V3, "
+            "checked by maskline with `validate_v3_signature`). The caller is the first party of a live "
+            "session drawn uniformly at random and To is its virtual number; every CallUUID is fresh, so "
+            "each request is a new call: one routing decision, one call row inserted and the session's "
+            "counters updated, committed. The sessions were created through the Session API "
+            f"(`session_expiry` {EXPIRY}) on a pool of {args.pool} numbers, first-fit, every party in "
+            f"{args.per_party} sessions.",
+            "",
+            _reading(small, large, s, g),
+            END,
+        ]
+    )
+
+
+# -- main -------------------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--small", type=int, default=1_000, help="live sessions in the small store")
+    p.add_argument("--large", type=int, default=100_000, help="live sessions in the large store")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--duration", type=int, default=5, help="whole seconds per measured run")
+    p.add_argument("--warmup", type=int, default=2, help="whole seconds of warm-up per store")
+    p.add_argument("--requests", type=int, default=20_000, help="fresh signed requests per run")
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--seed-connections", type=int, default=64, help="connections that create sessions")
+    p.add_argument("--pool", type=int, default=200, help="virtual numbers in each store's pool")
+    p.add_argument("--per-party", type=int, default=10, help="sessions each party is in")
+    p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    p.add_argument("--seed", type=int, default=20240607)
+    p.add_argument("--budget", type=int, default=330, help="seconds: give up past this")
+    p.add_argument("--docs", type=Path, default=DOCS, help="file whose routing section is rewritten")
+    p.add_argument("--no-docs", action="store_true", help="print only; leave the docs alone")
+    return p
+
+
+def _check(args: argparse.Namespace) -> None:
+    if not 0 < args.small < args.large:
+        raise BenchError("--small must be positive and below --large")
+    if args.pool < 2 * args.per_party - 1:
+        raise BenchError("--pool must be at least 2 x --per-party - 1, or creates could be refused")
+    if args.rounds < 1 or args.duration < 1 or args.requests < 100:
+        raise BenchError("--rounds and --duration must be positive, --requests at least 100")
+
+
+def main() -> int:
+    args = _parser().parse_args()
+    _check(args)
+    began = time.monotonic()
+
+    def budget(what: str) -> None:
+        if time.monotonic() - began > args.budget:
+            raise BenchError(f"over the {args.budget} s budget before {what}")
+
+    if args.client == "wrk" and not shutil.which("wrk"):
+        raise BenchError("--client wrk: wrk is not installed (apt-get install wrk)")
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(available) >= 2:
+        server_cpus, client_cpus = {available[0]}, set(available[1:])
+        pinning = f"servers pinned to CPU {available[0]}, client to CPU {','.join(map(str, available[1:]))}"
+    else:
+        server_cpus = client_cpus = None
+        pinning = "not pinned (one CPU available)"
+    info = machine()
+    client_name = info["wrk"] + " (1 thread)" if use_wrk else "benchmarks/loadgen.py (Python, uvloop)"
+    print(f"client: {client_name}; {pinning}", flush=True)
+
+    workdir = Path(tempfile.mkdtemp(prefix="maskline-routing-"))
+    side = -(-args.large // args.per_party)
+    parties = make_parties(side, args.seed)
+    firsts, seconds = [a for a, _ in parties], [b for _, b in parties]
+    numbers = pool_numbers(args.pool)
+    maskline_bin = BIN / "maskline"
+    maskline = [str(maskline_bin)] if maskline_bin.exists() else [sys.executable, "-m", "maskline"]
+
+    stores: list[Store] = []
+    for label, size in (("small", args.small), ("large", args.large)):
+        port, db = _free_port(), workdir / f"{label}.db"
+        database = f"sqlite:///{db}"
+        _run([*maskline, "account", "create", "--auth-id", AUTH_ID, "--auth-token", AUTH_TOKEN,
+              "--database", database], timeout=60)  # fmt: skip
+        _run([*maskline, "number", "add", *numbers, "--account", AUTH_ID, "--database", database], timeout=60)
+        _run([*maskline, "carrier", "set", "--account", AUTH_ID, "--carrier", "plivo", "--auth-token",
+              CARRIER_TOKEN, "--public-url", f"http://127.0.0.1:{port}", "--carrier-auth-id",
+              CARRIER_AUTH_ID, "--database", database], timeout=60)  # fmt: skip
+        server = Server(
+            f"maskline ({size:,} sessions)",
+            [*maskline, "serve", "--port", str(port), "--database", database],
+            port,
+            workdir / f"{label}.log",
+            SESSIONS,
+            "session_uuid",
+            lambda session: f"{SESSIONS}{session}/",
+            _authorization(),
+        )
+        stores.append(Store(label, size, server, db))
+
+    client = Client(use_wrk, client_cpus, args.connections, workdir)
+    results: dict[str, list[Result]] = {store.label: [] for store in stores}
+    extra: dict[str, dict[str, Any]] = {}
+    rng = random.Random(args.seed)
+    try:
+        for store in stores:
+            store.server.start(server_cpus)
+        for store in stores:
+            store.server.wait_ready()
+        for store in stores:
+            t0 = time.monotonic()
+            seed(store, layout(store.size, args.per_party, firsts, seconds), args.seed_connections,
+                 workdir, client_cpus)  # fmt: skip
+            counts = live_counts(store, args.pool)
+            if sum(counts.values()) != store.size or len(store.sessions) != store.size:
+                raise BenchError(f"{store.label}: {sum(counts.values()):,} live sessions, not {store.size:,}")
+            extra[store.label] = {"numbers": len(+counts), "per_number": max(counts.values())}
+            probe(store, rng)
+            print(
+                f"seeded {store.size:,} live sessions in {time.monotonic() - t0:.1f} s on"
+                f" {len(+counts)} numbers (up to {max(counts.values()):,} on one); answers checked",
+                flush=True,
+            )
+            budget("the warm-up")
+        warm = max(1000, args.requests * args.warmup // args.duration)
+        for store in stores:
+            r = client.load(store, signed_requests(store, warm, rng), args.warmup)
+            if r.bad:
+                raise BenchError(f"warm-up of the {store.label} store: {r}")
+        for rnd in range(args.rounds):
+            budget(f"round {rnd + 1}")
+            for store in stores if rnd % 2 == 0 else stores[::-1]:
+                requests = signed_requests(store, args.requests, rng)
+                r = client.load(store, requests, args.duration)
+                results[store.label].append(r)
+                print(
+                    f"round {rnd + 1}/{args.rounds} {store.size:>9,} live {r.rate:9,.0f} decisions/s"
+                    f"  p50 {_fmt_us(r.p50_us):>9}  p99 {_fmt_us(r.p99_us):>9}"
+                    f"  client cpu {r.client_cpu:4.0%}  non-200 {r.non200}  no <Dial> {r.mismatched}"
+                    f"  errors {r.errors}{'  EXHAUSTED' if r.exhausted else ''}"
+                    f"{'  ' + r.detail if r.detail else ''}",
+                    flush=True,
+                )
+        for store in stores:
+            if store.server.process is None or store.server.process.poll() is not None:
+                log = store.server.log.read_text()[-2000:]
+                raise BenchError(f"{store.server.name} died during the run:\n{log}")
+            extra[store.label]["calls"] = count_calls(store.database)
+            extra[store.label]["db_mb"] = (
+                sum(p.stat().st_size for p in workdir.glob(f"{store.database.name}*")) / 1e6
+            )
+    finally:
+        for store in stores:
+            store.server.stop()
+
+    bad = [
+        f"{store.size:,} store round {i + 1}: {r.non200} non-200 {r.detail}, {r.mismatched} without"
+        f" <Dial>, {r.errors} socket errors"
+        for store in stores
+        for i, r in enumerate(results[store.label])
+        if r.bad
+    ]
+    short = [f"{store.size:,} store round {i + 1}" for store in stores
+             for i, r in enumerate(results[store.label]) if r.exhausted]  # fmt: skip
+    section = report(stores, results, info, args, client_name, pinning, extra)
+    print()
+    print(section)
+    print(f"\ntotal time {time.monotonic() - began:.0f} s")
+    if short:
+        print(f"note: the requests ran out before --duration in {', '.join(short)}; raise --requests")
+    if bad:
+        print(
+            f"INVALID RUN (docs not written; logs and databases kept in {workdir}):\n  " + "\n  ".join(bad),
+            file=sys.stderr,
+        )
+        return 1
+    shutil.rmtree(workdir, ignore_errors=True)
+    if not args.no_docs:
+        write_docs(section, args.docs, BEGIN, END)
+        print(f"wrote {os.path.relpath(args.docs, ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as error:
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        sys.exit(1)
