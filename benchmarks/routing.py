@@ -125,7 +125,12 @@ def _loadgen(job: dict[str, Any], workdir: Path, name: str, timeout: float, cpus
         out = _run([sys.executable, str(LOADGEN), str(spec)], timeout=timeout, cpus=cpus)
     finally:
         spec.unlink(missing_ok=True)
-    return dict(json.loads(out.strip().splitlines()[-1]))
+    try:
+        return dict(json.loads(out.strip().splitlines()[-1]))
+    except (ValueError, IndexError) as error:
+        kept = workdir / f"{name}.out"
+        kept.write_text(out)
+        raise BenchError(f"loadgen printed no result ({error}); its output is in {kept}") from None
 
 
 def seed(

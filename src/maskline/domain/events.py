@@ -48,12 +48,9 @@ def status_event(
     s = session.settings
     if not s.callback_url:
         return None
+    fields = _fields(session, name, now, call, extra)
     return Event(
-        session.uuid,
-        session.account_id,
-        s.callback_url,
-        s.callback_method,
-        _fields(session, name, now, call, extra),
+        session.uuid, session.account_id, s.callback_url, s.callback_method, created=now, fields=fields
     )
 
 
@@ -63,12 +60,14 @@ def recording_event(session: Session, name: str, now: int, call: Call, **extra: 
     if not s.recording_callback_url:
         return None
     extra.setdefault("RecordingFormat", "." + s.record_file_format)
+    fields = _fields(session, name, now, call, extra)
     return Event(
         session.uuid,
         session.account_id,
         s.recording_callback_url,
         s.recording_callback_method,
-        _fields(session, name, now, call, extra),
+        created=now,
+        fields=fields,
     )
 
 

@@ -86,7 +86,7 @@ class CallService:
             if before is None:
                 events.append(status_event(session, "SessionFirstPartyAnswer", now, call))
             if decision.pin_status:
-                events.append(self._pin_event(session, call, decision.pin_status, now))
+                events.append(self._pin_event(session, call, decision.pin_status, now, call.pin_attempts))
         elif isinstance(decision, PromptPin):
             if before is None:
                 events.append(status_event(decision.session, "SessionFirstPartyAnswer", now, call))

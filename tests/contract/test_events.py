@@ -1,0 +1,210 @@
+"""Session events reach a local receiver: in order, signed, retried, and after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+from plivo.utils import validate_v3_signature
+
+from maskline.domain.events import Outgoing, is_public_address
+from maskline.telephony.callbacks import HttpCallbacks
+from tests.contract.test_webhooks import TOKEN, Carrier
+from tests.support import FakeClock, ServerThread, fresh_number
+
+
+class Receiver:
+    """A callback receiver on 127.0.0.1 that can be told to fail its next requests."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], dict[str, str]]] = []
+        self.failures = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                form = dict(parse_qsl(self.rfile.read(length).decode()))
+                if receiver.failures > 0:
+                    receiver.failures -= 1
+                    self.send_response(500)
+                else:
+                    receiver.received.append((form, {k.lower(): v for k, v in self.headers.items()}))
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def names(self) -> list[str]:
+        return [form["EventName"] for form, _ in self.received]
+
+    def wait_for(self, count: int, seconds: float = 10) -> None:
+        deadline = time.monotonic() + seconds
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(self.received) >= count, self.names()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    running = Receiver()
+    yield running
+    running.close()
+
+
+def test_a_call_reports_every_step_in_order(
+    receiver: Receiver, http: httpx.Client, server: ServerThread, tenant
+) -> None:  # type: ignore[no-untyped-def]
+    carrier = Carrier(server, tenant, "plivo")
+    s = http.post(
+        "/Session/",
+        json={"first_party": fresh_number(), "second_party": fresh_number(), "callback_url": receiver.url},
+    ).json()["session"]
+    carrier.call("ev-1", "+" + s["first_party"], "+" + s["virtual_number"])
+    carrier.leg("ev-1", "ringing")
+    carrier.leg("ev-1", "answered")
+    carrier.leg("ev-1", "completed")
+    carrier.hangup("ev-1")
+    receiver.wait_for(6)
+    assert receiver.names() == [
+        "SessionFirstPartyAnswer",
+        "SessionSecondPartyRing",
+        "SessionSecondPartyAnswer",
+        "SessionSecondPartyHangup",
+        "SessionFirstPartyHangup",
+        "SessionPartiesHangup",
+    ]
+    sequence = [int(form["SequenceNumber"]) for form, _ in receiver.received]
+    assert sequence == [1, 2, 3, 4, 5, 6]
+    form, headers = receiver.received[0]
+    assert form["SessionUUID"] == s["session_uuid"] and form["From"] == s["first_party"]
+    assert form["To"] == s["second_party"] and form["VirtualNumber"] == s["virtual_number"]
+    assert validate_v3_signature(
+        "POST",
+        receiver.url,
+        headers["x-plivo-signature-v3-nonce"],
+        TOKEN,
+        headers["x-plivo-signature-v3"],
+        form,
+    )
+
+
+def test_pin_events_and_session_timeout(
+    receiver: Receiver, http: httpx.Client, server: ServerThread, tenant
+) -> None:  # type: ignore[no-untyped-def]
+    carrier = Carrier(server, tenant, "twilio")
+    s = http.post(
+        "/Session/",
+        json={
+            "first_party": fresh_number(),
+            "second_party": fresh_number(),
+            "callback_url": receiver.url,
+            "session_expiry": 60,
+            "is_pin_authentication_required": True,
+            "first_party_pin": "4321",
+            "second_party_pin": "8765",
+            "pin_prompt_play": "https://cdn.example.com/p.mp3",
+            "pin_retry": 2,
+        },
+    ).json()["session"]
+    carrier.call("ev-2", fresh_number(), "+" + s["virtual_number"])
+    carrier.pin("ev-2", "0000")
+    carrier.pin("ev-2", "8765", attempt=1)
+    receiver.wait_for(3)
+    pins = [
+        (f["PinAuthenticationStatus"], f["PinRetryCounter"])
+        for f, _ in receiver.received
+        if f["EventName"] == "SessionPinAuthenticationStatus"
+    ]
+    assert pins == [("failed", "1"), ("success", "1")]
+    server.clock.advance(61)
+    receiver.wait_for(4)
+    assert receiver.names()[-1] == "SessionTimeout"
+    time.sleep(0.3)  # more sweeps pass; the timeout is still sent once
+    assert receiver.names().count("SessionTimeout") == 1
+
+
+def test_a_failed_delivery_is_retried(
+    receiver: Receiver, http: httpx.Client, server: ServerThread, tenant
+) -> None:  # type: ignore[no-untyped-def]
+    receiver.failures = 1
+    carrier = Carrier(server, tenant, "plivo")
+    s = http.post(
+        "/Session/",
+        json={"first_party": fresh_number(), "second_party": fresh_number(), "callback_url": receiver.url},
+    ).json()["session"]
+    carrier.call("ev-3", "+" + s["first_party"], "+" + s["virtual_number"])
+    time.sleep(0.3)
+    assert receiver.received == [] and receiver.failures == 0  # the first attempt failed
+    server.clock.advance(5)  # the first retry is due after 5 s
+    receiver.wait_for(1)
+    assert receiver.names() == ["SessionFirstPartyAnswer"]
+
+
+def test_delivery_survives_a_restart(receiver: Receiver, tmp_path: Path) -> None:
+    clock = FakeClock()
+    first = ServerThread(tmp_path / "m.db", clock).start()
+    tenant = first.tenant()
+    carrier = Carrier(first, tenant, "plivo")
+    receiver.failures = 100  # the receiver is down while the first server runs
+    with httpx.Client(
+        base_url=f"{first.url}/v1/Account/{tenant.auth_id}/Masking",
+        auth=(tenant.auth_id, tenant.auth_token),
+        trust_env=False,
+    ) as http:
+        s = http.post(
+            "/Session/",
+            json={
+                "first_party": fresh_number(),
+                "second_party": fresh_number(),
+                "callback_url": receiver.url,
+            },
+        ).json()["session"]
+    carrier.call("ev-4", "+" + s["first_party"], "+" + s["virtual_number"])
+    time.sleep(0.3)
+    first.stop()
+    assert receiver.received == []
+    receiver.failures = 0
+    second = ServerThread(tmp_path / "m.db", clock).start()
+    try:
+        clock.advance(60)
+        receiver.wait_for(1)
+        assert receiver.names() == ["SessionFirstPartyAnswer"]
+    finally:
+        second.stop()
+
+
+def test_private_callback_addresses_are_refused_unless_allowed() -> None:
+    assert not is_public_address("127.0.0.1") and not is_public_address("10.1.2.3")
+    assert not is_public_address("169.254.169.254") and not is_public_address("::1")
+    assert not is_public_address("192.168.1.1") and is_public_address("8.8.8.8")
+
+    async def attempt(url: str, allow: bool) -> tuple[str, bool]:
+        transport = HttpCallbacks(allow_private=allow, timeout=1)
+        try:
+            return await transport.send(Outgoing(1, "MA", url, "POST", {"EventName": "x"}, 0), None)
+        finally:
+            await transport.close()
+
+    private = "the host resolves to a private address"
+    assert asyncio.run(attempt("http://127.0.0.1:9/x", False)) == (private, False)
+    assert asyncio.run(attempt("http://localhost/x", False)) == (private, False)
+    assert asyncio.run(attempt("http://10.0.0.1/x", False)) == (private, False)
+    error, retry = asyncio.run(attempt("http://127.0.0.1:9/x", True))  # allowed: it is tried
+    assert error.startswith("ConnectError") and retry is True
