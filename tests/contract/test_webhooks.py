@@ -297,3 +297,13 @@ def test_single_party_session_and_the_way_back(carrier: Carrier, http: httpx.Cli
     carrier.hangup("call-15")
     _, back = dial_of(carrier.call("call-16", party, number))
     assert back == agent
+
+
+def test_a_carrier_routes_only_its_own_accounts_numbers(
+    carrier: Carrier, http: httpx.Client, server: ServerThread
+) -> None:
+    s = session(http)
+    stranger = Carrier(server, server.tenant(numbers=1), carrier.kind)
+    document = stranger.call("call-17", "+" + s["first_party"], "+" + s["virtual_number"])
+    assert document.find("Dial") is None
+    assert http.get(f"/Session/{s['session_uuid']}/").json()["response"]["interaction"] is None

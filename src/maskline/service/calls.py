@@ -58,7 +58,7 @@ class CallService:
             prompted = await self._store.session_by_uuid(carrier.account_id, existing.session_uuid or "")
             if prompted is not None:
                 return PromptPin(prompted, existing.pin_attempts)
-        decision = route(caller, await self._store.number_view(caller, number, now))
+        decision = route(caller, await self._store.number_view(caller, number, carrier.main_id, now))
         if existing is None:
             call = Call(
                 carrier.account_id,

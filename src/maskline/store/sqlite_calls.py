@@ -59,7 +59,9 @@ class SQLiteCalls:
 
     async def get_carrier(self, account_id: str) -> Carrier | None:
         row = self._db.execute(
-            "SELECT carrier, auth_token, carrier_auth_id, public_url FROM carriers WHERE account_id = ?",
+            "SELECT c.carrier, c.auth_token, c.carrier_auth_id, c.public_url,"
+            " COALESCE(a.parent_id, a.auth_id) FROM carriers c JOIN accounts a ON a.auth_id = c.account_id"
+            " WHERE c.account_id = ?",
             (account_id,),
         ).fetchone()
         return None if row is None else Carrier(account_id, CarrierKind(row[0]), *row[1:])
@@ -76,7 +78,12 @@ class SQLiteCalls:
             None,
         )
 
-    async def number_view(self, caller: str | None, number: str, now: int) -> NumberView:
+    async def number_view(self, caller: str | None, number: str, main_id: str, now: int) -> NumberView:
+        """What a call from ``caller`` to ``number`` may reach; nothing unless the number is
+        one of ``main_id``'s (a carrier's webhooks route only their own account's numbers)."""
+        owner = self._db.execute("SELECT main_id FROM numbers WHERE number = ?", (number,)).fetchone()
+        if owner is None or owner[0] != main_id:
+            return NumberView()
         own = self._held_session(caller, number, now) if caller else None
         if own is not None:
             return NumberView(own=own)
