@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
     true,
 )
@@ -70,9 +71,27 @@ sessions = Table(
     Column("last_interaction", BigInteger, nullable=True),
     Column("last_counterpart", String(20), nullable=False, server_default=""),
     Column("settings", Text, nullable=False),  # JSON of SessionSettings
+    # What an unknown caller on the number may meet: a PIN prompt, an unknown_caller_play.
+    Column("pin", Boolean, nullable=False, server_default=false()),
+    Column("prompt", Boolean, nullable=False, server_default=false()),
     Index("ix_sessions_main_created", "main_id", "created"),
     Index("ix_sessions_number_end", "virtual_number", "cooloff_until"),
     Index("ix_sessions_expiry", "expiry"),
+)
+
+Index(
+    "ix_sessions_pin",
+    sessions.c.virtual_number,
+    sessions.c.expiry,
+    sqlite_where=sessions.c.pin,
+    postgresql_where=sessions.c.pin,
+)
+Index(
+    "ix_sessions_prompt",
+    sessions.c.virtual_number,
+    sessions.c.created,
+    sqlite_where=sessions.c.prompt,
+    postgresql_where=sessions.c.prompt,
 )
 
 # The carrier that serves an account's numbers, and what it signs webhooks with.

@@ -283,8 +283,8 @@ class SQLiteStore(SQLiteCalls):
         cursor = self._db.execute(
             "INSERT INTO sessions (uuid, account_id, main_id, first_party, second_party,"
             " virtual_number, created, modified, expiry, cooloff_until, calls_live,"
-            " total_call_count, total_call_billed_duration, last_interaction, settings)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,0,0,0,NULL,?)",
+            " total_call_count, total_call_billed_duration, last_interaction, settings, pin, prompt)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,0,0,0,NULL,?,?,?)",
             (
                 s.uuid,
                 s.account_id,
@@ -297,6 +297,8 @@ class SQLiteStore(SQLiteCalls):
                 s.expiry,
                 s.expiry + s.settings.virtual_number_cooloff_period,
                 _encode(s.settings),
+                s.settings.is_pin_authentication_required,
+                bool(s.settings.unknown_caller_play),
             ),
         )
         session_id = cursor.lastrowid

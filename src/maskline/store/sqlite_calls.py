@@ -90,18 +90,16 @@ class SQLiteCalls:
         open_session = self._held_session(WILDCARD, number, now)
         if open_session is not None:
             return NumberView(open=open_session)
-        pin = prompt = None
-        # An unknown caller on a shared number: the newest sessions with a PIN or a prompt.
-        for session in self._sessions_where(
-            "virtual_number = ? AND cooloff_until > ? AND expiry > ? ORDER BY id DESC", (number, now, now)
-        ):
-            if pin is None and session.settings.is_pin_authentication_required:
-                pin = session
-            if prompt is None and session.settings.unknown_caller_play:
-                prompt = session
-            if pin is not None and prompt is not None:
-                break
-        return NumberView(pin=pin, prompt=prompt)
+        # An unknown caller on a shared number: the live PIN session that lasts longest, and the
+        # newest live session with a prompt; partial indexes keep both lookups short.
+        pin = self._sessions_where(
+            "virtual_number = ? AND pin AND expiry > ? ORDER BY expiry DESC LIMIT 1", (number, now)
+        )
+        prompt = self._sessions_where(
+            "virtual_number = ? AND prompt AND expiry > ? ORDER BY created DESC, id DESC LIMIT 1",
+            (number, now),
+        )
+        return NumberView(pin=next(pin, None), prompt=next(prompt, None))
 
     async def session_by_pin(self, number: str, pin: str, now: int) -> Session | None:
         return self._held_session(pin_key(pin), number, now)
