@@ -7,7 +7,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.support import FakeClock, ServerThread, Tenant
+from tests.support import CarrierApiStandIn, FakeClock, ServerThread, Tenant
 
 # Two noisy cores: time limits on examples would make property tests flaky, not stricter.
 settings.register_profile("maskline", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -20,9 +20,20 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, clock: FakeClock) -> Iterator[ServerThread]:
+def carrier_api() -> Iterator[CarrierApiStandIn]:
+    stand_in = CarrierApiStandIn()
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.fixture(scope="session")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, clock: FakeClock, carrier_api: CarrierApiStandIn
+) -> Iterator[ServerThread]:
     db: Path = tmp_path_factory.mktemp("db") / "maskline.db"
-    running = ServerThread(db, clock).start()
+    running = ServerThread(
+        db, clock, plivo_api_url=f"{carrier_api.url}/v1/Account", twilio_api_url=carrier_api.url
+    ).start()
     yield running
     running.stop()
 

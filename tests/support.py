@@ -55,14 +55,15 @@ class Tenant:
 class ServerThread:
     """A real uvicorn server on 127.0.0.1 in a background thread, with an injectable clock."""
 
-    def __init__(self, db_path: Path, clock: FakeClock, config: Config | None = None) -> None:
+    def __init__(self, db_path: Path, clock: FakeClock, **settings: object) -> None:
         self.db_path = db_path
         self.clock = clock
-        self.config = config or Config(
+        self.config = Config(
             database_url=f"sqlite:///{db_path}",
             sweep_interval=0.05,
             delivery_interval=0.05,
             allow_private_callbacks=True,  # the test receivers listen on 127.0.0.1
+            **settings,  # type: ignore[arg-type]
         )
         # IPPROTO_TCP so that asyncio sets TCP_NODELAY: otherwise each reply waits ~40 ms.
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -191,6 +192,9 @@ class ServerProcess:
         return output or ""
 
 
+CARRIER_IDS = {"plivo": "MAPLIVOCARRIER000001", "twilio": "AC" + "0" * 31 + "1"}
+
+
 def set_carrier(server: ServerThread, tenant: Tenant, kind: str, token: str = "carrier-token") -> None:
     """Connect a tenant to a carrier whose public URL is the test server itself."""
     from maskline.domain.calls import CarrierKind
@@ -198,7 +202,52 @@ def set_carrier(server: ServerThread, tenant: Tenant, kind: str, token: str = "c
 
     async def work(store: SQLiteStore) -> None:
         await CallService(store, server.clock).set_carrier(
-            Account(tenant.auth_id, None), CarrierKind(kind), token, server.url, "CARRIER" + kind.upper()
+            Account(tenant.auth_id, None), CarrierKind(kind), token, server.url, CARRIER_IDS[kind]
         )
 
     server._with_store(work)
+
+
+class CarrierApiStandIn:
+    """Plays Plivo's and Twilio's REST APIs on 127.0.0.1: records the calls it is asked to
+    place and answers as the carriers do."""
+
+    def __init__(self) -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qsl
+
+        self.requests: list[tuple[str, dict[str, object]]] = []
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                body: dict[str, object] = (
+                    json.loads(raw)
+                    if self.headers.get("Content-Type", "").startswith("application/json")
+                    else dict(parse_qsl(raw))
+                )
+                stand_in.requests.append((self.path, body))
+                n = len(stand_in.requests)
+                if "/Calls.json" in self.path:
+                    reply = {"sid": f"CAplaced{n:026d}", "status": "queued"}
+                else:
+                    reply = {"api_id": "a", "message": "call fired", "request_uuid": f"placed-{n}"}
+                data = json.dumps(reply).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

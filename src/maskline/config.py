@@ -28,6 +28,8 @@ class Config:
     sweep_interval: float = 1.0
     max_body_bytes: int = 65536
     allow_private_callbacks: bool = False
+    plivo_api_url: str = ""  # e.g. https://api.plivo.com/v1/Account (the default when empty)
+    twilio_api_url: str = ""
     delivery_interval: float = 0.5
 
     @classmethod
@@ -68,6 +70,8 @@ class Config:
             "policy": choice("MASKLINE_ALLOCATION_POLICY", Policy, Policy.FIRST_FIT),
             "allow_private_callbacks": env.get("MASKLINE_ALLOW_PRIVATE_CALLBACKS", "")
             in ("1", "true", "yes"),
+            "plivo_api_url": env.get("MASKLINE_PLIVO_API_URL", ""),
+            "twilio_api_url": env.get("MASKLINE_TWILIO_API_URL", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

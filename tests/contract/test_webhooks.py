@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 
@@ -10,7 +11,7 @@ import pytest
 from plivo.utils.signature_v3 import construct_post_url, get_signature_v3
 from twilio.request_validator import RequestValidator
 
-from tests.support import ServerThread, Tenant, fresh_number, set_carrier
+from tests.support import CARRIER_IDS, CarrierApiStandIn, ServerThread, Tenant, fresh_number, set_carrier
 
 TOKEN = "carrier-token"
 
@@ -307,3 +308,45 @@ def test_a_carrier_routes_only_its_own_accounts_numbers(
     document = stranger.call("call-17", "+" + s["first_party"], "+" + s["virtual_number"])
     assert document.find("Dial") is None
     assert http.get(f"/Session/{s['session_uuid']}/").json()["response"]["interaction"] is None
+
+
+def test_request_a_call_places_the_first_call_and_bridges_on_answer(
+    carrier: Carrier, http: httpx.Client, carrier_api: CarrierApiStandIn
+) -> None:
+    s = http.post(
+        "/Session/",
+        json={
+            "first_party": fresh_number(),
+            "second_party": fresh_number(),
+            "initiate_call_to_first_party": True,
+        },
+    ).json()["session"]
+    assert s["initiate_call_to_first_party"] is True
+    deadline = time.monotonic() + 10
+    while not any(s["session_uuid"] in str(body) for _, body in carrier_api.requests):
+        assert time.monotonic() < deadline, carrier_api.requests
+        time.sleep(0.02)
+    path, body = next((p, b) for p, b in carrier_api.requests if s["session_uuid"] in str(b))
+    if carrier.kind == "plivo":
+        assert path == f"/v1/Account/{CARRIER_IDS['plivo']}/Call/"
+        assert (body["from"], body["to"]) == (s["virtual_number"], s["first_party"])
+        answer_url = str(body["answer_url"])
+        form = {
+            "CallUUID": "placed-call",
+            "From": s["virtual_number"],
+            "To": s["first_party"],
+            "Direction": "outbound",
+        }
+    else:
+        assert path == f"/2010-04-01/Accounts/{CARRIER_IDS['twilio']}/Calls.json"
+        assert (body["From"], body["To"]) == ("+" + s["virtual_number"], "+" + s["first_party"])
+        answer_url = str(body["Url"])
+        form = {"CallSid": "placed-call", "From": "+" + s["virtual_number"], "To": "+" + s["first_party"]}
+    assert answer_url.startswith(carrier.base)
+    action, query = answer_url[len(carrier.base) + 1 :].split("?")
+    dial, dialled = dial_of(carrier.xml(action, form, dict([query.split("=")])))
+    assert dialled == "+" + s["second_party"] and dial.get("callerId") == "+" + s["virtual_number"]
+    carrier.leg("placed-call", "answered")
+    carrier.hangup("placed-call")
+    [interaction] = http.get(f"/Session/{s['session_uuid']}/").json()["response"]["interaction"]
+    assert "placed-call" in interaction["first_party_resource_url"] and interaction["total_call_count"] == 2

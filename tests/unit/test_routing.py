@@ -20,15 +20,26 @@ A, B, X, V = "+14155550001", "+14155550002", "+14155550099", "+16285550100"
 
 def session(first: str = A, second: str = B, **settings: object) -> Session:
     return Session(
-        uuid="s-" + first + second, account_id="MA", main_id="MA", first_party=first, second_party=second,
-        virtual_number=V, created=0, modified=0, expiry=100,
+        uuid="s-" + first + second,
+        account_id="MA",
+        main_id="MA",
+        first_party=first,
+        second_party=second,
+        virtual_number=V,
+        created=0,
+        modified=0,
+        expiry=100,
         settings=SessionSettings(call_time_limit=600, ring_timeout=30, **settings),  # type: ignore[arg-type]
     )
 
 
 PIN = {
-    "is_pin_authentication_required": True, "first_party_pin": "1111", "second_party_pin": "2222",
-    "pin_prompt_play": "https://x/prompt.mp3", "pin_retry": 1, "pin_retry_wait": 5,
+    "is_pin_authentication_required": True,
+    "first_party_pin": "1111",
+    "second_party_pin": "2222",
+    "pin_prompt_play": "https://x/prompt.mp3",
+    "pin_retry": 1,
+    "pin_retry_wait": 5,
     "incorrect_pin_play": "https://x/wrong.mp3",
 }
 

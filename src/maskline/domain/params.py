@@ -194,7 +194,7 @@ _CREATE_ONLY = (
 _PIN_FIELDS = frozenset(_CREATE_ONLY) - {"is_pin_authentication_required", "unknown_caller_play"}
 
 
-def _pre_read_bool(body: Body, name: str) -> bool:
+def flag(body: Body, name: str) -> bool:
     """A flag that decides which other checks apply; an invalid one fails later at its own row."""
     try:
         return bool(read_bool(body, name))
@@ -210,9 +210,9 @@ def parse_create(
     can_initiate_calls: bool,
 ) -> CreateRequest:
     body = canonical(raw)
-    single = _pre_read_bool(body, "create_session_with_single_party")
-    pin_on = _pre_read_bool(body, "is_pin_authentication_required")
-    generate = pin_on and _pre_read_bool(body, "generate_pin")
+    single = flag(body, "create_session_with_single_party")
+    pin_on = flag(body, "is_pin_authentication_required")
+    generate = pin_on and flag(body, "generate_pin")
 
     first = read_phone(body, "first_party")
     if first is None and not single:

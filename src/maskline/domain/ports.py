@@ -19,6 +19,12 @@ class Clock(Protocol):
         ...
 
 
+class Dialer(Protocol):
+    async def call(self, carrier: Carrier, to: str, caller_id: str, answer_url: str, hangup_url: str) -> str:
+        """Have the carrier call ``to`` showing ``caller_id``; the new call's id."""
+        ...
+
+
 class Store(Protocol):
     async def close(self) -> None: ...
 

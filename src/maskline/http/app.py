@@ -29,6 +29,7 @@ from maskline.service.numbers import NumberService
 from maskline.service.sessions import SessionService
 from maskline.store.open import open_store
 from maskline.telephony.callbacks import HttpCallbacks
+from maskline.telephony.dialer import CarrierDialer
 from maskline.telephony.webhooks import Webhooks
 
 log = logging.getLogger("maskline")
@@ -106,13 +107,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = store or await open_store(config.database_url)
-        session_service = SessionService(opened, clock, config)
+        calls = CallService(opened, clock, CarrierDialer(config.plivo_api_url, config.twilio_api_url))
+        session_service = SessionService(opened, clock, config, calls)
         holder["services"] = Services(
-            opened,
-            Authenticator(opened),
-            session_service,
-            NumberService(opened, clock),
-            CallService(opened, clock),
+            opened, Authenticator(opened), session_service, NumberService(opened, clock), calls
         )
         callbacks = HttpCallbacks(allow_private=config.allow_private_callbacks)
         deliverer = EventDeliverer(opened, clock, callbacks)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import logging
 from dataclasses import replace
+from urllib.parse import urlencode
 
 from maskline.domain import errors
 from maskline.domain.calls import Call, CallState, Carrier, CarrierKind
@@ -11,9 +14,11 @@ from maskline.domain.events import Event, recording_event, status_event
 from maskline.domain.model import Account, Session
 from maskline.domain.params import is_url
 from maskline.domain.phone import to_e164
-from maskline.domain.ports import Clock, Store
+from maskline.domain.ports import Clock, Dialer, Store
 from maskline.domain.routing import NO_SESSION, Bridge, Decision, Play, PromptPin, Reject, route, route_pin
 from maskline.domain.timefmt import format_time
+
+log = logging.getLogger("maskline.calls")
 
 
 class LegStatus(enum.StrEnum):
@@ -25,15 +30,60 @@ class LegStatus(enum.StrEnum):
 
 
 class CallService:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, dialer: Dialer | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._dialer = dialer
+        self._placing: set[asyncio.Task[None]] = set()
 
     def _now(self) -> int:
         return int(self._clock())
 
     async def carrier(self, account_id: str) -> Carrier | None:
         return await self._store.get_carrier(account_id)
+
+    async def carrier_for(self, account_id: str, main_id: str) -> Carrier | None:
+        """The carrier that places an account's calls: its own, else its main account's; None
+        when there is none or this server cannot place calls."""
+        if self._dialer is None:
+            return None
+        return await self._store.get_carrier(account_id) or await self._store.get_carrier(main_id)
+
+    def place_first_call(self, carrier: Carrier, session: Session) -> None:
+        """Request-a-call (§11.2): have the carrier call the first party now; on answer, the
+        answer webhook bridges to the second party. Runs in the background: the create that
+        asked for it is answered at once."""
+        task = asyncio.get_running_loop().create_task(self._place(carrier, session))
+        self._placing.add(task)
+        task.add_done_callback(self._placing.discard)
+
+    async def _place(self, carrier: Carrier, session: Session) -> None:
+        assert self._dialer is not None
+        base = carrier.webhook_base()
+        answer = "voice" if carrier.kind is CarrierKind.TWILIO else "answer"
+        hangup = "status" if carrier.kind is CarrierKind.TWILIO else "hangup"
+        try:
+            await self._dialer.call(
+                carrier, session.first_party, session.virtual_number,
+                f"{base}/{answer}?{urlencode({'session': session.uuid})}", f"{base}/{hangup}",
+            )  # fmt: skip
+        except Exception:
+            log.exception("could not place the first call of session %s", session.uuid)
+
+    async def answer_placed(self, carrier: Carrier, call_id: str, session_uuid: str) -> Decision:
+        """The first party answered a call maskline placed: bridge to the second party."""
+        now = self._now()
+        session = await self._store.session_by_uuid(carrier.account_id, session_uuid)
+        if session is None or not session.is_live(now) or not session.second_party:
+            return Reject(NO_SESSION)
+        decision = Bridge(session, session.second_party, caller_is_first=True)
+        if await self._store.get_call(carrier.account_id, call_id) is None:
+            call = Call(
+                carrier.account_id, call_id, session.virtual_number, session.first_party, now, CallState.PIN,
+                a_leg=carrier.leg_url(call_id), a_status="in-progress",
+            )  # fmt: skip
+            await self._advance(call, None, decision, now)
+        return decision
 
     async def set_carrier(
         self, account: Account, kind: CarrierKind, auth_token: str, public_url: str, carrier_auth_id: str

@@ -17,12 +17,14 @@ from maskline.domain.params import (
     Body,
     apply_update,
     decode_body,
+    flag,
     generate_pins,
     parse_create,
     parse_update,
 )
 from maskline.domain.phone import region_of
 from maskline.domain.ports import Clock, Store
+from maskline.service.calls import CallService
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -36,10 +38,11 @@ class Page:
 
 
 class SessionService:
-    def __init__(self, store: Store, clock: Clock, config: Config) -> None:
+    def __init__(self, store: Store, clock: Clock, config: Config, calls: CallService | None = None) -> None:
         self._store = store
         self._clock = clock
         self._config = config
+        self._calls = calls
 
     def now(self) -> int:
         return int(self._clock())
@@ -58,11 +61,14 @@ class SessionService:
 
     async def create(self, account: Account, body: Body) -> Session:
         allowed = await self._subaccount_check(account, body)
+        carrier = None
+        if self._calls is not None and flag(body, "initiate_call_to_first_party"):
+            carrier = await self._calls.carrier_for(allowed or account.auth_id, account.main_id)
         request = parse_create(
             body,
             self._config.defaults,
             subaccount_valid=lambda value: value == allowed,
-            can_initiate_calls=False,
+            can_initiate_calls=carrier is not None,
         )
         settings = request.settings
         if settings.generate_pin:
@@ -97,7 +103,11 @@ class SessionService:
             policy=self._config.policy,
             scope=self._config.cooloff_scope,
         )
-        return await self._store.insert_session(session, claim, now)
+        created = await self._store.insert_session(session, claim, now)
+        if carrier is not None and settings.initiate_call_to_first_party and first and second:
+            assert self._calls is not None
+            self._calls.place_first_call(carrier, created)
+        return created
 
     def _hold_until(self, session: Session) -> int:
         return hold_until(

@@ -96,7 +96,11 @@ class Webhooks:
         call_id = request.query_params.get("call") or _text(form, "CallUUID" if plivo else "CallSid")
         urls = xml.Urls(carrier.webhook_base(), call_id)
         if action in ("answer", "voice"):
-            decision = await service.answer(carrier, call_id, _text(form, "From"), _text(form, "To"))
+            placed = request.query_params.get("session")
+            if placed:  # a call maskline placed to the first party (request-a-call)
+                decision = await service.answer_placed(carrier, call_id, placed)
+            else:
+                decision = await service.answer(carrier, call_id, _text(form, "From"), _text(form, "To"))
             return xml.render(kind, decision, urls)
         if action == "pin":
             return xml.render(kind, await service.pin(carrier, call_id, _text(form, "Digits")), urls)
