@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from hypothesis import event, given, settings, target
@@ -286,3 +287,28 @@ def test_sweep_releases_holds_and_purges_old_sessions() -> None:
     run(h.sessions.sweep())
     with pytest.raises(MaskingError):
         h.get(session)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/cb",
+        "http://10.0.0.7/cb",
+        "https://[::1]/cb",
+        "http://localhost:8080/cb",
+        "http://169.254.169.254/latest",
+        "http://api.localhost/cb",
+    ],
+)
+def test_callbacks_to_private_hosts_are_refused(url: str) -> None:
+    h = Harness(numbers(1))
+    assert h.refusal(PARTIES[0], PARTIES[1], callback_url=url) == errors.private_callback("callback_url")
+    refused = h.refusal(PARTIES[0], PARTIES[1], recording_callback_url=url)
+    assert refused == errors.private_callback("recording_callback_url")
+    session = h.create(PARTIES[0], PARTIES[1], callback_url="https://hooks.example.com/cb")
+    with pytest.raises(MaskingError) as caught:
+        h.update(session, callback_url=url)
+    assert caught.value == errors.private_callback("callback_url")
+    allowed = Harness(numbers(1))
+    allowed.sessions._config = replace(allowed.config, allow_private_callbacks=True)
+    assert allowed.create(PARTIES[0], PARTIES[1], callback_url=url).settings.callback_url == url

@@ -133,6 +133,10 @@ def party_taken(field: str) -> MaskingError:
     return _bad(f"Invalid parameter. {field} already has a live session on this virtual number.")
 
 
+def private_callback(field: str) -> MaskingError:
+    return _bad(f"Invalid parameter. {field} should not point to a private address.")
+
+
 def invalid_subaccount() -> MaskingError:
     return _bad("Invalid parameter. subaccount is not valid.")
 

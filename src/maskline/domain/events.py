@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 from maskline.domain.calls import Call
 from maskline.domain.model import Session
@@ -99,6 +100,19 @@ def retry_at(attempts: int, now: int) -> int | None:
     if attempts > len(RETRY_DELAYS):
         return None
     return now + RETRY_DELAYS[attempts - 1]
+
+
+def names_private_host(url: str) -> bool:
+    """Whether a URL names a private host outright (an IP literal or localhost); host names
+    are checked again, resolved, when an event is sent."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not is_public_address(host)
 
 
 def is_public_address(address: str) -> bool:

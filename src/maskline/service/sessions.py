@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from maskline.config import Config
 from maskline.domain import errors
 from maskline.domain.allocation import Claim, hold_until, session_keys
+from maskline.domain.events import names_private_host
 from maskline.domain.listing import DAY, ListQuery, parse_list
 from maskline.domain.model import Account, Scope, Session, is_subaccount_id
 from maskline.domain.params import (
@@ -71,6 +72,7 @@ class SessionService:
             can_initiate_calls=carrier is not None,
         )
         settings = request.settings
+        self._refuse_private_callbacks(settings.callback_url, settings.recording_callback_url)
         if settings.generate_pin:
             length = settings.generate_pin_length or 4
             settings.first_party_pin, settings.second_party_pin = generate_pins(length, secrets.randbelow)
@@ -109,6 +111,14 @@ class SessionService:
             self._calls.place_first_call(carrier, created)
         return created
 
+    def _refuse_private_callbacks(self, callback_url: str, recording_callback_url: str) -> None:
+        """Callbacks never reach the operator's own network unless the operator allows it."""
+        if self._config.allow_private_callbacks:
+            return
+        for name, url in (("recording_callback_url", recording_callback_url), ("callback_url", callback_url)):
+            if url and names_private_host(url):
+                raise errors.private_callback(name)
+
     def _hold_until(self, session: Session) -> int:
         return hold_until(
             session.expiry, session.settings.virtual_number_cooloff_period, self._config.cooloff_scope
@@ -140,6 +150,9 @@ class SessionService:
         if not session.is_live(now):
             raise errors.session_already_expired()
         request = parse_update(decode_body(raw), session)
+        self._refuse_private_callbacks(
+            request.settings.get("callback_url", ""), request.settings.get("recording_callback_url", "")
+        )
         updated = apply_update(session, request, now)
         before = session_keys(session.first_party, session.second_party, session.settings)
         after = session_keys(updated.first_party, updated.second_party, updated.settings)
