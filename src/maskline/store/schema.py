@@ -131,6 +131,7 @@ calls = Table(
     Column("billed", Integer, nullable=False, server_default=text("0")),
     Index("ux_calls_call_id", "account_id", "call_id", unique=True),
     Index("ix_calls_session", "session_uuid"),
+    Index("ix_calls_started", "started"),
 )
 
 # The outbox of session events for customers' callback URLs, delivered at least once.
@@ -152,6 +153,7 @@ events = Table(
     Column("last_error", Text, nullable=False, server_default=""),
     Column("created", BigInteger, nullable=False),
     Index("ux_events_sequence", "session_uuid", "sequence", unique=True),
+    Index("ix_events_created", "created"),
 )
 Index(
     "ix_events_due",

@@ -438,6 +438,8 @@ class SQLiteStore(SQLiteCalls):
             doomed = "SELECT id FROM sessions WHERE expiry < ?"
             db.execute(f"DELETE FROM allocations WHERE session_id IN ({doomed})", (purge_before,))
             db.execute("DELETE FROM sessions WHERE expiry < ?", (purge_before,))
+            db.execute("DELETE FROM calls WHERE started < ? AND state = 'ended'", (purge_before,))
+            db.execute("DELETE FROM events WHERE created < ? AND NOT pending", (purge_before,))
         self._swept_until = now
         await self._durable()
 
