@@ -350,3 +350,19 @@ def test_request_a_call_places_the_first_call_and_bridges_on_answer(
     carrier.hangup("placed-call")
     [interaction] = http.get(f"/Session/{s['session_uuid']}/").json()["response"]["interaction"]
     assert "placed-call" in interaction["first_party_resource_url"] and interaction["total_call_count"] == 2
+
+
+def test_a_call_whose_end_never_arrives_is_closed(
+    carrier: Carrier, http: httpx.Client, server: ServerThread
+) -> None:
+    s = session(http, call_time_limit=60, ring_timeout=10, session_expiry=3600)
+    dial_of(carrier.call("call-18", "+" + s["first_party"], "+" + s["virtual_number"]))
+    carrier.leg("call-18", "answered")
+    assert http.get(f"/Session/{s['session_uuid']}/").json()["response"]["status"] == "in-progress"
+    server.clock.advance(60 + 10 + 300 + 1)  # past the longest the call could have lasted
+    deadline = time.monotonic() + 5
+    while http.get(f"/Session/{s['session_uuid']}/").json()["response"]["status"] != "active":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    [interaction] = http.get(f"/Session/{s['session_uuid']}/").json()["response"]["interaction"]
+    assert interaction["end_time"] != "" and interaction["total_call_count"] == 2

@@ -69,6 +69,7 @@ class Call:
     recording_url: str = ""
     duration: int = 0
     billed: int = 0
+    deadline: int | None = None  # by when a dialled call must have ended
 
     @property
     def legs(self) -> int:

@@ -117,6 +117,7 @@ def create_app(
         workers = [
             asyncio.create_task(_every(config.sweep_interval, session_service.sweep)),
             asyncio.create_task(_every(config.delivery_interval, deliverer.deliver_due)),
+            asyncio.create_task(_every(config.sweep_interval, calls.reconcile)),
         ]
         try:
             yield

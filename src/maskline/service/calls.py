@@ -19,6 +19,7 @@ from maskline.domain.routing import NO_SESSION, Bridge, Decision, Play, PromptPi
 from maskline.domain.timefmt import format_time
 
 log = logging.getLogger("maskline.calls")
+RECONCILE_GRACE = 300  # seconds past a call's longest possible life before it is closed
 
 
 class LegStatus(enum.StrEnum):
@@ -131,6 +132,8 @@ class CallService:
             session = decision.session
             call.state, call.session_uuid = CallState.DIALLING, session.uuid
             call.callee, call.caller_is_first = decision.to, decision.caller_is_first
+            s = session.settings
+            call.deadline = now + s.ring_timeout + s.call_time_limit + RECONCILE_GRACE
             if call.caller not in session.parties and session.settings.create_session_with_single_party:
                 counterpart = call.caller  # the way back for the session's own party (§11.5)
             if before is None:
@@ -204,10 +207,21 @@ class CallService:
 
     async def hangup(self, carrier: Carrier, call_id: str) -> None:
         """The caller's leg ended: the interaction is over."""
-        now = self._now()
         call = await self._store.get_call(carrier.account_id, call_id)
-        if call is None or call.state is CallState.ENDED:
-            return
+        if call is not None and call.state is not CallState.ENDED:
+            await self._finish(call, self._now())
+
+    async def reconcile(self) -> int:
+        """End the calls whose carrier never reported their end, once they cannot be live any
+        more (ring timeout plus time limit passed), so that no session stays in-progress."""
+        now = self._now()
+        overdue = await self._store.overdue_calls(now, 100)
+        for call in overdue:
+            log.warning("call %s ended without a hangup from the carrier", call.call_id)
+            await self._finish(call, now)
+        return len(overdue)
+
+    async def _finish(self, call: Call, now: int) -> None:
         before = replace(call)
         call.state, call.ended, call.a_status = CallState.ENDED, now, "completed"
         call.duration = now - call.started
@@ -216,7 +230,7 @@ class CallService:
         if call.b_leg and call.b_status in ("ringing", "in-progress", ""):
             call.b_status = "completed" if call.answered is not None else "no-answer"
         events: list[Event | None] = []
-        session = await self._store.session_by_uuid(carrier.account_id, call.session_uuid or "")
+        session = await self._store.session_by_uuid(call.account_id, call.session_uuid or "")
         if session is not None and call.callee:
             figures = _figures(call, now)
             events += [

@@ -131,7 +131,14 @@ calls = Table(
     Column("billed", Integer, nullable=False, server_default=text("0")),
     Index("ux_calls_call_id", "account_id", "call_id", unique=True),
     Index("ix_calls_session", "session_uuid"),
+    Column("deadline", BigInteger, nullable=True),
     Index("ix_calls_started", "started"),
+)
+Index(
+    "ix_calls_live_deadline",
+    calls.c.deadline,
+    sqlite_where=calls.c.state.in_(["dialling", "bridged"]),
+    postgresql_where=calls.c.state.in_(["dialling", "bridged"]),
 )
 
 # The outbox of session events for customers' callback URLs, delivered at least once.

@@ -17,7 +17,7 @@ from maskline.domain.routing import NumberView
 _CALL_FIELDS = (
     "account_id", "call_id", "virtual_number", "caller", "started", "state", "session_uuid",
     "callee", "caller_is_first", "pin_attempts", "answered", "ended", "a_leg", "b_leg",
-    "a_status", "b_status", "recording_url", "duration", "billed",
+    "a_status", "b_status", "recording_url", "duration", "billed", "deadline",
 )  # fmt: skip
 _CALL_COLUMNS = ", ".join(_CALL_FIELDS)
 _COUNTED = (CallState.DIALLING, CallState.BRIDGED)  # calls that make a session in-progress
@@ -166,6 +166,14 @@ class SQLiteCalls:
                 call.session_uuid,
             ),
         )
+
+    async def overdue_calls(self, now: int, limit: int) -> list[Call]:
+        rows = self._db.execute(
+            f"SELECT {_CALL_COLUMNS} FROM calls WHERE state IN ('dialling', 'bridged') AND deadline < ?"
+            " ORDER BY deadline LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return [_call(row) for row in rows]
 
     async def interactions(self, session_uuid: str) -> list[Call]:
         rows = self._db.execute(
