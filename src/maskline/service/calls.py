@@ -184,24 +184,24 @@ class CallService:
         if call is None or call.session_uuid is None or call.state in (CallState.PIN, CallState.ENDED):
             return
         session = await self._store.session_by_uuid(carrier.account_id, call.session_uuid)
+        if session is None:
+            return
         before = replace(call)
         call.b_leg = carrier.leg_url(leg_id) or call.b_leg
         events: list[Event | None] = []
         if status is LegStatus.RINGING and call.b_status != "ringing":
             call.b_status = "ringing"
-            events.append(session and status_event(session, "SessionSecondPartyRing", now, call))
+            events.append(status_event(session, "SessionSecondPartyRing", now, call))
         elif status is LegStatus.ANSWERED and call.answered is None:
             call.state, call.answered, call.b_status = CallState.BRIDGED, now, "in-progress"
-            events.append(session and status_event(session, "SessionSecondPartyAnswer", now, call))
-            if session is not None and session.settings.record:
+            events.append(status_event(session, "SessionSecondPartyAnswer", now, call))
+            if session.settings.record:
                 events.append(recording_event(session, "SessionRecordingInitiated", now, call))
         elif status is LegStatus.ENDED and call.b_status not in ("completed", "no-answer"):
             call.b_status = "completed" if call.answered is not None else "no-answer"
             call.billed = now - call.answered if call.answered is not None else 0
-            events.append(
-                session
-                and status_event(session, "SessionSecondPartyHangup", now, call, **_figures(call, now))
-            )
+            figures = _figures(call, now)
+            events.append(status_event(session, "SessionSecondPartyHangup", now, call, **figures))
         if call != before:
             await self._store.save_call(call, before, events=[e for e in events if e])
 
@@ -249,12 +249,14 @@ class CallService:
         before = replace(call)
         call.recording_url = url
         session = await self._store.session_by_uuid(carrier.account_id, call.session_uuid or "")
-        event = session and recording_event(
-            session, "SessionRecordingCompleted", now, call,
-            RecordingURL=url, RecordingResourceURL=url, RecordingUUID=recording_id,
-            RecordingDuration=duration, RecordingStartTime=format_time(call.answered or now),
-            RecordingEndTime=format_time(now),
-        )  # fmt: skip
+        event = None
+        if session is not None:
+            event = recording_event(
+                session, "SessionRecordingCompleted", now, call,
+                RecordingURL=url, RecordingResourceURL=url, RecordingUUID=recording_id,
+                RecordingDuration=duration, RecordingStartTime=format_time(call.answered or now),
+                RecordingEndTime=format_time(now),
+            )  # fmt: skip
         await self._store.save_call(call, before, events=[event] if event else [])
 
     async def callee_prompt(self, carrier: Carrier, session_uuid: str, party: str) -> str:
