@@ -15,7 +15,7 @@ A job: {"port", "connections", "mode": "load" | "seed" | "replay", "headers": {.
         once and the value of id_field in each response is returned, in order; with "fields":
         [...] also "records": those top-level fields of each response, in order
   replay: "requests": [[path, {header: value}, body], ...] (POSTed as given, each at most once,
-        in order), "duration", optional "expect": a string every response body must contain
+        in order), "duration", optional "expect": a string every 2xx response body must contain
         (the ones without it are counted in "mismatched"); "exhausted" tells whether the
         requests ran out before the deadline
 """
@@ -113,7 +113,11 @@ class _Connection(asyncio.Protocol):
         run.statuses[status] = run.statuses.get(status, 0) + 1
         if run.keep_bodies:
             run.bodies[self.tag] = self.buffer[end + 4 : total]
-        if run.expect is not None and self.buffer.find(run.expect, end + 4, total) < 0:
+        if (
+            run.expect is not None
+            and 200 <= status < 300
+            and self.buffer.find(run.expect, end + 4, total) < 0
+        ):
             run.mismatched += 1
         run.last_done = time.perf_counter()
         self.buffer = self.buffer[total:]
