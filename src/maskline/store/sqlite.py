@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -79,6 +80,7 @@ class SQLiteStore(SQLiteCalls):
             "cache_size=-65536",
             # Checkpoints (and their fsync) run on the checkpointer's thread, not on requests.
             "wal_autocheckpoint=0",
+            f"journal_size_limit={WAL_LIMIT}",  # a log that started over is cut back to this
         ):
             db.execute(f"PRAGMA {pragma}")
         store = cls(db, path)
@@ -450,13 +452,23 @@ def _retrieve(group: asyncio.Future[None]) -> None:
         group.exception()
 
 
+WAL_LIMIT = 64 * 1024 * 1024  # bytes of write-ahead log before it is made to start over
+
+
 class _Checkpointer:
     """Copies the write-ahead log into the database file from a thread of its own, so that the
-    checkpoint's writes and fsync never stall the event loop."""
+    checkpoint's writes and fsync never stall the event loop.
 
-    def __init__(self, path: str, interval: float = 1.0) -> None:
+    Under steady writes a passive checkpoint never catches up with the end of the log, and
+    the log only starts over once one has: so when the log outgrows ``limit``, a restarting
+    checkpoint holds new writers back for the moment it takes to copy the last frames.
+    """
+
+    def __init__(self, path: str, interval: float = 1.0, limit: int = WAL_LIMIT) -> None:
         self._path = path
+        self._wal = path + "-wal"
         self._interval = interval
+        self._limit = limit
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
@@ -466,8 +478,10 @@ class _Checkpointer:
         try:
             db.execute("PRAGMA busy_timeout=5000")
             while not self._stopping.wait(self._interval):
-                with contextlib.suppress(sqlite3.Error):
+                with contextlib.suppress(sqlite3.Error, OSError):
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    if os.path.getsize(self._wal) > self._limit:
+                        db.execute("PRAGMA wal_checkpoint(RESTART)")
         finally:
             db.close()
 
