@@ -16,7 +16,7 @@ from plivo.utils import validate_v3_signature
 
 from maskline.domain.events import Outgoing, is_public_address
 from maskline.telephony.callbacks import HttpCallbacks
-from tests.contract.test_webhooks import TOKEN, Carrier
+from tests.contract.test_webhooks import TOKEN, Carrier, session
 from tests.support import FakeClock, ServerThread, fresh_number
 
 
@@ -72,10 +72,7 @@ def test_a_call_reports_every_step_in_order(
     receiver: Receiver, http: httpx.Client, server: ServerThread, tenant
 ) -> None:  # type: ignore[no-untyped-def]
     carrier = Carrier(server, tenant, "plivo")
-    s = http.post(
-        "/Session/",
-        json={"first_party": fresh_number(), "second_party": fresh_number(), "callback_url": receiver.url},
-    ).json()["session"]
+    s = session(http, callback_url=receiver.url)
     carrier.call("ev-1", "+" + s["first_party"], "+" + s["virtual_number"])
     carrier.leg("ev-1", "ringing")
     carrier.leg("ev-1", "answered")
@@ -109,20 +106,16 @@ def test_pin_events_and_session_timeout(
     receiver: Receiver, http: httpx.Client, server: ServerThread, tenant
 ) -> None:  # type: ignore[no-untyped-def]
     carrier = Carrier(server, tenant, "twilio")
-    s = http.post(
-        "/Session/",
-        json={
-            "first_party": fresh_number(),
-            "second_party": fresh_number(),
-            "callback_url": receiver.url,
-            "session_expiry": 60,
-            "is_pin_authentication_required": True,
-            "first_party_pin": "4321",
-            "second_party_pin": "8765",
-            "pin_prompt_play": "https://cdn.example.com/p.mp3",
-            "pin_retry": 2,
-        },
-    ).json()["session"]
+    s = session(
+        http,
+        callback_url=receiver.url,
+        session_expiry=60,
+        is_pin_authentication_required=True,
+        first_party_pin="4321",
+        second_party_pin="8765",
+        pin_prompt_play="https://cdn.example.com/p.mp3",
+        pin_retry=2,
+    )
     carrier.call("ev-2", fresh_number(), "+" + s["virtual_number"])
     carrier.pin("ev-2", "0000")
     carrier.pin("ev-2", "8765", attempt=1)
@@ -145,10 +138,7 @@ def test_a_failed_delivery_is_retried(
 ) -> None:  # type: ignore[no-untyped-def]
     receiver.failures = 1
     carrier = Carrier(server, tenant, "plivo")
-    s = http.post(
-        "/Session/",
-        json={"first_party": fresh_number(), "second_party": fresh_number(), "callback_url": receiver.url},
-    ).json()["session"]
+    s = session(http, callback_url=receiver.url)
     carrier.call("ev-3", "+" + s["first_party"], "+" + s["virtual_number"])
     time.sleep(0.3)
     assert receiver.received == [] and receiver.failures == 0  # the first attempt failed
