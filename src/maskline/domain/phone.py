@@ -12,8 +12,7 @@ _MAX_INPUT = 64
 
 
 @lru_cache(maxsize=65536)
-def _parse(raw: str) -> str | None:
-    text = raw if raw.startswith("+") else "+" + raw
+def _parse(text: str) -> str | None:
     try:
         parsed = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
@@ -31,7 +30,8 @@ def to_e164(raw: str) -> str | None:
     text = raw.strip()
     if not text or len(text) > _MAX_INPUT:
         return None
-    return _parse(text)
+    # One cache entry for both spellings: the API gets "+1415…", Plivo's webhooks "1415…".
+    return _parse(text if text.startswith("+") else "+" + text)
 
 
 @lru_cache(maxsize=65536)
