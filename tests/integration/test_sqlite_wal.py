@@ -39,6 +39,6 @@ def test_the_log_starts_over_under_steady_writes(tmp_path: Path) -> None:
         writes, peak = asyncio.run(write_for(3))
     finally:
         asyncio.run(store.close())
-    assert writes > 1000
+    assert writes > 200
     # Unchecked, the log grows by tens of megabytes a second here; it must start over instead.
     assert peak < 16 * LIMIT, (writes, peak)
