@@ -455,21 +455,39 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+@dataclass(frozen=True)
+class Setup:
+    """The load client and the CPU split of a run; shared with benchmarks/routing.py."""
+
+    use_wrk: bool
+    server_cpus: set[int] | None
+    client_cpus: set[int] | None
+    pinning: str
+
+    def client_name(self, info: dict[str, str]) -> str:
+        return info["wrk"] + " (1 thread)" if self.use_wrk else "benchmarks/loadgen.py (Python, uvloop)"
+
+
+def setup(client: str) -> Setup:
+    """wrk when asked for or installed (else the Python client); servers on the first CPU."""
+    if client == "wrk" and not shutil.which("wrk"):
+        raise BenchError("--client wrk: wrk is not installed (apt-get install wrk)")
+    use_wrk = client == "wrk" or (client == "auto" and shutil.which("wrk") is not None)
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(available) < 2:
+        return Setup(use_wrk, None, None, "not pinned (one CPU available)")
+    rest = ",".join(map(str, available[1:]))
+    pinning = f"servers pinned to CPU {available[0]}, client to CPU {rest}"
+    return Setup(use_wrk, {available[0]}, set(available[1:]), pinning)
+
+
 def main() -> int:
     args = _parser().parse_args()
     began = time.monotonic()
-    if args.client == "wrk" and not shutil.which("wrk"):
-        raise BenchError("--client wrk: wrk is not installed (apt-get install wrk)")
-    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
-    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(available) >= 2:
-        server_cpus, client_cpus = {available[0]}, set(available[1:])
-        pinning = f"servers pinned to CPU {available[0]}, client to CPU {','.join(map(str, available[1:]))}"
-    else:
-        server_cpus = client_cpus = None
-        pinning = "not pinned (one CPU available)"
+    run = setup(args.client)
+    use_wrk, server_cpus, client_cpus, pinning = run.use_wrk, run.server_cpus, run.client_cpus, run.pinning
     info = machine()
-    client_name = info["wrk"] + " (1 thread)" if use_wrk else "benchmarks/loadgen.py (Python, uvloop)"
+    client_name = run.client_name(info)
     print(f"client: {client_name}; {pinning}", flush=True)
 
     workdir = Path(tempfile.mkdtemp(prefix="maskline-bench-"))

@@ -75,6 +75,7 @@ from api import (
     machine,
     make_parties,
     pool_numbers,
+    setup,
     write_docs,
 )
 from plivo.utils.signature_v3 import construct_post_url, get_signature_v3
@@ -643,21 +644,13 @@ def main() -> int:
         if time.monotonic() - began > args.budget:
             raise BenchError(f"over the {args.budget} s budget before {what}")
 
-    if args.client == "wrk" and not shutil.which("wrk"):
-        raise BenchError("--client wrk: wrk is not installed (apt-get install wrk)")
-    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
-    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(available) >= 2:
-        server_cpus, client_cpus = {available[0]}, set(available[1:])
-        pinning = f"servers pinned to CPU {available[0]}, client to CPU {','.join(map(str, available[1:]))}"
-    else:
-        server_cpus = client_cpus = None
-        pinning = "not pinned (one CPU available)"
+    run = setup(args.client)
+    use_wrk, server_cpus, client_cpus, pinning = run.use_wrk, run.server_cpus, run.client_cpus, run.pinning
     info = machine()
     info["load"] = f"{os.getloadavg()[0]:.2f}"
     if os.getloadavg()[0] > 0.5:
         print(f"note: load average {info['load']}: something else is running, figures will be noisy")
-    client_name = info["wrk"] + " (1 thread)" if use_wrk else "benchmarks/loadgen.py (Python, uvloop)"
+    client_name = run.client_name(info)
     print(f"client: {client_name}; {pinning}", flush=True)
 
     workdir = Path(tempfile.mkdtemp(prefix="maskline-routing-"))
