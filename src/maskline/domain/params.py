@@ -48,10 +48,6 @@ class CreateRequest:
     settings: SessionSettings
     subaccount: str | None = None
 
-    @property
-    def single_party(self) -> bool:
-        return self.first_party is None or self.second_party is None
-
 
 @dataclass(slots=True)
 class UpdateRequest:

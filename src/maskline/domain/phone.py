@@ -52,7 +52,3 @@ def digits(e164: str) -> str:
     """The wire form inside a session object: no leading ``+``."""
     return e164[1:] if e164.startswith("+") else e164
 
-
-def masked(e164: str) -> str:
-    """A number as it may appear in logs: everything but the last four digits hidden."""
-    return "*" * max(len(e164) - 4, 0) + e164[-4:]

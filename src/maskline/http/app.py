@@ -76,7 +76,6 @@ class ApiFront:
 
 @dataclass
 class Services:
-    store: Store
     authenticator: Authenticator
     sessions: SessionService
     numbers: NumberService
@@ -110,7 +109,7 @@ def create_app(
         calls = CallService(opened, clock, CarrierDialer(config.plivo_api_url, config.twilio_api_url))
         session_service = SessionService(opened, clock, config, calls)
         holder["services"] = Services(
-            opened, Authenticator(opened), session_service, NumberService(opened, clock), calls
+            Authenticator(opened), session_service, NumberService(opened, clock), calls
         )
         callbacks = HttpCallbacks(allow_private=config.allow_private_callbacks)
         deliverer = EventDeliverer(opened, clock, callbacks)
