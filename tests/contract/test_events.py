@@ -202,3 +202,19 @@ def test_private_callback_addresses_are_refused_unless_allowed() -> None:
     assert asyncio.run(attempt("http://10.0.0.1/x", False)) == (private, False)
     error, retry = asyncio.run(attempt("http://127.0.0.1:9/x", True))  # allowed: it is tried
     assert error.startswith("ConnectError") and retry is True
+
+
+def test_recording_events_go_to_the_recording_callback(
+    receiver: Receiver, http: httpx.Client, server: ServerThread, tenant
+) -> None:  # type: ignore[no-untyped-def]
+    carrier = Carrier(server, tenant, "plivo")
+    s = session(http, record=True, record_file_format="wav", recording_callback_url=receiver.url)
+    carrier.call("ev-5", "+" + s["first_party"], "+" + s["virtual_number"])
+    carrier.leg("ev-5", "answered")
+    recording = {"CallUUID": "ev-5", "RecordUrl": "https://media.example.com/r.wav", "RecordingID": "rec-1"}
+    assert carrier.post("recording", recording, {"call": "ev-5"}).status_code == 200
+    receiver.wait_for(2)
+    assert receiver.names() == ["SessionRecordingInitiated", "SessionRecordingCompleted"]
+    completed = receiver.received[1][0]
+    assert completed["RecordingURL"] == "https://media.example.com/r.wav"
+    assert completed["RecordingUUID"] == "rec-1" and completed["RecordingFormat"] == ".wav"
