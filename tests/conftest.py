@@ -1,17 +1,35 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.databases import BACKENDS, Databases
 from tests.support import CarrierApiStandIn, FakeClock, ServerThread, Tenant
 
 # Two noisy cores: time limits on examples would make property tests flaky, not stricter.
 settings.register_profile("maskline", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("maskline")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def databases(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Databases]:
+    """New databases on each backend in turn: every test that asks runs on both."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    made = Databases(request.param, tmp_path_factory.mktemp(request.param), f"{worker}_{os.getpid()}")
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def database(databases: Databases) -> str:
+    """The URL of a new, empty database."""
+    return databases.new()
 
 
 @pytest.fixture(scope="session")
@@ -27,12 +45,9 @@ def carrier_api() -> Iterator[CarrierApiStandIn]:
 
 
 @pytest.fixture(scope="session")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, clock: FakeClock, carrier_api: CarrierApiStandIn
-) -> Iterator[ServerThread]:
-    db: Path = tmp_path_factory.mktemp("db") / "maskline.db"
+def server(databases: Databases, clock: FakeClock, carrier_api: CarrierApiStandIn) -> Iterator[ServerThread]:
     running = ServerThread(
-        db, clock, plivo_api_url=f"{carrier_api.url}/v1/Account", twilio_api_url=carrier_api.url
+        databases.new(), clock, plivo_api_url=f"{carrier_api.url}/v1/Account", twilio_api_url=carrier_api.url
     ).start()
     yield running
     running.stop()

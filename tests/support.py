@@ -12,16 +12,16 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import uvicorn
 
 from maskline.config import Config
 from maskline.domain.model import Account
+from maskline.domain.ports import Store
 from maskline.http.app import create_app
 from maskline.service.accounts import create_account, new_auth_id
 from maskline.service.numbers import NumberService
-from maskline.store.sqlite import SQLiteStore
+from maskline.store.open import open_store
 
 START = 1_767_225_600  # 2026-01-01 00:00:00 UTC
 
@@ -55,11 +55,11 @@ class Tenant:
 class ServerThread:
     """A real uvicorn server on 127.0.0.1 in a background thread, with an injectable clock."""
 
-    def __init__(self, db_path: Path, clock: FakeClock, **settings: object) -> None:
-        self.db_path = db_path
+    def __init__(self, database: str, clock: FakeClock, **settings: object) -> None:
+        self.database = database
         self.clock = clock
         self.config = Config(
-            database_url=f"sqlite:///{db_path}",
+            database_url=database,
             sweep_interval=0.05,
             delivery_interval=0.05,
             allow_private_callbacks=True,  # the test receivers listen on 127.0.0.1
@@ -96,7 +96,7 @@ class ServerThread:
     # -- set-up through a second connection to the same database ----------------------------
     def _with_store(self, work):  # type: ignore[no-untyped-def]
         async def run():  # type: ignore[no-untyped-def]
-            store = SQLiteStore.open(str(self.db_path))
+            store = await open_store(self.database, pool_size=1)
             try:
                 return await work(store)
             finally:
@@ -114,7 +114,7 @@ class ServerThread:
         """A new account (a subaccount of ``parent`` if given) with numbers in its pool."""
         listed = [fresh_number("+1628") for _ in range(numbers)] if isinstance(numbers, int) else numbers
 
-        async def work(store: SQLiteStore) -> Tenant:
+        async def work(store: Store) -> Tenant:
             auth_id = new_auth_id(parent is not None)
             account, token = await create_account(
                 store, int(self.clock()), auth_id=auth_id, auth_token="token-" + auth_id, parent_id=parent
@@ -129,7 +129,7 @@ class ServerThread:
         return self._with_store(work)
 
     def add_numbers(self, tenant: Tenant, numbers: list[str], **options: object) -> None:
-        async def work(store: SQLiteStore) -> None:
+        async def work(store: Store) -> None:
             await NumberService(store, self.clock).add(Account(tenant.auth_id, None), numbers, **options)
 
         self._with_store(work)
@@ -200,7 +200,7 @@ def set_carrier(server: ServerThread, tenant: Tenant, kind: str, token: str = "c
     from maskline.domain.calls import CarrierKind
     from maskline.service.calls import CallService
 
-    async def work(store: SQLiteStore) -> None:
+    async def work(store: Store) -> None:
         await CallService(store, server.clock).set_carrier(
             Account(tenant.auth_id, None), CarrierKind(kind), token, server.url, CARRIER_IDS[kind]
         )

@@ -1,10 +1,12 @@
-"""Operator commands: ``maskline serve | account create | number add/list/retire``."""
+"""Operator commands: ``maskline serve | db upgrade | account create | number add/list/retire |
+carrier set``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,7 +22,8 @@ from maskline.http.render import number_object
 from maskline.service.accounts import create_account
 from maskline.service.calls import CallService
 from maskline.service.numbers import NumberService
-from maskline.store.open import UnsupportedDatabase, open_store
+from maskline.store.migrate import OutdatedSchema, upgrade
+from maskline.store.open import UnsupportedDatabase, check_url, open_store, sqlite_path
 from maskline.telephony.xml import webhook_urls
 
 
@@ -39,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = command(commands, "serve", "Run the API server.")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes (more than one needs PostgreSQL)"
+    )
+
+    db = commands.add_parser("db", help="Manage the database schema.").add_subparsers(
+        dest="action", required=True
+    )
+    command(db, "upgrade", "Bring the database schema up to date (run it before starting a new version).")
 
     account = commands.add_parser("account", help="Manage accounts.").add_subparsers(
         dest="action", required=True
@@ -74,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _with_store(config: Config, work: Callable[[Store], Awaitable[int]]) -> int:
-    store = await open_store(config.database_url)
+    store = await open_store(config.database_url, pool_size=1)
     try:
         return await work(store)
     finally:
@@ -152,21 +163,32 @@ async def bootstrap(config: Config, host: str, port: int) -> None:
     await _with_store(config, work)
 
 
-def serve(config: Config, host: str, port: int) -> None:
+def serve(config: Config, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from maskline.http.app import create_app
 
+    if workers < 1:
+        raise ConfigError(f"--workers should be 1 or more, not {workers}")
+    if workers > 1 and sqlite_path(config.database_url) is not None:
+        raise ConfigError(
+            "the embedded SQLite database serves one process: use --workers 1, or PostgreSQL"
+            " (MASKLINE_DATABASE_URL=postgresql://...) for more"
+        )
     asyncio.run(bootstrap(config, host, port))
-    uvicorn.run(
-        create_app(config),
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="info",
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "log_level": "info",
+    }
+    if workers == 1:
+        uvicorn.run(create_app(config), **options)
+    else:  # each worker process builds its app from the environment
+        os.environ["MASKLINE_DATABASE_URL"] = config.database_url
+        uvicorn.run("maskline.http.app:create_app", factory=True, workers=workers, **options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,10 +196,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = Config.from_env(database_url=args.database)
         if args.command == "serve":
-            serve(config, args.host, args.port)
+            serve(config, args.host, args.port, args.workers)
+            return 0
+        if args.command == "db":
+            check_url(config.database_url)
+            upgrade(config.database_url)
+            print("maskline: the database schema is up to date")
             return 0
         return asyncio.run(_run(args, config))
-    except (MaskingError, ConfigError, UnsupportedDatabase) as error:
+    except (MaskingError, ConfigError, UnsupportedDatabase, OutdatedSchema) as error:
         print(f"maskline: {error}", file=sys.stderr)
         return 1
 

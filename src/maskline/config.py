@@ -31,6 +31,7 @@ class Config:
     plivo_api_url: str = ""  # e.g. https://api.plivo.com/v1/Account (the default when empty)
     twilio_api_url: str = ""
     delivery_interval: float = 0.5
+    db_pool_size: int = 10  # PostgreSQL connections per process
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Config:
@@ -66,6 +67,7 @@ class Config:
                 max_days=integer("MASKLINE_LIST_MAX_WINDOW_DAYS", 30, 1, 365),
             ),
             "retention_days": integer("MASKLINE_RETENTION_DAYS", 90, 1, 3650),
+            "db_pool_size": integer("MASKLINE_DB_POOL_SIZE", 10, 1, 1000),
             "cooloff_scope": choice("MASKLINE_COOLOFF_SCOPE", CooloffScope, CooloffScope.PER_PARTY),
             "policy": choice("MASKLINE_ALLOCATION_POLICY", Policy, Policy.FIRST_FIT),
             "allow_private_callbacks": env.get("MASKLINE_ALLOW_PRIVATE_CALLBACKS", "")

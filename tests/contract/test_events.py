@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qsl
 
 import httpx
@@ -151,9 +150,9 @@ def test_a_failed_delivery_is_retried(
     assert receiver.names() == ["SessionFirstPartyAnswer"]
 
 
-def test_delivery_survives_a_restart(receiver: Receiver, tmp_path: Path) -> None:
+def test_delivery_survives_a_restart(receiver: Receiver, database: str) -> None:
     clock = FakeClock()
-    first = ServerThread(tmp_path / "m.db", clock).start()
+    first = ServerThread(database, clock).start()
     tenant = first.tenant()
     carrier = Carrier(first, tenant, "plivo")
     receiver.failures = 100  # the receiver is down while the first server runs
@@ -175,7 +174,7 @@ def test_delivery_survives_a_restart(receiver: Receiver, tmp_path: Path) -> None
     first.stop()
     assert receiver.received == []
     receiver.failures = 0
-    second = ServerThread(tmp_path / "m.db", clock).start()
+    second = ServerThread(database, clock).start()
     try:
         clock.advance(60)
         receiver.wait_for(1)

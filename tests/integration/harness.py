@@ -1,4 +1,4 @@
-"""The session service on a real SQLite store (in memory), driven without HTTP."""
+"""The session service on a real store (either backend), driven without HTTP."""
 
 from __future__ import annotations
 
@@ -6,26 +6,26 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import msgspec
+
 from maskline.config import Config
 from maskline.domain.allocation import CooloffScope, Policy
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account, Session
 from maskline.service.numbers import NumberService
 from maskline.service.sessions import SessionService
-from maskline.store.sqlite import SQLiteStore
+from maskline.store.open import open_store
+from maskline.store.sql import SqlStore
 from tests.support import START, FakeClock
 
 T = TypeVar("T")
 MAIN = Account("MA" + "0" * 18, None)
 
 
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coroutine)
-
-
 class Harness:
     def __init__(
         self,
+        database: str,
         numbers: list[str] | None = None,
         *,
         scope: CooloffScope = CooloffScope.PER_PARTY,
@@ -33,25 +33,46 @@ class Harness:
         country: str | None = None,
     ) -> None:
         self.clock = FakeClock(START)
-        self.store = SQLiteStore.open(":memory:")
-        self.config = Config(database_url="sqlite:///:memory:", cooloff_scope=scope, policy=policy)
+        self._loop = asyncio.new_event_loop()  # the store's connections belong to one loop
+        store = self.run(open_store(database, pool_size=2))
+        assert isinstance(store, SqlStore)
+        self.store = store
+        self.config = Config(database_url=database, cooloff_scope=scope, policy=policy)
         self.sessions = SessionService(self.store, self.clock, self.config)
         self.numbers = NumberService(self.store, self.clock)
-        run(self.store.create_account(MAIN, "not used", START))
+        self.run(self.store.create_account(MAIN, "not used", START))
         if numbers:
             self.add(numbers, country=country)
 
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self._loop.run_until_complete(coroutine)
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            self.run(self.store.close())
+            self._loop.close()
+
+    def __enter__(self) -> Harness:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def query(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        """Rows of a read straight from the database (``?`` placeholders on both backends)."""
+        return [tuple(row) for row in self.run(self.store._read.fetch(sql, *args))]
+
     def add(self, numbers: list[str], account: Account = MAIN, **options: Any) -> None:
-        run(self.numbers.add(account, numbers, **options))
+        self.run(self.numbers.add(account, numbers, **options))
 
     def subaccount(self, auth_id: str) -> Account:
         account = Account(auth_id, MAIN.auth_id)
-        run(self.store.create_account(account, "not used", int(self.clock())))
+        self.run(self.store.create_account(account, "not used", int(self.clock())))
         return account
 
     def create(self, first: str, second: str, account: Account = MAIN, **params: Any) -> Session:
         body = {"first_party": first, "second_party": second, **params}
-        return run(self.sessions.create(account, {k: v for k, v in body.items() if v != ""}))
+        return self.run(self.sessions.create(account, {k: v for k, v in body.items() if v != ""}))
 
     def refusal(self, first: str, second: str, **params: Any) -> MaskingError:
         try:
@@ -61,16 +82,13 @@ class Harness:
         raise AssertionError("the create was not refused")
 
     def expire(self, session: Session) -> Session:
-        return run(self.sessions.expire(MAIN, session.uuid))
+        return self.run(self.sessions.expire(MAIN, session.uuid))
 
     def get(self, session: Session, account: Account = MAIN) -> Session:
-        return run(self.sessions.get(account, session.uuid))
+        return self.run(self.sessions.get(account, session.uuid))
 
     def update(self, session: Session, **body: Any) -> Session:
-        import msgspec
-
-        return run(self.sessions.update(MAIN, session.uuid, msgspec.json.encode(body)))
+        return self.run(self.sessions.update(MAIN, session.uuid, msgspec.json.encode(body)))
 
     def held_rows(self) -> list[tuple[str, str]]:
-        rows = self.store._db.execute("SELECT party, virtual_number FROM allocations WHERE held")
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [(r[0], r[1]) for r in self.query("SELECT party, virtual_number FROM allocations WHERE held")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from hypothesis import event, given, settings, target
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 from maskline.domain import errors
 from maskline.domain.allocation import CooloffScope, Policy
 from maskline.domain.errors import MaskingError
-from tests.integration.harness import MAIN, Harness, run
+from tests.databases import Databases
+from tests.integration.harness import MAIN, Harness
 
 US = [f"+1628555{i:04d}" for i in range(100)]
 PARTIES = [f"+1415200{i:04d}" for i in range(40)]
@@ -28,9 +30,7 @@ def assert_invariant(h: Harness) -> None:
     held = h.held_rows()
     assert len(held) == len(set(held))
     now = int(h.clock())
-    rows = h.store._db.execute(
-        "SELECT first_party, second_party, virtual_number FROM sessions WHERE expiry > ?", (now,)
-    ).fetchall()
+    rows = h.query("SELECT first_party, second_party, virtual_number FROM sessions WHERE expiry > ?", now)
     pairs = Counter((party, number) for first, second, number in rows for party in (first, second) if party)
     assert all(count == 1 for count in pairs.values()), pairs.most_common(3)
 
@@ -55,9 +55,13 @@ operations = st.lists(
     ops=operations,
 )
 def test_random_traffic_keeps_the_invariant_and_2delta_minus_1_suffices(
-    delta: int, cooloff: int, policy: Policy, ops: list[tuple[str, int, int, int]]
+    databases: Databases, delta: int, cooloff: int, policy: Policy, ops: list[tuple[str, int, int, int]]
 ) -> None:
-    h = Harness(numbers(2 * delta - 1), policy=policy)
+    with Harness(databases.new(), numbers(2 * delta - 1), policy=policy) as h:
+        replay(h, delta, cooloff, ops)
+
+
+def replay(h: Harness, delta: int, cooloff: int, ops: list[tuple[str, int, int, int]]) -> None:
     made: list[tuple[str, str, object]] = []  # (first, second, session)
     for kind, a, b, seconds in ops:
         now = int(h.clock())
@@ -88,7 +92,7 @@ def test_random_traffic_keeps_the_invariant_and_2delta_minus_1_suffices(
 
 
 @pytest.mark.parametrize("delta", [2, 3, 4, 6])
-def test_first_fit_trap_needs_exactly_2delta_minus_1(delta: int) -> None:
+def test_first_fit_trap_needs_exactly_2delta_minus_1(harness: Any, delta: int) -> None:
     """Allocation spec §4: a bipartite tree on which first-fit uses number 2Δ−1."""
     party = iter(f"+1415300{i:04d}" for i in range(1000))
 
@@ -104,25 +108,25 @@ def test_first_fit_trap_needs_exactly_2delta_minus_1(delta: int) -> None:
             h.create(v, w)
         return u, v
 
-    enough = Harness(numbers(2 * delta - 1))
+    enough = harness(numbers(2 * delta - 1))
     u, v = trap(enough)
     assert enough.create(u, v).virtual_number == US[2 * delta - 2]  # the (2Δ−1)-th number
 
-    short = Harness(numbers(2 * delta - 2))
+    short = harness(numbers(2 * delta - 2))
     u, v = trap(short)
     assert short.refusal(u, v) == errors.pool_exhausted()
 
 
-def test_pool_exhausted_when_the_pair_repeats_beyond_the_pool() -> None:
-    h = Harness(numbers(2))
+def test_pool_exhausted_when_the_pair_repeats_beyond_the_pool(harness: Any) -> None:
+    h = harness(numbers(2))
     h.create(PARTIES[0], PARTIES[1])
     h.create(PARTIES[0], PARTIES[1])
     assert h.refusal(PARTIES[0], PARTIES[1]) == errors.pool_exhausted()
     assert h.create(PARTIES[2], PARTIES[3]).virtual_number == US[0]  # numbers are shared
 
 
-def test_expiry_frees_the_number_without_delete() -> None:
-    h = Harness(numbers(1))
+def test_expiry_frees_the_number_without_delete(harness: Any) -> None:
+    h = harness(numbers(1))
     session = h.create(PARTIES[0], PARTIES[1], session_expiry=60)
     assert h.refusal(PARTIES[0], PARTIES[2]) == errors.pool_exhausted()
     h.clock.advance(60)
@@ -130,8 +134,8 @@ def test_expiry_frees_the_number_without_delete() -> None:
     assert h.create(PARTIES[0], PARTIES[2]).virtual_number == US[0]
 
 
-def test_per_party_cooloff_holds_the_number_back_from_its_parties_only() -> None:
-    h = Harness(numbers(2))
+def test_per_party_cooloff_holds_the_number_back_from_its_parties_only(harness: Any) -> None:
+    h = harness(numbers(2))
     ended = h.expire(h.create(PARTIES[0], PARTIES[1], virtual_number_cooloff_period=300))
     assert ended.virtual_number == US[0]
     assert h.create(PARTIES[0], PARTIES[2]).virtual_number == US[1]  # A is cooling on US[0]
@@ -140,8 +144,8 @@ def test_per_party_cooloff_holds_the_number_back_from_its_parties_only() -> None
     assert h.create(PARTIES[1], PARTIES[5]).virtual_number == US[0]  # cool-off over
 
 
-def test_global_cooloff_holds_the_number_back_from_everyone() -> None:
-    h = Harness(numbers(1), scope=CooloffScope.GLOBAL)
+def test_global_cooloff_holds_the_number_back_from_everyone(harness: Any) -> None:
+    h = harness(numbers(1), scope=CooloffScope.GLOBAL)
     h.expire(h.create(PARTIES[0], PARTIES[1], virtual_number_cooloff_period=300))
     assert h.refusal(PARTIES[5], PARTIES[6]) == errors.pool_exhausted()
     h.clock.advance(299)
@@ -150,8 +154,8 @@ def test_global_cooloff_holds_the_number_back_from_everyone() -> None:
     assert h.create(PARTIES[5], PARTIES[6]).virtual_number == US[0]
 
 
-def test_geomatch_takes_numbers_of_the_first_partys_country() -> None:
-    h = Harness(numbers(1))
+def test_geomatch_takes_numbers_of_the_first_partys_country(harness: Any) -> None:
+    h = harness(numbers(1))
     h.add([GB_NUMBER])
     assert h.create(GB_PARTY, PARTIES[0]).virtual_number == GB_NUMBER
     assert h.create(PARTIES[1], GB_PARTY).virtual_number == US[0]
@@ -161,8 +165,8 @@ def test_geomatch_takes_numbers_of_the_first_partys_country() -> None:
     assert h.create(GB_PARTY, PARTIES[2], geomatch=False).virtual_number == US[1]
 
 
-def test_geomatch_tells_us_from_canada() -> None:
-    h = Harness(numbers(1))
+def test_geomatch_tells_us_from_canada(harness: Any) -> None:
+    h = harness(numbers(1))
     canadian = "+14165550123"
     assert h.refusal(canadian, PARTIES[0]) == errors.pool_exhausted()
     h.add(["+14165550199"])
@@ -171,8 +175,8 @@ def test_geomatch_tells_us_from_canada() -> None:
     assert h.create(canadian, PARTIES[1]).virtual_number == "+16285559999"
 
 
-def test_subaccount_pools_never_mix() -> None:
-    h = Harness(numbers(1))
+def test_subaccount_pools_never_mix(harness: Any) -> None:
+    h = harness(numbers(1))
     sub = h.subaccount("SA" + "1" * 18)
     assert h.refusal(PARTIES[0], PARTIES[1], subaccount=sub.auth_id) == errors.pool_exhausted()
     h.add([US[50]], subaccount=sub.auth_id)
@@ -188,47 +192,47 @@ def test_subaccount_pools_never_mix() -> None:
     assert caught.value == errors.session_not_found()
 
 
-def test_retired_numbers_keep_live_sessions_and_take_no_new_ones() -> None:
-    h = Harness(numbers(2))
+def test_retired_numbers_keep_live_sessions_and_take_no_new_ones(harness: Any) -> None:
+    h = harness(numbers(2))
     live = h.create(PARTIES[0], PARTIES[1])
-    run(h.numbers.retire(MAIN, [US[0]]))
+    h.run(h.numbers.retire(MAIN, [US[0]]))
     assert h.create(PARTIES[2], PARTIES[3]).virtual_number == US[1]
     assert h.get(live).virtual_number == US[0]
-    listed = {n.number: n for n in run(h.numbers.list(MAIN))}
+    listed = {n.number: n for n in h.run(h.numbers.list(MAIN))}
     assert listed[US[0]].state.value == "retired" and listed[US[0]].live_sessions == 1
     h.add([US[0]])  # re-adding puts it back in service
     assert h.create(PARTIES[4], PARTIES[5]).virtual_number == US[0]
 
 
-def test_a_number_belongs_to_one_account() -> None:
-    h = Harness(numbers(1))
+def test_a_number_belongs_to_one_account(harness: Any) -> None:
+    h = harness(numbers(1))
     other = h.subaccount("SA" + "2" * 18)
     from maskline.domain.model import Account
 
     stranger = Account("MA" + "9" * 18, None)
-    run(h.store.create_account(stranger, "x", 0))
+    h.run(h.store.create_account(stranger, "x", 0))
     with pytest.raises(MaskingError) as caught:
         h.add([US[0]], account=stranger)
     assert caught.value.message == f"Number {US[0]} already belongs to another account."
     h.add([US[0]], subaccount=other.auth_id)  # the same account moves it into a subaccount pool
 
 
-def test_open_single_party_sessions_need_a_number_of_their_own() -> None:
-    h = Harness(numbers(2))
+def test_open_single_party_sessions_need_a_number_of_their_own(harness: Any) -> None:
+    h = harness(numbers(2))
     first = h.create("", PARTIES[0], create_session_with_single_party=True)
     second = h.create("", PARTIES[1], create_session_with_single_party=True)
     assert first.virtual_number != second.virtual_number
     assert h.refusal("", PARTIES[2], create_session_with_single_party=True) == errors.pool_exhausted()
 
 
-def test_open_single_party_session_avoids_numbers_with_cooling_sessions() -> None:
-    h = Harness(numbers(2))
+def test_open_single_party_session_avoids_numbers_with_cooling_sessions(harness: Any) -> None:
+    h = harness(numbers(2))
     h.expire(h.create(PARTIES[0], PARTIES[1], virtual_number_cooloff_period=600))
     assert h.create("", PARTIES[2], create_session_with_single_party=True).virtual_number == US[1]
 
 
-def test_pins_are_unique_on_a_number() -> None:
-    h = Harness(numbers(2))
+def test_pins_are_unique_on_a_number(harness: Any) -> None:
+    h = harness(numbers(2))
     pin = {
         "is_pin_authentication_required": True,
         "first_party_pin": "1234",
@@ -245,8 +249,8 @@ def test_pins_are_unique_on_a_number() -> None:
     )
 
 
-def test_filling_a_single_party_session() -> None:
-    h = Harness(numbers(1))
+def test_filling_a_single_party_session(harness: Any) -> None:
+    h = harness(numbers(1))
     busy = h.create(PARTIES[0], PARTIES[1])
     single = h.create("", PARTIES[2], create_session_with_single_party=True)
     assert single.virtual_number == busy.virtual_number
@@ -261,8 +265,8 @@ def test_filling_a_single_party_session() -> None:
     assert h.create("", PARTIES[4], create_session_with_single_party=True).virtual_number == US[0]
 
 
-def test_update_and_delete_move_the_holds() -> None:
-    h = Harness(numbers(1))
+def test_update_and_delete_move_the_holds(harness: Any) -> None:
+    h = harness(numbers(1))
     session = h.create(PARTIES[0], PARTIES[1], session_expiry=600, virtual_number_cooloff_period=100)
     h.clock.advance(100)
     updated = h.update(session, session_expiry=60)
@@ -276,15 +280,15 @@ def test_update_and_delete_move_the_holds() -> None:
     assert caught.value == errors.session_already_expired()
 
 
-def test_sweep_releases_holds_and_purges_old_sessions() -> None:
-    h = Harness(numbers(1))
+def test_sweep_releases_holds_and_purges_old_sessions(harness: Any) -> None:
+    h = harness(numbers(1))
     session = h.create(PARTIES[0], PARTIES[1], session_expiry=60)
     h.clock.advance(61)
-    run(h.sessions.sweep())
+    h.run(h.sessions.sweep())
     assert h.held_rows() == []
     assert h.get(session).uuid == session.uuid
     h.clock.advance(91 * 86400)
-    run(h.sessions.sweep())
+    h.run(h.sessions.sweep())
     with pytest.raises(MaskingError):
         h.get(session)
 
@@ -300,8 +304,8 @@ def test_sweep_releases_holds_and_purges_old_sessions() -> None:
         "http://api.localhost/cb",
     ],
 )
-def test_callbacks_to_private_hosts_are_refused(url: str) -> None:
-    h = Harness(numbers(1))
+def test_callbacks_to_private_hosts_are_refused(harness: Any, url: str) -> None:
+    h = harness(numbers(1))
     assert h.refusal(PARTIES[0], PARTIES[1], callback_url=url) == errors.private_callback("callback_url")
     refused = h.refusal(PARTIES[0], PARTIES[1], recording_callback_url=url)
     assert refused == errors.private_callback("recording_callback_url")
@@ -309,6 +313,6 @@ def test_callbacks_to_private_hosts_are_refused(url: str) -> None:
     with pytest.raises(MaskingError) as caught:
         h.update(session, callback_url=url)
     assert caught.value == errors.private_callback("callback_url")
-    allowed = Harness(numbers(1))
+    allowed = harness(numbers(1))
     allowed.sessions._config = replace(allowed.config, allow_private_callbacks=True)
     assert allowed.create(PARTIES[0], PARTIES[1], callback_url=url).settings.callback_url == url

@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
-import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import httpx
-import pytest
 
+from tests.databases import query
 from tests.support import ServerProcess, maskline
 
 AUTH_ID, TOKEN = "MA" + "C" * 18, "concurrency-token"
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> tuple[str, Path]:
-    path = tmp_path / "maskline.db"
-    return f"sqlite:///{path}", path
-
-
-def test_parallel_creates_never_share_a_number_within_a_party(database: tuple[str, Path]) -> None:
-    url, path = database
+def test_parallel_creates_never_share_a_number_within_a_party(database: str) -> None:
+    url = database
     maskline("account", "create", "--auth-id", AUTH_ID, "--auth-token", TOKEN, database=url)
     parties = [f"+1415201{i:04d}" for i in range(8)]
     pairs = list(itertools.combinations(parties, 2))
@@ -51,20 +43,20 @@ def test_parallel_creates_never_share_a_number_within_a_party(database: tuple[st
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 200}, [r.json() for r in responses if r.status_code != 201][:3]
 
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        rows = db.execute("SELECT first_party, second_party, virtual_number FROM sessions").fetchall()
-        held = db.execute(
-            "SELECT party, virtual_number FROM allocations WHERE held"
-            " GROUP BY party, virtual_number HAVING COUNT(*) > 1"
-        ).fetchall()
+    rows = query(url, "SELECT first_party, second_party, virtual_number FROM sessions")
+    held = query(
+        url,
+        "SELECT party, virtual_number FROM allocations WHERE held"
+        " GROUP BY party, virtual_number HAVING COUNT(*) > 1",
+    )
     assert len(rows) == statuses[201] == 200
     per_party = Counter((party, number) for first, second, number in rows for party in (first, second))
     assert max(per_party.values()) == 1  # no party twice on one number
     assert held == []
 
 
-def test_first_start_creates_an_account_and_says_what_next(database: tuple[str, Path]) -> None:
-    url, _ = database
+def test_first_start_creates_an_account_and_says_what_next(database: str) -> None:
+    url = database
     server = ServerProcess(url)
     output = server.stop()
     assert "auth_id" in output and "auth_token" in output and "maskline number add" in output
@@ -74,8 +66,8 @@ def test_first_start_creates_an_account_and_says_what_next(database: tuple[str, 
     assert "auth_token" not in second.stop()
 
 
-def test_cli_account_and_number_commands(database: tuple[str, Path]) -> None:
-    url, _ = database
+def test_cli_account_and_number_commands(database: str) -> None:
+    url = database
     created = json.loads(maskline("account", "create", database=url).stdout)
     main = created["auth_id"]
     assert main.startswith("MA") and len(main) == 20 and len(created["auth_token"]) >= 32

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from maskline.domain.model import Account
 from maskline.store import sqlite as sqlite_store
+from maskline.store.migrate import upgrade
 from tests.support import fresh_number
 
 MAIN = Account("MA" + "7" * 18, None)
@@ -17,8 +18,8 @@ LIMIT = 1024 * 1024
 
 def test_the_log_starts_over_under_steady_writes(tmp_path: Path) -> None:
     path = str(tmp_path / "wal.db")
+    upgrade(f"sqlite:///{path}")
     store = sqlite_store.SQLiteStore.open(path)
-    assert store._checkpointer is not None
     store._checkpointer.stop()
     store._checkpointer = sqlite_store._Checkpointer(path, interval=0.1, limit=LIMIT)
 

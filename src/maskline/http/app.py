@@ -105,7 +105,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        opened = store or await open_store(config.database_url)
+        opened = store or await open_store(config.database_url, config.db_pool_size)
         calls = CallService(opened, clock, CarrierDialer(config.plivo_api_url, config.twilio_api_url))
         session_service = SessionService(opened, clock, config, calls)
         holder["services"] = Services(

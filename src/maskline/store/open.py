@@ -1,9 +1,11 @@
-"""Open the store a database URL names."""
+"""Open the store a database URL names: ``sqlite:///PATH`` (embedded) or ``postgresql://…``."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from maskline.domain.ports import Store
-from maskline.store.sqlite import SQLiteStore
+from maskline.store.migrate import SCHEMA_REVISION, require_revision, upgrade
 
 
 class UnsupportedDatabase(ValueError):
@@ -16,10 +18,40 @@ def sqlite_path(url: str) -> str | None:
     return url[len(prefix) :] if url.startswith(prefix) and len(url) > len(prefix) else None
 
 
-async def open_store(url: str) -> Store:
-    path = sqlite_path(url)
-    if path is None:
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def check_url(url: str) -> None:
+    if sqlite_path(url) is None and not is_postgres(url):
         raise UnsupportedDatabase(
             f"unsupported database URL {url!r}: use sqlite:///PATH (for example sqlite:///./maskline.db)"
+            " or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
         )
-    return SQLiteStore.open(path)
+
+
+def sqlite_revision(path: str) -> str | None:
+    with sqlite3.connect(path) as db:
+        try:
+            row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.OperationalError:  # no such table: a new database
+            return None
+    return None if row is None else str(row[0])
+
+
+async def open_store(url: str, pool_size: int = 10) -> Store:
+    """The store at ``url``. An embedded database is brought up to date first; PostgreSQL is
+    shared with other processes and hosts, so its schema is upgraded only on purpose
+    (``maskline db upgrade``) and an outdated one is refused."""
+    check_url(url)
+    path = sqlite_path(url)
+    if path is not None:
+        from maskline.store.sqlite import SQLiteStore
+
+        if sqlite_revision(path) != SCHEMA_REVISION:
+            upgrade(url)
+        require_revision(sqlite_revision(path))
+        return SQLiteStore.open(path)
+    from maskline.store.postgres import PostgresStore
+
+    return await PostgresStore.open(url, pool_size)

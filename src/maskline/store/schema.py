@@ -1,12 +1,11 @@
 """The database schema, defined once with SQLAlchemy Core for every backend.
 
 Queries on the request path are hand-written SQL on the raw driver (SQLAlchemy is used for the
-schema only: it costs too much per statement). Times are whole epoch seconds.
+schema and its migrations only: it costs too much per statement). Times are whole epoch seconds.
+A change here needs a migration in ``migrations/versions`` (a test compares the two).
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 from sqlalchemy import (
     BigInteger,
@@ -23,10 +22,11 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.schema import CreateIndex, CreateTable
 
 metadata = MetaData()
+
+# A row id: 64 bits on PostgreSQL; on SQLite an INTEGER PRIMARY KEY, which is the rowid.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
 
 accounts = Table(
     "accounts",
@@ -54,7 +54,7 @@ numbers = Table(
 sessions = Table(
     "sessions",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", RowId, primary_key=True),
     Column("uuid", String(36), nullable=False, unique=True),
     Column("account_id", String(20), ForeignKey("accounts.auth_id"), nullable=False),
     Column("main_id", String(20), nullable=False),
@@ -109,7 +109,7 @@ carriers = Table(
 calls = Table(
     "calls",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", RowId, primary_key=True),
     Column("account_id", String(20), nullable=False),
     Column("call_id", String(64), nullable=False),  # the carrier's id of the caller's leg
     Column("session_uuid", String(36), nullable=True),  # prompting, then connected session
@@ -145,7 +145,7 @@ Index(
 events = Table(
     "events",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", RowId, primary_key=True),
     Column("account_id", String(20), nullable=False),
     Column("session_uuid", String(36), nullable=False),
     Column("sequence", Integer, nullable=False),  # SequenceNumber: per session, from 1
@@ -173,7 +173,7 @@ Index(
 allocations = Table(
     "allocations",
     metadata,
-    Column("session_id", Integer, ForeignKey("sessions.id"), primary_key=True),
+    Column("session_id", RowId, ForeignKey("sessions.id"), primary_key=True),
     Column("party", String(24), primary_key=True),
     Column("virtual_number", String(20), nullable=False),
     Column("held", Boolean, nullable=False),
@@ -193,9 +193,12 @@ Index(
 )
 
 
-def ddl(dialect: Dialect) -> Iterator[str]:
-    """CREATE statements for every table and index, safe to run on an existing database."""
-    for table in metadata.sorted_tables:
-        yield str(CreateTable(table, if_not_exists=True).compile(dialect=dialect))
-        for index in sorted(table.indexes, key=lambda i: str(i.name)):
-            yield str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect))
+# Named values shared by every process on the database: the revision of the number pools
+# (cached pools are read again when it moves) and how far the sweep has gone.
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+COUNTERS = ("numbers", "swept_until")  # the rows the first migration puts in

@@ -1,0 +1,103 @@
+"""Migrations: they build the schema the code declares, and each backend meets them as it should."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, create_engine
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from maskline.store.migrate import SCHEMA_REVISION, alembic_config
+from maskline.store.open import sqlite_path
+from maskline.store.schema import metadata
+from tests.databases import Databases, query
+from tests.support import ServerProcess, maskline
+
+
+def differences(url: str) -> list[object]:
+    def compare(connection: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(connection), metadata))
+
+    if sqlite_path(url) is not None:
+        with create_engine(url).connect() as connection:
+            return compare(connection)
+
+    async def on_postgres() -> list[object]:
+        engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://", 1))
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(compare)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(on_postgres())
+
+
+def test_the_code_knows_the_newest_migration() -> None:
+    assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() == SCHEMA_REVISION
+
+
+def test_migrations_build_the_declared_schema(database: str) -> None:
+    assert differences(database) == []
+    assert query(database, "SELECT version_num FROM alembic_version") == [(SCHEMA_REVISION,)]
+    assert sorted(query(database, "SELECT name, value FROM counters")) == [("numbers", 0), ("swept_until", 0)]
+
+
+def test_upgrade_is_idempotent(database: str) -> None:
+    maskline("db", "upgrade", database=database)
+    assert maskline("db", "upgrade", database=database).stdout.strip() == (
+        "maskline: the database schema is up to date"
+    )
+    assert differences(database) == []
+
+
+def test_embedded_database_migrates_itself_and_postgres_waits_for_the_operator(databases: Databases) -> None:
+    url = databases.new(migrated=False)
+    if databases.backend == "sqlite":
+        created = maskline("account", "create", database=url)
+        assert "auth_token" in created.stdout
+        assert differences(url) == []
+        return
+    refused = maskline("account", "create", database=url, check=False)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.strip() == (
+        "maskline: the database has no maskline schema yet: run `maskline db upgrade`"
+        " (with the same database URL) first"
+    )
+    with pytest.raises(RuntimeError, match="did not start"):
+        ServerProcess(url)
+    maskline("db", "upgrade", database=url)
+    assert "auth_token" in maskline("account", "create", database=url).stdout
+
+
+def test_postgres_at_another_revision_is_refused(databases: Databases) -> None:
+    if databases.backend == "sqlite":
+        pytest.skip("an embedded database is migrated on start, never refused")
+    url = databases.new()
+    asyncio.run(_set_revision(url, "0000"))
+    refused = maskline("number", "list", "--account", "MA" + "0" * 18, database=url, check=False)
+    assert refused.returncode == 1
+    assert "is at schema revision 0000, and this maskline needs revision " + SCHEMA_REVISION in refused.stderr
+    assert "run `maskline db upgrade`" in refused.stderr
+
+
+async def _set_revision(url: str, revision: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("UPDATE alembic_version SET version_num = $1", revision)
+    finally:
+        await connection.close()
+
+
+def test_sqlite_serves_one_process_only(databases: Databases) -> None:
+    if databases.backend == "postgres":
+        pytest.skip("PostgreSQL serves many processes")
+    url = databases.new()
+    refused = maskline("serve", "--workers", "2", database=url, check=False)
+    assert refused.returncode == 1 and "serves one process" in refused.stderr
