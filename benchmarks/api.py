@@ -352,7 +352,7 @@ def command_line() -> str:
         shown = str(exe.relative_to(ROOT))
     except ValueError:
         shown = str(exe)
-    script = os.path.relpath(Path(__file__).resolve(), ROOT)
+    script = os.path.relpath(Path(sys.argv[0]).resolve(), ROOT)  # the benchmark that is running
     return shlex.join([shown, script, *sys.argv[1:]])
 
 

@@ -72,6 +72,7 @@ from api import (
     _free_port,
     _pinned,
     _run,
+    command_line,
     machine,
     make_parties,
     pool_numbers,
@@ -413,15 +414,6 @@ class Client:
 
 
 # -- report -----------------------------------------------------------------------------------------
-def command_line() -> str:
-    exe = Path(sys.executable)
-    try:
-        shown = str(exe.relative_to(ROOT))
-    except ValueError:
-        shown = str(exe)
-    return shlex.join([shown, os.path.relpath(Path(__file__).resolve(), ROOT), *sys.argv[1:]])
-
-
 def _median(results: list[Result], key: str) -> float:
     return float(statistics.median(getattr(r, key) for r in results))
 
