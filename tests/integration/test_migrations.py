@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -101,3 +104,12 @@ def test_sqlite_serves_one_process_only(databases: Databases) -> None:
     url = databases.new()
     refused = maskline("serve", "--workers", "2", database=url, check=False)
     assert refused.returncode == 1 and "serves one process" in refused.stderr
+
+
+def test_an_sqlite_database_from_before_migrations_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE accounts (auth_id TEXT PRIMARY KEY)")
+    refused = maskline("account", "create", database=f"sqlite:///{path}", check=False)
+    assert refused.returncode == 1
+    assert "was made before maskline had schema migrations: move it away" in refused.stderr

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
 from maskline.domain.ports import Store
-from maskline.store.migrate import SCHEMA_REVISION, require_revision, upgrade
+from maskline.store.migrate import SCHEMA_REVISION, OutdatedSchema, require_revision, upgrade
 
 
 class UnsupportedDatabase(ValueError):
@@ -31,12 +32,18 @@ def check_url(url: str) -> None:
 
 
 def sqlite_revision(path: str) -> str | None:
-    with sqlite3.connect(path) as db:
-        try:
+    """The schema revision of the SQLite database at ``path``; None for a new database."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "alembic_version" in tables:
             row = db.execute("SELECT version_num FROM alembic_version").fetchone()
-        except sqlite3.OperationalError:  # no such table: a new database
-            return None
-    return None if row is None else str(row[0])
+            return None if row is None else str(row[0])
+    if tables:
+        raise OutdatedSchema(
+            f"the database {path} was made before maskline had schema migrations: move it away"
+            " and start on a new one"
+        )
+    return None
 
 
 async def open_store(url: str, pool_size: int = 10) -> Store:

@@ -92,13 +92,12 @@ class SqlStore(SqlCalls):
         return int(row[0])
 
     # -- numbers ----------------------------------------------------------------------------
-    async def _pool(self, db: Db, claim: Claim) -> list[PoolNumber]:
-        """The claim's pool in rank order; cached unless the policy needs fresh use times."""
-        row = await db.fetchrow("SELECT value FROM counters WHERE name = 'numbers'")
-        assert row is not None
-        if row[0] != self._pools_revision:
+    async def _pool(self, db: Db, claim: Claim, revision: int) -> list[PoolNumber]:
+        """The claim's pool in rank order, as of the pools' ``revision``; cached unless the
+        policy needs fresh use times."""
+        if revision != self._pools_revision:
             self._pools.clear()
-            self._pools_revision = row[0]
+            self._pools_revision = revision
         key = (claim.pool_id, claim.country)
         pool = self._pools.get(key)
         if pool is None or claim.policy is Policy.LEAST_RECENT:
@@ -178,16 +177,22 @@ class SqlStore(SqlCalls):
     async def _allocate(self, db: Db, session: Session, claim: Claim, now: int) -> Session | None:
         """Place the session on the best number that takes all its keys; None if none does."""
         keys = claim.keys
-        pool = await self._pool(db, claim)
-        blocked, stale = set(), False
-        held = "SELECT virtual_number, hold_until FROM allocations WHERE held AND party IN"
-        for number, until in await db.fetch(f"{held} ({marks(keys)})", *keys):
-            if until > now:
+        blocked, stale, revision = set(), False, -1
+        # The keys' held numbers and, in the same round trip, the revision of the pools.
+        held = (
+            f"SELECT virtual_number, hold_until FROM allocations WHERE held AND party IN ({marks(keys)})"
+            " UNION ALL SELECT NULL, value FROM counters WHERE name = 'numbers'"
+        )
+        for number, until in await db.fetch(held, *keys):
+            if number is None:
+                revision = until
+            elif until > now:
                 blocked.add(number)
             else:
                 stale = True
         if stale:
             await self._release(db, keys, now)
+        pool = await self._pool(db, claim, revision)
         check_cooling = claim.quiet or claim.scope is CooloffScope.GLOBAL
         for number in candidates(pool, blocked, claim.policy):
             if check_cooling and await self._has_cooling_session(db, number, now):
