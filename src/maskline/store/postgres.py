@@ -51,6 +51,12 @@ class PostgresDb:
         await self._on.execute(numbered(sql), *args)
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """What a connection needs before it goes back to the pool: nothing. maskline sets no session
+    state (no SET, LISTEN or advisory locks outside transactions), and asyncpg rolls back an
+    unfinished transaction itself; the default reset would cost a round trip per statement."""
+
+
 class PostgresStore(SqlStore):
     LOCK = " FOR UPDATE"
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
@@ -63,7 +69,12 @@ class PostgresStore(SqlStore):
     async def open(cls, url: str, pool_size: int = 10) -> PostgresStore:
         """Connect to the database at ``url``, whose schema must be up to date."""
         pool = await asyncpg.create_pool(
-            url, min_size=1, max_size=pool_size, statement_cache_size=1024, command_timeout=60
+            url,
+            min_size=1,
+            max_size=pool_size,
+            statement_cache_size=1024,
+            command_timeout=60,
+            reset=_keep_session,
         )
         try:
             found = await pool.fetchval("SELECT version_num FROM alembic_version")
