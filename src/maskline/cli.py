@@ -10,10 +10,12 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from maskline.config import Config, ConfigError
 from maskline.domain import errors
+from maskline.domain.allocation import CooloffScope
 from maskline.domain.calls import CarrierKind
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
@@ -50,6 +52,25 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     command(db, "upgrade", "Bring the database schema up to date (run it before starting a new version).")
+
+    sim = commands.add_parser(
+        "sim",
+        help="Replay session traces through the allocation policies and size the pool.",
+        description="Replay session traces (generated workloads or a JSON Lines file) through the "
+        "allocation policies, in memory, and report Δ, K* (the smallest pool with no refusal) and "
+        "K*/Δ per workload and policy.",
+    )
+    sim.add_argument(
+        "--workload", action="append", help="a workload name (repeatable; default: all realistic)"
+    )
+    sim.add_argument("--trace", type=Path, help="a JSON Lines trace file to replay instead")
+    sim.add_argument("--policy", action="append", help="a policy (repeatable; default: all)")
+    sim.add_argument("--seeds", type=int, default=1, help="traces per workload (seeds 1..N); medians")
+    sim.add_argument("--cooloff", type=int, help="give every session this cool-off, in seconds")
+    sim.add_argument("--scope", choices=[s.value for s in CooloffScope], default=CooloffScope.PER_PARTY.value)
+    sim.add_argument("--pool-size", type=int, help="also report the refusal rate with this many numbers")
+    sim.add_argument("--write-trace", type=Path, help="write the first seed's trace of the workload here")
+    sim.add_argument("--list", action="store_true", help="list the workloads and policies")
 
     account = commands.add_parser("account", help="Manage accounts.").add_subparsers(
         dest="action", required=True
@@ -191,9 +212,44 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
         uvicorn.run("maskline.http.app:create_app", factory=True, workers=workers, **options)
 
 
+def simulate(args: argparse.Namespace) -> int:
+    from maskline.sim import workloads
+    from maskline.sim.replay import POLICIES
+    from maskline.sim.report import simulate, table
+    from maskline.sim.trace import load_trace, write_trace
+
+    known = {**workloads.REALISTIC, **workloads.ADVERSARIAL}
+    if args.list:
+        print("workloads:", ", ".join(known))
+        print("policies:", ", ".join(POLICIES))
+        return 0
+    unknown = [w for w in args.workload or () if w not in known] + [
+        p for p in args.policy or () if p not in POLICIES
+    ]
+    if unknown:
+        raise ConfigError(f"unknown workload or policy {', '.join(unknown)}: see maskline sim --list")
+    if args.trace is not None:
+        trace = load_trace(args.trace)
+        chosen = {args.trace.name: lambda seed: trace}
+    else:
+        chosen = {w: known[w] for w in args.workload} if args.workload else dict(workloads.REALISTIC)
+    if args.write_trace is not None:
+        first = next(iter(chosen.values()))
+        with args.write_trace.open("w") as out:
+            write_trace(first(1), out)
+    seeds = range(1, max(args.seeds, 1) + 1)
+    rows = simulate(
+        chosen, args.policy or list(POLICIES), seeds, CooloffScope(args.scope), args.pool_size, args.cooloff
+    )
+    print(table(rows))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "sim":
+            return simulate(args)
         config = Config.from_env(database_url=args.database)
         if args.command == "serve":
             serve(config, args.host, args.port, args.workers)
@@ -204,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("maskline: the database schema is up to date")
             return 0
         return asyncio.run(_run(args, config))
-    except (MaskingError, ConfigError, UnsupportedDatabase, OutdatedSchema) as error:
+    except (MaskingError, ConfigError, UnsupportedDatabase, OutdatedSchema, OSError, ValueError) as error:
         print(f"maskline: {error}", file=sys.stderr)
         return 1
 

@@ -1,0 +1,94 @@
+"""The simulator: traces, degrees, replay, K*, and the guarantee every policy keeps."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from maskline.domain.allocation import CooloffScope
+from maskline.sim import workloads
+from maskline.sim.replay import POLICIES, k_star, replay
+from maskline.sim.report import simulate, table
+from maskline.sim.trace import TraceSession, max_degree, read_trace, write_trace
+
+
+def test_a_trace_file_round_trips_and_bad_lines_are_named() -> None:
+    trace = [TraceSession(0, 600, "+14155550100", "+14155550101", cooloff=60, pool="US", expiry=900)]
+    out = io.StringIO()
+    write_trace(trace, out)
+    assert read_trace(out.getvalue().splitlines()) == trace
+    with pytest.raises(ValueError, match="line 2"):
+        read_trace(['{"start": 0, "end": 5, "first": "a", "second": "b"}', '{"start": 5, "end": 1}'])
+    with pytest.raises(ValueError, match="line 1: a session must end after it starts"):
+        read_trace(['{"start": 5, "end": 5, "first": "a", "second": "b"}'])
+
+
+def test_degrees_count_live_sessions_and_with_held_their_cool_off() -> None:
+    trace = [
+        TraceSession(0, 100, "A", "B", cooloff=50),
+        TraceSession(100, 200, "A", "C"),  # starts when the first ends: not concurrent
+        TraceSession(120, 200, "A", "D"),
+    ]
+    assert max_degree(trace) == 2
+    assert max_degree(trace, held=True) == 3  # the first is still held against A until 150
+
+
+def test_first_fit_meets_its_trap_and_other_policies_escape_it() -> None:
+    for delta in (3, 5, 10):
+        trap = workloads.first_fit_trap(delta)
+        assert max_degree(trap) == delta
+        assert k_star(trap, POLICIES["first_fit"]).k_star == 2 * delta - 1
+        assert replay(trap, 2 * delta - 2, POLICIES["first_fit"]).refused == 1
+        assert k_star(trap, POLICIES["least_recent"]).k_star < 2 * delta - 1
+
+
+def test_per_party_cool_off_needs_fewer_numbers_than_global() -> None:
+    trace = [s.with_cooloff(1800) for s in workloads.ride_hailing(3, drivers=40, hours=4)]
+    per_party = k_star(trace, POLICIES["first_fit"], CooloffScope.PER_PARTY)
+    global_ = k_star(trace, POLICIES["first_fit"], CooloffScope.GLOBAL)
+    assert per_party.k_star <= per_party.bound
+    assert global_.k_star > per_party.k_star
+
+
+def test_workloads_are_seeded() -> None:
+    assert workloads.food_delivery(7, couriers=5) == workloads.food_delivery(7, couriers=5)
+    assert workloads.food_delivery(7, couriers=5) != workloads.food_delivery(8, couriers=5)
+
+
+def test_the_report_has_a_row_per_workload_and_policy() -> None:
+    rows = simulate(
+        {"trap-3": lambda seed: workloads.first_fit_trap(3)}, list(POLICIES), [1], CooloffScope.PER_PARTY, 4
+    )
+    assert [(r.policy, r.delta, r.bound) for r in rows] == [(p, 3, 5) for p in POLICIES]
+    first_fit = rows[0]
+    assert first_fit.k_star == 5 and first_fit.refusal_rate == pytest.approx(1 / 9)
+    assert "| trap-3 | first_fit | 9 | 3 | 3 | 5 | 1.67 | 5 | 11.11% |" in table(rows)
+
+
+sessions = st.lists(
+    st.tuples(
+        st.integers(0, 500),
+        st.integers(1, 400),
+        st.integers(0, 7),
+        st.integers(0, 7),
+        st.sampled_from([0, 100]),
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=150)
+@given(raw=sessions, policy=st.sampled_from(list(POLICIES)), seed=st.integers(0, 3))
+def test_no_policy_refuses_with_2delta_held_minus_1_numbers(
+    raw: list[tuple[int, int, int, int, int]], policy: str, seed: int
+) -> None:
+    trace = [TraceSession(t, t + d, f"P{a}", f"P{b}", cooloff=c) for t, d, a, b, c in raw if a != b]
+    if not trace:
+        return
+    held = max_degree(trace, held=True)
+    assert replay(trace, 2 * held - 1, POLICIES[policy], seed=seed).refused == 0
+    assert held <= k_star(trace, POLICIES[policy], seeds=(seed,)).k_star <= 2 * held - 1
