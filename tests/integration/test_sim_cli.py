@@ -17,7 +17,7 @@ def test_sim_reports_a_workload_and_replays_a_trace_file(tmp_path: Path) -> None
     again = maskline(
         "sim", "--trace", str(trace), "--policy", "least_recent", "--pool-size", "4", database=""
     )
-    assert "| trap.jsonl | least_recent | 9 | 3 | 3 | 4 | 1.33 | 5 | 0.00% |" in again.stdout
+    assert "| trap.jsonl | least_recent | 9 | 3 | 3 | 3 | 1.00 | 5 | 0.00% |" in again.stdout
 
 
 def test_sim_names_what_it_does_not_know(tmp_path: Path) -> None:

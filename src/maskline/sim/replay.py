@@ -99,7 +99,10 @@ def replay(
     seed: int = 0,
 ) -> Outcome:
     """Allocate every session of ``trace`` (one pool) from ``size`` numbers, in start order."""
-    state = State([PoolNumber(str(rank), rank, 0) for rank in range(1, size + 1)], rng=random.Random(seed))
+    never = -(2**62)  # before any time of the trace: as a number never given out is on the server
+    state = State(
+        [PoolNumber(str(rank), rank, never) for rank in range(1, size + 1)], rng=random.Random(seed)
+    )
     holds: dict[str, dict[str, int]] = defaultdict(dict)  # party: {number: held until}
     frozen: dict[str, list[tuple[int, int]]] = defaultdict(list)  # global cool-off windows
     ended: list[tuple[int, int, str, str, str]] = []  # (end, tie, party, party, number): a heap

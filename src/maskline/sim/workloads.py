@@ -146,6 +146,7 @@ REALISTIC: dict[str, Callable[[int], Trace]] = {
     "geo-split": geo_split,
 }
 
+
 def _trap(delta: int) -> Callable[[int], Trace]:
     return lambda seed: first_fit_trap(delta)  # the same whatever the seed
 
