@@ -93,6 +93,17 @@ def _parser() -> argparse.ArgumentParser:
     retire = command(number, "retire", "Take numbers out of service (live sessions keep them).")
     retire.add_argument("numbers", nargs="+", metavar="NUMBER")
     retire.add_argument("--account", required=True)
+    pool = commands.add_parser("pool", help="Size the number pools.").add_subparsers(
+        dest="action", required=True
+    )
+    planning = command(
+        pool,
+        "plan",
+        "Per pool and country: Δ now and at its peak, the numbers needed, the 2Δ−1 rule, headroom.",
+    )
+    planning.add_argument("--account", help="the main account whose pools to plan (from the database)")
+    planning.add_argument("--days", type=int, default=30, help="history to size from (default 30 days)")
+    planning.add_argument("--trace", type=Path, help="plan from a trace file instead of the database")
     carrier = commands.add_parser("carrier", help="Connect an account to its carrier.").add_subparsers(
         dest="action", required=True
     )
@@ -157,7 +168,26 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         )
         return 0
 
-    commands = {"account": account_create, "number": number_command, "carrier": carrier_set}
+    async def pool_plan(store: Store) -> int:
+        from maskline.domain.model import Scope
+        from maskline.sim.plan import HistoryRow, plan, plan_table
+
+        account = await _account(store, args.account)
+        rows = await store.session_history(account.main_id, now - args.days * 86400)
+        history = [HistoryRow(*row) for row in rows]  # type: ignore[arg-type]
+        in_service: dict[tuple[str, str], int] = {}
+        for n in await store.list_numbers(Scope(account.main_id, None), now):
+            if n.state.value == "in_service":
+                in_service[n.pool_id, n.country] = in_service.get((n.pool_id, n.country), 0) + 1
+        print(plan_table(plan(history, in_service, now)))
+        return 0
+
+    commands = {
+        "account": account_create,
+        "number": number_command,
+        "carrier": carrier_set,
+        "pool": pool_plan,
+    }
     return await _with_store(config, commands[args.command])
 
 
@@ -245,11 +275,26 @@ def simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def plan_trace(path: Path) -> int:
+    from maskline.sim.plan import HistoryRow, plan, plan_table
+    from maskline.sim.trace import load_trace
+
+    trace = load_trace(path)
+    rows = [HistoryRow(s.start, s.end, s.end + s.cooloff, s.first, s.second, "", s.pool, "") for s in trace]
+    after = max((s.end + s.cooloff for s in trace), default=0)  # a file has no "now": its end
+    print(plan_table(plan(rows, None, after)))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "sim":
             return simulate(args)
+        if args.command == "pool" and args.trace is not None:
+            return plan_trace(args.trace)
+        if args.command == "pool" and args.account is None:
+            raise ConfigError("pool plan needs --account (plan from the database) or --trace FILE")
         config = Config.from_env(database_url=args.database)
         if args.command == "serve":
             serve(config, args.host, args.port, args.workers)

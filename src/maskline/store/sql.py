@@ -378,6 +378,19 @@ class SqlStore(SqlCalls):
         )
         return int(total[0]), [await self._with_interactions(session) for session in found]
 
+    async def session_history(self, main_id: str, since: int) -> list[tuple[object, ...]]:
+        """Sessions of ``main_id``'s pools held after ``since``: (created, expiry, cooloff_until,
+        first, second, virtual number, the number's pool, its country), oldest first."""
+        rows = await self._read.fetch(
+            "SELECT s.created, s.expiry, s.cooloff_until, s.first_party, s.second_party,"
+            " s.virtual_number, n.pool_id, n.country FROM sessions s"
+            " JOIN numbers n ON n.number = s.virtual_number"
+            " WHERE s.main_id = ? AND s.cooloff_until > ? ORDER BY s.created, s.id",
+            main_id,
+            since,
+        )
+        return [tuple(row) for row in rows]
+
     # -- housekeeping -----------------------------------------------------------------------
     async def sweep(self, now: int, purge_before: int) -> None:
         """Release holds whose time has passed, announce sessions that timed out since the last
