@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--scope", choices=[s.value for s in CooloffScope], default=CooloffScope.PER_PARTY.value)
     sim.add_argument("--pool-size", type=int, help="also report the refusal rate with this many numbers")
     sim.add_argument("--write-trace", type=Path, help="write the first seed's trace of the workload here")
+    sim.add_argument("--optimum", action="store_true", help="also solve for the exact optimum (small traces)")
     sim.add_argument("--list", action="store_true", help="list the workloads and policies")
 
     account = commands.add_parser("account", help="Manage accounts.").add_subparsers(
@@ -248,7 +249,7 @@ def simulate(args: argparse.Namespace) -> int:
     from maskline.sim.report import simulate, table
     from maskline.sim.trace import load_trace, write_trace
 
-    known = {**workloads.REALISTIC, **workloads.ADVERSARIAL}
+    known = {**workloads.REALISTIC, **workloads.SMALL, **workloads.ADVERSARIAL}
     if args.list:
         print("workloads:", ", ".join(known))
         print("policies:", ", ".join(POLICIES))
@@ -269,7 +270,13 @@ def simulate(args: argparse.Namespace) -> int:
             write_trace(first(1), out)
     seeds = range(1, max(args.seeds, 1) + 1)
     rows = simulate(
-        chosen, args.policy or list(POLICIES), seeds, CooloffScope(args.scope), args.pool_size, args.cooloff
+        chosen,
+        args.policy or list(POLICIES),
+        seeds,
+        CooloffScope(args.scope),
+        args.pool_size,
+        args.cooloff,
+        args.optimum,
     )
     print(table(rows))
     return 0

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from maskline.domain.allocation import CooloffScope
 from maskline.sim import workloads
+from maskline.sim.optimum import optimum
 from maskline.sim.replay import POLICIES, k_star, replay
 from maskline.sim.report import simulate, table
 from maskline.sim.trace import TraceSession, max_degree, read_trace, write_trace
@@ -92,3 +93,29 @@ def test_no_policy_refuses_with_2delta_held_minus_1_numbers(
     held = max_degree(trace, held=True)
     assert replay(trace, 2 * held - 1, POLICIES[policy], seed=seed).refused == 0
     assert held <= k_star(trace, POLICIES[policy], seeds=(seed,)).k_star <= 2 * held - 1
+
+
+def test_the_optimum_is_delta_on_the_trap_and_more_on_an_odd_cycle() -> None:
+    for delta in (3, 5):
+        assert optimum(workloads.first_fit_trap(delta)) == delta
+    triangle = [TraceSession(0, 10, "A", "B"), TraceSession(1, 10, "B", "C"), TraceSession(2, 10, "C", "A")]
+    assert max_degree(triangle) == 2 and optimum(triangle) == 3
+    # One after the other on the same parties: a cool-off makes them conflict, globally even
+    # on other parties.
+    serial = [TraceSession(0, 10, "A", "B", cooloff=5), TraceSession(12, 20, "A", "C")]
+    assert optimum(serial) == 2 and optimum([serial[0], serial[1].with_cooloff(0)]) == 2
+    assert optimum([serial[0], TraceSession(16, 20, "A", "C")]) == 1
+    assert optimum([serial[0], TraceSession(12, 20, "D", "C")], CooloffScope.GLOBAL) == 2
+    assert optimum([serial[0], TraceSession(12, 20, "D", "C")], CooloffScope.PER_PARTY) == 1
+
+
+@settings(max_examples=60)
+@given(raw=sessions, scope=st.sampled_from(list(CooloffScope)))
+def test_no_policy_beats_the_optimum(raw: list[tuple[int, int, int, int, int]], scope: CooloffScope) -> None:
+    trace = [TraceSession(t, t + d, f"P{a}", f"P{b}", cooloff=c) for t, d, a, b, c in raw if a != b][:25]
+    if not trace:
+        return
+    best = optimum(trace, scope)
+    assert max_degree(trace, held=scope is CooloffScope.PER_PARTY) <= best
+    for policy in POLICIES.values():
+        assert best <= k_star(trace, policy, scope).k_star

@@ -20,6 +20,7 @@ class Row:
     delta_held: int
     k_star: int
     refusal_rate: float | None  # at the pool size asked for, if any
+    optimum: int | None = None  # the fewest numbers any fixed assignment needs, if asked for
 
     @property
     def ratio(self) -> float:
@@ -37,13 +38,22 @@ def simulate(
     scope: CooloffScope,
     pool_size: int | None = None,
     cooloff: int | None = None,
+    optimum: bool = False,
 ) -> list[Row]:
-    """One row per workload and policy: medians over the seeds (each seed a new trace)."""
+    """One row per workload and policy: medians over the seeds (each seed a new trace); with
+    ``optimum``, also the exact optimum (small traces only: it solves a SAT problem per size)."""
     rows = []
     for name, make in workloads.items():
         traces = [make(seed) for seed in seeds]
         if cooloff is not None:
             traces = [[s.with_cooloff(cooloff) for s in trace] for trace in traces]
+        best = None
+        if optimum:
+            from maskline.sim.optimum import optimum as solve
+
+            best = int(
+                statistics.median_low(sum(solve(part, scope) for part in pools(t).values()) for t in traces)
+            )
         for policy in policies:
             sized = [
                 trace_sizing(t, POLICIES[policy], scope, (seed,))
@@ -64,6 +74,7 @@ def simulate(
                     int(statistics.median_low(s.delta_held for s in sized)),
                     int(statistics.median_low(s.k_star for s in sized)),
                     refusals,
+                    best,
                 )
             )
     return rows
@@ -81,6 +92,8 @@ def _refusal_rate(trace: Trace, policy: str, scope: CooloffScope, size: int, see
 def table(rows: Sequence[Row]) -> str:
     head = "| workload | policy | sessions | Δ | Δ_held | K* | K*/Δ | 2Δ_held−1 |"
     rule = "|---|---|---:|---:|---:|---:|---:|---:|"
+    if any(r.optimum is not None for r in rows):
+        head, rule = head + " optimum |", rule + "---:|"
     if any(r.refusal_rate is not None for r in rows):
         head, rule = head + " refused at the pool size |", rule + "---:|"
     lines = [head, rule]
@@ -89,6 +102,8 @@ def table(rows: Sequence[Row]) -> str:
             f"| {r.workload} | {r.policy} | {r.sessions:,} | {r.delta} | {r.delta_held} | {r.k_star} "
             f"| {r.ratio:.2f} | {r.bound} |"
         )
+        if r.optimum is not None:
+            line += f" {r.optimum} |"
         if r.refusal_rate is not None:
             line += f" {r.refusal_rate:.2%} |"
         lines.append(line)

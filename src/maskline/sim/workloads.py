@@ -147,6 +147,15 @@ REALISTIC: dict[str, Callable[[int], Trace]] = {
 }
 
 
+# Small enough for the exact optimum (a few dozen to a few hundred sessions).
+SMALL: dict[str, Callable[[int], Trace]] = {
+    "ride-hailing-small": lambda seed: ride_hailing(seed, drivers=6, hours=4),
+    "food-delivery-small": lambda seed: food_delivery(seed, couriers=5, hours=3),
+    "agents-small": lambda seed: agents_customers(seed, delta=8, agents=3, days=2),
+    "marketplace-small": lambda seed: marketplace(seed, sellers=20, buyers=40, days=3),
+}
+
+
 def _trap(delta: int) -> Callable[[int], Trace]:
     return lambda seed: first_fit_trap(delta)  # the same whatever the seed
 

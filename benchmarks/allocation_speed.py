@@ -1,0 +1,128 @@
+"""Allocation speed: one party with 500 live sessions, a pool of 10,000 numbers, and 1,000 or
+100,000 other live sessions around it.
+
+    .venv/bin/python benchmarks/allocation_speed.py
+
+Drives the session service on the embedded SQLite store directly (no HTTP): every measured
+create is for the busy party (so first-fit has to pass over its 500 held numbers) and is expired
+right after, so the party keeps 500 live sessions. Times are per create, from the call to the
+session being committed; medians and 99th percentiles of --creates creates, for each background
+size, in one run. Writes the section of docs/benchmarks.md between the markers below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from api import DOCS, command_line, machine, write_docs
+
+from maskline.config import Config
+from maskline.domain.model import Account
+from maskline.service.sessions import SessionService
+from maskline.store.open import open_store
+
+BEGIN = "<!-- BEGIN benchmarks/allocation_speed.py: generated, do not edit by hand -->"
+END = "<!-- END benchmarks/allocation_speed.py -->"
+MAIN = Account("MASPEED0000000000001", None)
+HUB = "+14152000000"
+
+
+def party(prefix: str, n: int) -> str:
+    return f"+1{prefix}{2_000_000 + n:07d}"
+
+
+async def measure(
+    directory: Path, background: int, hub_sessions: int, pool: int, creates: int
+) -> list[float]:
+    store = await open_store(f"sqlite:///{directory / f'speed-{background}.db'}")
+    service = SessionService(store, time.time, Config(database_url="sqlite:///unused"))
+    try:
+        await store.create_account(MAIN, "not used", 0)
+        numbers = [(f"+1650{2_000_000 + i:07d}", "US") for i in range(pool)]
+        await store.add_numbers(MAIN.auth_id, MAIN.auth_id, numbers, 0)
+        body = {"session_expiry": 86400}
+        for i in range(hub_sessions):
+            await service.create(MAIN, {**body, "first_party": HUB, "second_party": party("628", i)})
+        batch = []
+        for i in range(background):  # pairs of other parties, each pair in one session
+            batch.append(
+                service.create(
+                    MAIN, {**body, "first_party": party("415", 10 + i), "second_party": party("629", i)}
+                )
+            )
+            if len(batch) == 200:
+                await asyncio.gather(*batch)
+                batch = []
+        await asyncio.gather(*batch)
+        times = []
+        for i in range(creates):
+            start = time.perf_counter()
+            session = await service.create(
+                MAIN, {**body, "first_party": HUB, "second_party": party("630", i)}
+            )
+            times.append(time.perf_counter() - start)
+            await service.expire(MAIN, session.uuid)
+        return times
+    finally:
+        await store.close()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--creates", type=int, default=2000)
+    p.add_argument("--hub", type=int, default=500)
+    p.add_argument("--pool", type=int, default=10_000)
+    p.add_argument("--large", type=int, default=100_000, help="other live sessions in the large run")
+    p.add_argument("--no-docs", action="store_true")
+    args = p.parse_args()
+    info = machine()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="maskline-speed-") as directory:
+        for background in (1_000, args.large):
+            began = time.monotonic()
+            times = asyncio.run(measure(Path(directory), background, args.hub, args.pool, args.creates))
+            ordered = sorted(times)
+            p50, p99 = statistics.median(ordered), ordered[int(0.99 * len(ordered))]
+            rows.append((background, p50, p99))
+            print(
+                f"{background:>7,} other live sessions: p50 {p50 * 1e6:,.0f} µs, p99 {p99 * 1e6:,.0f} µs"
+                f" ({time.monotonic() - began:.0f} s)",
+                flush=True,
+            )
+    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = "\n".join(
+        [
+            BEGIN,
+            "## Allocation for a busy party",
+            "",
+            f"Produced on {date} by `{command_line()}`, maskline at {info['revision']}; "
+            f"{info['nproc']} CPUs, Python {info['python']}, SQLite {info['sqlite']}.",
+            "",
+            f"One party with {args.hub} live sessions, a pool of {args.pool:,} numbers (first-fit), on the "
+            "embedded SQLite store, driven through the session service without HTTP. Each of "
+            f"{args.creates:,} creates is for the busy party (first-fit passes over its {args.hub} held "
+            "numbers) and is expired right after; the time runs from the call to the committed session "
+            "(validation, the allocation transaction, the commit).",
+            "",
+            "| other live sessions | p50 per create | p99 per create |",
+            "|---:|---:|---:|",
+            *[f"| {b:,} | {p50 * 1e6:,.0f} µs | {p99 * 1e6:,.0f} µs |" for b, p50, p99 in rows],
+            "",
+            END,
+        ]
+    )
+    print(section)
+    if not args.no_docs:
+        write_docs(section, DOCS, BEGIN, END)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
