@@ -28,11 +28,12 @@ from api import command_line, revision, write_docs
 from maskline.domain.allocation import CooloffScope
 from maskline.sim import workloads
 from maskline.sim.replay import POLICIES, replay, trace_sizing
-from maskline.sim.report import simulate, table
+from maskline.sim.report import Row, simulate, table
 from maskline.sim.trace import pools
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "allocation.md"
+PLOT = ROOT / "docs" / "allocation-kstar.png"
 BEGIN = "<!-- BEGIN benchmarks/allocation.py: generated, do not edit by hand -->"
 END = "<!-- END benchmarks/allocation.py -->"
 HOURS_LONG = ("ride-hailing", "food-delivery", "geo-split")  # sessions of hours: cool-off matters
@@ -92,7 +93,8 @@ def main() -> int:
         gaps.append((name, ff_gaps, q_gaps, refused))
         print(name, "gaps", statistics.median(ff_gaps), statistics.median(q_gaps), flush=True)
 
-    section = report(args, realistic, adversarial, small, cooling, gaps)
+    plotted = plot([*realistic, *small, *adversarial], PLOT) if not args.no_docs else False
+    section = report(args, realistic, adversarial, small, cooling, gaps, plotted)
     print(section)
     print(f"total time {time.monotonic() - began:.0f} s")
     if not args.no_docs:
@@ -100,7 +102,49 @@ def main() -> int:
     return 0
 
 
-def report(args, realistic, adversarial, small, cooling, gaps) -> str:  # type: ignore[no-untyped-def]
+def plot(rows: list[Row], path: Path) -> bool:
+    """K* against Δ for every workload and policy, with the Δ and 2Δ−1 lines (needs matplotlib:
+    pip install -e '.[bench]'); False when it cannot be drawn."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot (pip install -e '.[bench]')", file=sys.stderr)
+        return False
+    figure, axes = plt.subplots(figsize=(7, 5), dpi=110)
+    top = max(r.delta for r in rows)
+    deltas = [1, top * 1.1]
+    axes.plot(deltas, deltas, color="black", linewidth=1, label="Δ (lower bound)")
+    axes.plot(
+        deltas,
+        [2 * d - 1 for d in deltas],
+        color="black",
+        linestyle="--",
+        linewidth=1,
+        label="2Δ−1 (Plivo's rule)",
+    )
+    markers = {"first_fit": "o", "least_recent": "s", "random": "^", "quarantine": "x"}
+    for policy, marker in markers.items():
+        mine = [r for r in rows if r.policy == policy]
+        axes.scatter(
+            [r.delta for r in mine], [r.k_star for r in mine], marker=marker, label=policy, alpha=0.8
+        )
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("Δ: most concurrent sessions of one party")
+    axes.set_ylabel("K*: smallest pool with no refusal")
+    axes.set_title("K* against Δ, every workload and policy")
+    axes.legend(fontsize=8)
+    axes.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return True
+
+
+def report(args, realistic, adversarial, small, cooling, gaps, plotted) -> str:  # type: ignore[no-untyped-def]
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     met = [r for r in realistic if r.policy == "first_fit" and r.k_star <= r.delta + 1]
     ff_rows = [r for r in realistic if r.policy == "first_fit"]
@@ -166,6 +210,8 @@ def report(args, realistic, adversarial, small, cooling, gaps) -> str:  # type: 
             f"| {_minutes(statistics.median(q))} | {_minutes(_percentile(q, 0.05))} "
             f"| ×{ratio:.1f} | {refused} |"
         )
+    if plotted:
+        lines += ["", f"![K* against Δ]({PLOT.name})"]
     lines += ["", END]
     return "\n".join(lines)
 

@@ -596,6 +596,13 @@ def main() -> int:
         if r.non2xx or r.errors or r.capped
     ]
     section = report(results, info, args, client_name, pinning, measured)
+    return finish(section, began, bad, workdir, None if args.no_docs else args.docs, BEGIN, END)
+
+
+def finish(
+    section: str, began: float, bad: list[str], workdir: Path, docs: Path | None, begin: str, end: str
+) -> int:
+    """Print a run's section; write it to ``docs`` only if no measurement went wrong (``bad``)."""
     print()
     print(section)
     print(f"\ntotal time {time.monotonic() - began:.0f} s")
@@ -606,9 +613,9 @@ def main() -> int:
         )
         return 1
     shutil.rmtree(workdir, ignore_errors=True)
-    if not args.no_docs:
-        write_docs(section, args.docs)
-        print(f"wrote {os.path.relpath(args.docs, ROOT)}")
+    if docs is not None:
+        write_docs(section, docs, begin, end)
+        print(f"wrote {os.path.relpath(docs, ROOT)}")
     return 0
 
 

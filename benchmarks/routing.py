@@ -46,7 +46,6 @@ import os
 import random
 import resource
 import shlex
-import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -73,11 +72,11 @@ from api import (
     _pinned,
     _run,
     command_line,
+    finish,
     machine,
     make_parties,
     pool_numbers,
     setup,
-    write_docs,
 )
 from plivo.utils.signature_v3 import construct_post_url, get_signature_v3
 
@@ -762,22 +761,9 @@ def main() -> int:
     ]
     short = [f"{store.size:,} store round {i + 1}" for store, i, r in runs if r.exhausted]
     section = report(stores, busy, single, info, args, client_name, pinning, extra)
-    print()
-    print(section)
-    print(f"\ntotal time {time.monotonic() - began:.0f} s")
     if short:
         print(f"note: the requests ran out before --duration in {', '.join(short)}; raise --requests")
-    if bad:
-        print(
-            f"INVALID RUN (docs not written; logs and databases kept in {workdir}):\n  " + "\n  ".join(bad),
-            file=sys.stderr,
-        )
-        return 1
-    shutil.rmtree(workdir, ignore_errors=True)
-    if not args.no_docs:
-        write_docs(section, args.docs, BEGIN, END)
-        print(f"wrote {os.path.relpath(args.docs, ROOT)}")
-    return 0
+    return finish(section, began, bad, workdir, None if args.no_docs else args.docs, BEGIN, END)
 
 
 if __name__ == "__main__":

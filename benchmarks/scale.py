@@ -39,7 +39,6 @@ from api import (
     AUTH_TOKEN,
     BIN,
     DOCS,
-    ROOT,
     BenchError,
     Client,
     Result,
@@ -48,10 +47,10 @@ from api import (
     _free_port,
     _run,
     command_line,
+    finish,
     machine,
     make_parties,
     pool_numbers,
-    write_docs,
 )
 
 BEGIN = "<!-- BEGIN benchmarks/scale.py: generated, do not edit by hand -->"
@@ -222,19 +221,7 @@ def main() -> int:
         if r.non2xx or r.errors or r.capped
     ]
     section = report(deployments, info, args, client_name, version, measured)
-    print()
-    print(section)
-    print(f"\ntotal time {time.monotonic() - began:.0f} s")
-    if bad:
-        print(
-            f"INVALID RUN (docs not written; logs kept in {workdir}):\n  " + "\n  ".join(bad), file=sys.stderr
-        )
-        return 1
-    shutil.rmtree(workdir, ignore_errors=True)
-    if not args.no_docs:
-        write_docs(section, args.docs, BEGIN, END)
-        print(f"wrote {os.path.relpath(args.docs, ROOT)}")
-    return 0
+    return finish(section, began, bad, workdir, None if args.no_docs else args.docs, BEGIN, END)
 
 
 def _version(url: str) -> str:
