@@ -125,7 +125,7 @@ def plot(rows: list[Row], path: Path) -> bool:
         linewidth=1,
         label="2Δ−1 (Plivo's rule)",
     )
-    markers = {"first_fit": "o", "least_recent": "s", "random": "^", "quarantine": "x"}
+    markers = {"first_fit": "o", "least_recent": "s", "random": "^", "best_fit": "D", "quarantine": "x"}
     for policy, marker in markers.items():
         mine = [r for r in rows if r.policy == policy]
         axes.scatter(

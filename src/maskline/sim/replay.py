@@ -29,6 +29,7 @@ class State:
 
     pool: list[PoolNumber]
     last_left: dict[tuple[str, str], int] = field(default_factory=dict)  # (party, number): end
+    load: dict[str, int] = field(default_factory=dict)  # number: its live sessions
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
 
@@ -46,6 +47,14 @@ def _random(state: State, blocked: set[str], session: TraceSession) -> Iterator[
     free = [n.number for n in state.pool if n.number not in blocked]
     state.rng.shuffle(free)
     return iter(free)
+
+
+def _best_fit(state: State, blocked: set[str], session: TraceSession) -> Iterator[str]:
+    """The free number that already carries the most live sessions: packs like first-fit, but
+    by how full a number is rather than by its rank."""
+    free = [n for n in state.pool if n.number not in blocked]
+    free.sort(key=lambda n: (-state.load.get(n.number, 0), n.rank))
+    return (n.number for n in free)
 
 
 def quarantine(limit: int | None = None) -> Order:
@@ -73,6 +82,7 @@ POLICIES: dict[str, Order] = {
     "first_fit": _server(Policy.FIRST_FIT),
     "least_recent": _server(Policy.LEAST_RECENT),
     "random": _random,
+    "best_fit": _best_fit,
     "quarantine": quarantine(),
 }
 
@@ -112,6 +122,7 @@ def replay(
         while ended and ended[0][0] <= now:
             end, _, a, b, number = heapq.heappop(ended)
             state.last_left[a, number] = state.last_left[b, number] = end
+            state.load[number] -= 1
         blocked = set()
         for party in (session.first, session.second):
             mine = holds[party]
@@ -144,6 +155,7 @@ def replay(
         if scope is CooloffScope.GLOBAL and session.cooloff:
             frozen[chosen].append((session.end, session.end + session.cooloff))
         state.pool[rank - 1] = replace(state.pool[rank - 1], last_used=now)
+        state.load[chosen] = state.load.get(chosen, 0) + 1
         heapq.heappush(ended, (session.end, tie, session.first, session.second, chosen))
     return outcome
 
