@@ -1,5 +1,5 @@
 """Operator commands: ``maskline serve | db upgrade | account create | number add/list/retire |
-carrier set``."""
+carrier set | pool plan | sim``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from maskline.domain import errors
 from maskline.domain.allocation import CooloffScope
 from maskline.domain.calls import CarrierKind
 from maskline.domain.errors import MaskingError
-from maskline.domain.model import Account
+from maskline.domain.model import Account, NumberState, Scope
 from maskline.domain.ports import Store
 from maskline.http.render import number_object
 from maskline.service.accounts import create_account
@@ -170,7 +170,6 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         return 0
 
     async def pool_plan(store: Store) -> int:
-        from maskline.domain.model import Scope
         from maskline.sim.plan import HistoryRow, plan, plan_table
 
         account = await _account(store, args.account)
@@ -178,7 +177,7 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         history = [HistoryRow(*row) for row in rows]  # type: ignore[arg-type]
         in_service: dict[tuple[str, str], int] = {}
         for n in await store.list_numbers(Scope(account.main_id, None), now):
-            if n.state.value == "in_service":
+            if n.state is NumberState.IN_SERVICE:
                 in_service[n.pool_id, n.country] = in_service.get((n.pool_id, n.country), 0) + 1
         print(plan_table(plan(history, in_service, now)))
         return 0

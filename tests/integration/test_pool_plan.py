@@ -33,6 +33,11 @@ def test_plan_from_the_database(harness: Any) -> None:
     assert (row.in_use, row.delta_now, row.delta_peak, row.held_peak) == (3, 2, 3, 3)
     assert (row.needed, row.rule, row.headroom) == (3, 5, 3)
     assert f"| {MAIN.auth_id} | US | 3 | 6 | 3 | 2 | 3 | 3 | 3 | 5 | +3 |" in plan_table([row])
+    # The command reads the same history, with the real clock: nothing is in use any more.
+    printed = maskline(
+        "pool", "plan", "--account", MAIN.auth_id, "--days", "800", database=h.config.database_url
+    )
+    assert f"| {MAIN.auth_id} | US | 3 | 6 | 0 | 0 | 3 | 3 | 3 | 5 | +3 |" in printed.stdout
 
 
 def test_plan_from_a_trace_file(tmp_path: Path) -> None:
