@@ -101,7 +101,7 @@ def test_racing_processes_keep_the_allocation_invariant(postgres: str) -> None:
             server.stop()
     assert log.unexpected == []
     assert sum(log.statuses.values()) == OPERATIONS
-    assert log.statuses["create", 201] > 1000 and log.statuses["expire", 200] > 1000
+    assert log.statuses["create", 201] > 500 and log.statuses["expire", 200] > 500
     assert len(log.refused) > 0  # the pool was tight enough to be exhausted at times
 
     rows = query(
