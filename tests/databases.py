@@ -28,7 +28,8 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-async def _sql(url: str, *statements: str) -> None:
+async def execute(url: str, *statements: str) -> None:
+    """Run SQL statements on the PostgreSQL database at ``url``, outside any server."""
     import asyncpg
 
     connection = await asyncpg.connect(url)
@@ -61,7 +62,7 @@ class Databases:
             url = self._server.get_uri()
             # A throwaway server: durability buys nothing here and costs time.
             asyncio.run(
-                _sql(
+                execute(
                     url,
                     "ALTER SYSTEM SET fsync = off",
                     "ALTER SYSTEM SET synchronous_commit = off",
@@ -72,7 +73,7 @@ class Databases:
         self._admin = url
         self._template_name = f"maskline_template_{tag}"
         asyncio.run(
-            _sql(
+            execute(
                 url,
                 f"DROP DATABASE IF EXISTS {self._template_name}",
                 f"CREATE DATABASE {self._template_name}",
@@ -91,7 +92,7 @@ class Databases:
             return f"sqlite:///{path}"
         name = f"maskline_{self._tag}_{n}"
         template = f" TEMPLATE {self._template_name}" if migrated else ""
-        asyncio.run(_sql(self._admin, f"CREATE DATABASE {name}{template}"))
+        asyncio.run(execute(self._admin, f"CREATE DATABASE {name}{template}"))
         self._made.append(name)
         return _with_database(self._admin, name)
 
@@ -100,7 +101,7 @@ class Databases:
             self._server.cleanup()
         elif self.backend == "postgres":
             drops = [f"DROP DATABASE IF EXISTS {name} WITH (FORCE)" for name in self._made]
-            asyncio.run(_sql(self._admin, *drops, f"DROP DATABASE IF EXISTS {self._template_name}"))
+            asyncio.run(execute(self._admin, *drops, f"DROP DATABASE IF EXISTS {self._template_name}"))
         shutil.rmtree(self._directory, ignore_errors=True)
 
 

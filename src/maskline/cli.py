@@ -242,7 +242,7 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
         uvicorn.run("maskline.http.app:create_app", factory=True, workers=workers, **options)
 
 
-def simulate(args: argparse.Namespace) -> int:
+def run_sim(args: argparse.Namespace) -> int:
     from maskline.sim import workloads
     from maskline.sim.replay import POLICIES
     from maskline.sim.report import simulate, table
@@ -296,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "sim":
-            return simulate(args)
+            return run_sim(args)
         if args.command == "pool" and args.trace is not None:
             return plan_trace(args.trace)
         if args.command == "pool" and args.account is None:

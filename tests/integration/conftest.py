@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -10,7 +10,7 @@ from tests.integration.harness import Harness
 
 
 @pytest.fixture
-def harness(databases: Databases) -> Iterator[Any]:
+def harness(databases: Databases) -> Iterator[Callable[..., Harness]]:
     """Makes harnesses on new databases (of each backend in turn); closes them afterwards."""
     made: list[Harness] = []
 

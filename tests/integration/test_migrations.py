@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from maskline.store.migrate import SCHEMA_REVISION, alembic_config
 from maskline.store.open import sqlite_path
 from maskline.store.schema import metadata
-from tests.databases import Databases, query
+from tests.databases import Databases, execute, query
 from tests.support import ServerProcess, maskline
 
 
@@ -81,21 +81,11 @@ def test_postgres_at_another_revision_is_refused(databases: Databases) -> None:
     if databases.backend == "sqlite":
         pytest.skip("an embedded database is migrated on start, never refused")
     url = databases.new()
-    asyncio.run(_set_revision(url, "0000"))
+    asyncio.run(execute(url, "UPDATE alembic_version SET version_num = '0000'"))
     refused = maskline("number", "list", "--account", "MA" + "0" * 18, database=url, check=False)
     assert refused.returncode == 1
     assert "is at schema revision 0000, and this maskline needs revision " + SCHEMA_REVISION in refused.stderr
     assert "run `maskline db upgrade`" in refused.stderr
-
-
-async def _set_revision(url: str, revision: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute("UPDATE alembic_version SET version_num = $1", revision)
-    finally:
-        await connection.close()
 
 
 def test_sqlite_serves_one_process_only(databases: Databases) -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from maskline.domain.allocation import CooloffScope
 from maskline.sim import workloads
 from maskline.sim.optimum import optimum
-from maskline.sim.replay import POLICIES, k_star, replay
+from maskline.sim.replay import POLICIES, k_star, replay, trace_sizing
 from maskline.sim.report import simulate, table
 from maskline.sim.trace import TraceSession, max_degree, read_trace, write_trace
 
@@ -119,3 +119,32 @@ def test_no_policy_beats_the_optimum(raw: list[tuple[int, int, int, int, int]], 
     assert max_degree(trace, held=scope is CooloffScope.PER_PARTY) <= best
     for policy in POLICIES.values():
         assert best <= k_star(trace, policy, scope).k_star
+
+
+def test_each_pool_is_its_own_instance_and_sizes_add_up() -> None:
+    # The same three parties, concurrently, in two countries: each pool needs its own numbers.
+    us = [TraceSession(0, 100, "A", "B", pool="US"), TraceSession(5, 100, "A", "C", pool="US")]
+    gb = [TraceSession(0, 100, "A", "B", pool="GB")]
+    sized = trace_sizing(us + gb, POLICIES["first_fit"], CooloffScope.PER_PARTY)
+    assert (sized.delta, sized.k_star) == (2 + 1, 2 + 1)
+    assert replay(us + gb, 2, POLICIES["first_fit"]).refused == 1  # one pool of two: A has three
+
+
+def test_the_report_applies_a_cool_off_in_either_scope() -> None:
+    def serial(seed: int) -> list[TraceSession]:
+        return [
+            TraceSession(0, 100, "A", "B"),
+            TraceSession(150, 300, "C", "D"),
+            TraceSession(151, 300, "A", "E"),
+        ]
+
+    per_party, global_ = (
+        simulate({"serial": serial}, ["first_fit"], [1], scope, cooloff=100)[0]
+        for scope in (CooloffScope.PER_PARTY, CooloffScope.GLOBAL)
+    )
+    # Without cool-off one number serves all three. Per party, the first number stays held against
+    # A (and B) until 200: C and D take it, A and E need another. Globally it is frozen for
+    # everyone until 200: C and D need another, which A and E can share with them.
+    assert simulate({"serial": serial}, ["first_fit"], [1], CooloffScope.PER_PARTY)[0].k_star == 1
+    assert (per_party.delta_held, per_party.k_star) == (2, 2)
+    assert (global_.delta_held, global_.k_star) == (1, 2)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from maskline.domain.allocation import CooloffScope, Policy, PoolNumber, candidates
-from maskline.sim.trace import Trace, TraceSession, max_degree
+from maskline.sim.trace import Trace, TraceSession, max_degree, pools
 
 NEVER = math.inf
 
@@ -94,11 +94,6 @@ class Outcome:
     highest: int = 0  # the highest rank given out
     numbers: list[str | None] = field(default_factory=list)  # per session in start order; None: refused
     gaps: list[float] = field(default_factory=list)  # per party placed on a number it used before
-
-    @property
-    def refusal_rate(self) -> float:
-        total = self.placed + self.refused
-        return self.refused / total if total else 0.0
 
 
 def replay(
@@ -181,8 +176,9 @@ def k_star(
     """K* of one pool: the smallest pool size with zero refusals, by replay and bisection between
     Δ_held and 2Δ_held−1 (or beyond, for a global cool-off, which has no such bound). Bisection
     assumes that a larger pool never refuses more; the median over ``seeds`` is reported."""
-    delta = max_degree(list(trace))
-    held = max_degree(list(trace), held=scope is CooloffScope.PER_PARTY)
+    sessions = list(trace)
+    delta = max_degree(sessions)
+    held = max_degree(sessions, held=scope is CooloffScope.PER_PARTY)
     if order is POLICIES["first_fit"]:  # it takes a higher number only when all lower are taken
         top = max(2 * held - 1, 1)
         outcome = replay(trace, top, order, scope)
@@ -211,7 +207,5 @@ def k_star(
 
 def trace_sizing(trace: Trace, order: Order, scope: CooloffScope, seeds: Sequence[int] = (0,)) -> Sizing:
     """K* of a whole trace: the sum over its pools (each pool is its own instance)."""
-    from maskline.sim.trace import pools
-
     parts = [k_star(part, order, scope, seeds) for part in pools(trace).values()]
     return Sizing(sum(p.delta for p in parts), sum(p.delta_held for p in parts), sum(p.k_star for p in parts))

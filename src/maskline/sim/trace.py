@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO
@@ -41,10 +41,6 @@ class TraceSession:
 
     def with_cooloff(self, seconds: int) -> TraceSession:
         return replace(self, cooloff=seconds)
-
-    @property
-    def told_expiry(self) -> int:
-        return self.expiry if self.expiry is not None else self.end
 
 
 Trace = list[TraceSession]
@@ -98,7 +94,3 @@ def max_degree(trace: Trace, held: bool = False) -> int:
         degree[party] += change
         best = max(best, degree[party])
     return best
-
-
-def by_start(trace: Trace) -> Iterator[TraceSession]:
-    return iter(sorted(trace, key=lambda s: s.start))

@@ -1,0 +1,55 @@
+"""Settings from the environment: defaults, values, and a clear error for a bad one."""
+
+from __future__ import annotations
+
+import pytest
+
+from maskline.config import DEFAULT_DATABASE_URL, Config, ConfigError
+from maskline.domain.allocation import CooloffScope
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    config = Config.from_env({})
+    assert config.database_url == DEFAULT_DATABASE_URL
+    assert (config.db_pool_size, config.retention_days, config.cooloff_scope) == (
+        10,
+        90,
+        CooloffScope.PER_PARTY,
+    )
+
+
+def test_values_and_overrides() -> None:
+    env = {
+        "MASKLINE_DB_POOL_SIZE": "25",
+        "MASKLINE_COOLOFF_SCOPE": "global",
+        "MASKLINE_DATABASE_URL": "sqlite:///a.db",
+    }
+    config = Config.from_env(env, database_url="postgresql://db/maskline")
+    assert (config.db_pool_size, config.cooloff_scope) == (25, CooloffScope.GLOBAL)
+    assert config.database_url == "postgresql://db/maskline"  # --database wins over the environment
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "MASKLINE_DB_POOL_SIZE",
+            "0",
+            "MASKLINE_DB_POOL_SIZE should be a whole number from 1 to 1000, not '0'",
+        ),
+        (
+            "MASKLINE_DB_POOL_SIZE",
+            "ten",
+            "MASKLINE_DB_POOL_SIZE should be a whole number from 1 to 1000, not 'ten'",
+        ),
+        (
+            "MASKLINE_COOLOFF_SCOPE",
+            "some",
+            "MASKLINE_COOLOFF_SCOPE should be one of per_party, global, not 'some'",
+        ),
+    ],
+)
+def test_a_bad_value_is_named(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Config.from_env({name: value})
+    assert str(refused.value) == message
