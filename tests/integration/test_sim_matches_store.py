@@ -30,11 +30,11 @@ traces = st.lists(
 )
 
 
-@settings(max_examples=15)
+@settings(max_examples=25)
 @given(
     raw=traces,
     size=st.integers(1, 12),
-    policy=st.sampled_from([Policy.FIRST_FIT, Policy.LEAST_RECENT]),
+    policy=st.sampled_from(list(Policy)),
     scope=st.sampled_from(list(CooloffScope)),
 )
 def test_the_simulator_and_the_store_choose_the_same_numbers(

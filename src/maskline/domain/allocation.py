@@ -9,18 +9,21 @@ row for the same (key, number): that unique index is the guard; this module only
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain, islice
 
 from maskline.domain.model import SessionSettings
 
 WILDCARD = "*"
 MAX_COOLOFF = 3600  # the longest virtual_number_cooloff_period
+QUARANTINE_WINDOW = 16  # how many of the first free numbers quarantine chooses among
 
 
 class Policy(enum.StrEnum):
     FIRST_FIT = "first_fit"  # lowest-ranked free number: packs the pool
     LEAST_RECENT = "least_recent"  # the free number given out longest ago: spreads reuse
+    QUARANTINE = "quarantine"  # of the first free numbers, the one the parties left longest ago
 
 
 class CooloffScope(enum.StrEnum):
@@ -71,14 +74,39 @@ def hold_until(expiry: int, cooloff: int, scope: CooloffScope) -> int:
     return expiry + cooloff if scope is CooloffScope.PER_PARTY else expiry
 
 
+def party_keys(keys: Sequence[str]) -> list[str]:
+    """The keys that are parties (not ``*``, not PINs): whose past on a number quarantine weighs."""
+    return [k for k in keys if k != WILDCARD and not k.startswith("pin:")]
+
+
+def quarantine_window(pool: Sequence[PoolNumber], blocked: Collection[str]) -> list[str]:
+    """The numbers quarantine chooses among: the first free ones in rank order."""
+    return list(islice(candidates(pool, blocked, Policy.FIRST_FIT), QUARANTINE_WINDOW))
+
+
 def candidates(
-    pool: Sequence[PoolNumber], blocked: Collection[str], policy: Policy
+    pool: Sequence[PoolNumber],
+    blocked: Collection[str],
+    policy: Policy,
+    left: Mapping[str, int] | None = None,
 ) -> Iterator[str]:
     """Numbers of the pool (given in rank order) that are not blocked, best first.
 
     Any free number keeps the greedy guarantee: with 2Δ−1 numbers some number is always free.
     First-fit is lazy, so its cost grows with the blocked numbers it skips, not with the pool.
+
+    Quarantine takes, among the first ``QUARANTINE_WINDOW`` free numbers, the one that the new
+    session's parties left longest ago or never (``left``: number → the last time one of them
+    left it), so that a late call to an old number is least likely to reach a new counterpart;
+    the window keeps it packing the pool like first-fit. With no slack the window holds one
+    number and quarantine is first-fit.
     """
     if policy is Policy.LEAST_RECENT:
         pool = sorted(pool, key=lambda n: n.last_used)  # stable: ties keep rank order
-    return (n.number for n in pool if n.number not in blocked)
+    free = (n.number for n in pool if n.number not in blocked)
+    if policy is Policy.QUARANTINE:
+        window = list(islice(free, QUARANTINE_WINDOW))
+        known = left or {}
+        window.sort(key=lambda number: known.get(number, -(2**63)))  # stable: ties keep rank order
+        return chain(window, free)
+    return free

@@ -9,17 +9,14 @@ tried comes from ``maskline.domain.allocation.candidates`` for the server's poli
 from __future__ import annotations
 
 import heapq
-import math
 import random
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from maskline.domain.allocation import CooloffScope, Policy, PoolNumber, candidates
+from maskline.domain.allocation import CooloffScope, Policy, PoolNumber, candidates, quarantine_window
 from maskline.sim.trace import Trace, TraceSession, max_degree, pools
-
-NEVER = math.inf
 
 
 @dataclass
@@ -31,6 +28,7 @@ class State:
     last_left: dict[tuple[str, str], int] = field(default_factory=dict)  # (party, number): end
     load: dict[str, int] = field(default_factory=dict)  # number: its live sessions
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    frozen: set[str] = field(default_factory=set)  # numbers in a global cool-off now
 
 
 Order = Callable[[State, set[str], TraceSession], Iterator[str]]  # free numbers, best first
@@ -38,7 +36,15 @@ Order = Callable[[State, set[str], TraceSession], Iterator[str]]  # free numbers
 
 def _server(policy: Policy) -> Order:
     def order(state: State, blocked: set[str], session: TraceSession) -> Iterator[str]:
-        return candidates(state.pool, blocked, policy)
+        # As the store does: the parties' holds shape the order, frozen numbers are skipped after.
+        held = blocked - state.frozen
+        left = {}
+        if policy is Policy.QUARANTINE:  # what the store reads for the window
+            for number in quarantine_window(state.pool, held):
+                times = [state.last_left.get((p, number)) for p in (session.first, session.second)]
+                if known := [t for t in times if t is not None]:
+                    left[number] = max(known)
+        return (n for n in candidates(state.pool, held, policy, left) if n not in state.frozen)
 
     return order
 
@@ -57,33 +63,12 @@ def _best_fit(state: State, blocked: set[str], session: TraceSession) -> Iterato
     return (n.number for n in free)
 
 
-def quarantine(limit: int | None = None) -> Order:
-    """Among the free numbers of the first ``limit`` (all if None), the one the two parties left
-    longest ago or never used; beyond ``limit``, first-fit. Stretches the time before a number
-    comes back to a party, so a late call to an old number is least likely to reach a stranger."""
-
-    def order(state: State, blocked: set[str], session: TraceSession) -> Iterator[str]:
-        inside = state.pool if limit is None else state.pool[:limit]
-        free = [n for n in inside if n.number not in blocked]
-
-        def staleness(number: str) -> float:
-            left = [state.last_left.get((p, number)) for p in (session.first, session.second)]
-            return min(NEVER if t is None else session.start - t for t in left)
-
-        free.sort(key=lambda n: (-staleness(n.number), n.rank))
-        yield from (n.number for n in free)
-        if limit is not None:
-            yield from (n.number for n in state.pool[limit:] if n.number not in blocked)
-
-    return order
-
-
 POLICIES: dict[str, Order] = {
     "first_fit": _server(Policy.FIRST_FIT),
     "least_recent": _server(Policy.LEAST_RECENT),
     "random": _random,
     "best_fit": _best_fit,
-    "quarantine": quarantine(),
+    "quarantine": _server(Policy.QUARANTINE),
 }
 
 
@@ -127,12 +112,14 @@ def replay(
                 else:
                     del mine[number]
         if scope is CooloffScope.GLOBAL:
+            state.frozen.clear()
             for number, windows in list(frozen.items()):
                 windows[:] = [w for w in windows if w[1] > now]
                 if any(start <= now for start, _ in windows):
-                    blocked.add(number)
+                    state.frozen.add(number)
                 if not windows:
                     del frozen[number]
+            blocked |= state.frozen
         chosen = next(order(state, blocked, session), None)
         outcome.numbers.append(chosen)
         if chosen is None:

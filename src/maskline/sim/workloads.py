@@ -62,19 +62,21 @@ def food_delivery(seed: int, couriers: int = 150, hours: int = 8) -> Trace:
 
 def agents_customers(seed: int, delta: int = 100, agents: int = 10, days: int = 4) -> Trace:
     """Agents (a call centre, brokers) each keep about ``delta`` customer sessions open, renewed
-    for days; when one closes a new customer takes the slot. A customer deals with 1–3 agents."""
+    for days; when one closes, another of the agent's customers takes the slot. Each customer
+    deals with 1–3 agents (allocation spec, workload 3)."""
     rng = random.Random(seed)
     agent, customer = _parties("+1415400"), _parties("+1628400")
-    population = max(agents * delta // 2, 1)
+    book: list[list[int]] = [[] for _ in range(agents)]  # each agent's customers
+    for c in range(agents * delta * 2):
+        for a in rng.sample(range(agents), min(agents, rng.choice((1, 1, 1, 2, 2, 3)))):
+            book[a].append(c)
     trace = []
     for a in range(agents):
         for _ in range(delta):
             t = rng.uniform(0, 6 * HOUR)
             while t < days * DAY:
                 length = rng.uniform(0.5, 3) * DAY
-                trace.append(
-                    TraceSession(int(t), int(t + length), agent(a), customer(rng.randrange(population)))
-                )
+                trace.append(TraceSession(int(t), int(t + length), agent(a), customer(rng.choice(book[a]))))
                 t += length + rng.uniform(0, 2) * HOUR
     return sorted(trace, key=lambda s: s.start)
 

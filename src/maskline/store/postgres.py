@@ -60,6 +60,7 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 class PostgresStore(SqlStore):
     LOCK = " FOR UPDATE"
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+    JOIN_TEXT = "string_agg"
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         super().__init__(PostgresDb(pool))

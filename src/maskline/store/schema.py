@@ -192,6 +192,17 @@ Index(
     postgresql_where=allocations.c.held,
 )
 
+# What a new session's parties hold, read from the index alone (a busy party holds hundreds).
+Index(
+    "ix_allocations_holds",
+    allocations.c.party,
+    allocations.c.held,
+    allocations.c.hold_until,
+    allocations.c.virtual_number,
+)
+# When each party last left each number: what the quarantine policy weighs.
+Index("ix_allocations_party", allocations.c.party, allocations.c.virtual_number, allocations.c.ends_at)
+
 
 # Named values shared by every process on the database: the revision of the number pools
 # (cached pools are read again when it moves) and how far the sweep has gone.

@@ -14,7 +14,16 @@ from typing import TypeVar
 import msgspec
 
 from maskline.domain import errors
-from maskline.domain.allocation import MAX_COOLOFF, Claim, CooloffScope, Policy, PoolNumber, candidates
+from maskline.domain.allocation import (
+    MAX_COOLOFF,
+    Claim,
+    CooloffScope,
+    Policy,
+    PoolNumber,
+    candidates,
+    party_keys,
+    quarantine_window,
+)
 from maskline.domain.events import timeout_event
 from maskline.domain.listing import ListQuery
 from maskline.domain.model import Account, Number, NumberState, Scope, Session, SessionSettings
@@ -51,6 +60,7 @@ def _scope_sql(scope: Scope, owner: str = "account_id") -> tuple[str, list[objec
 class SqlStore(SqlCalls):
     LOCK = ""  # locks the rows a SELECT reads until the transaction ends
     SKIP_LOCKED = ""  # ... passing over rows another transaction has locked
+    JOIN_TEXT = "group_concat"  # the aggregate that joins text values with a separator
 
     def __init__(self, read: Db) -> None:
         self._read = read  # for reads outside a unit of work
@@ -177,24 +187,30 @@ class SqlStore(SqlCalls):
     async def _allocate(self, db: Db, session: Session, claim: Claim, now: int) -> Session | None:
         """Place the session on the best number that takes all its keys; None if none does."""
         keys = claim.keys
-        blocked, stale, revision = set(), False, -1
-        # The keys' held numbers and, in the same round trip, the revision of the pools.
-        held = (
-            f"SELECT virtual_number, hold_until FROM allocations WHERE held AND party IN ({marks(keys)})"
-            " UNION ALL SELECT NULL, value FROM counters WHERE name = 'numbers'"
+        # In one round trip: the numbers the keys hold (joined into one text: a busy party holds
+        # hundreds, and one row is much cheaper to read than hundreds), the revision of the pools,
+        # and whether some of the keys' holds have run out and must be released first.
+        mine = f"FROM allocations WHERE party IN ({marks(keys)}) AND held = TRUE AND hold_until"
+        row = await db.fetchrow(
+            f"SELECT {self.JOIN_TEXT}(virtual_number, ','),"
+            " (SELECT value FROM counters WHERE name = 'numbers'),"
+            f" EXISTS (SELECT 1 {mine} <= ?) {mine} > ?",
+            *keys,
+            now,
+            *keys,
+            now,
         )
-        for number, until in await db.fetch(held, *keys):
-            if number is None:
-                revision = until
-            elif until > now:
-                blocked.add(number)
-            else:
-                stale = True
+        assert row is not None
+        joined, revision, stale = row
+        blocked = set(joined.split(",")) if joined else set()
         if stale:
             await self._release(db, keys, now)
         pool = await self._pool(db, claim, revision)
+        left = None
+        if claim.policy is Policy.QUARANTINE:
+            left = await self._last_left(db, party_keys(keys), quarantine_window(pool, blocked))
         check_cooling = claim.quiet or claim.scope is CooloffScope.GLOBAL
-        for number in candidates(pool, blocked, claim.policy):
+        for number in candidates(pool, blocked, claim.policy, left):
             if check_cooling and await self._has_cooling_session(db, number, now):
                 continue
             placed = await self._place(db, session, number, claim)
@@ -204,6 +220,21 @@ class SqlStore(SqlCalls):
                 await db.execute("UPDATE numbers SET last_used = ? WHERE number = ?", now, number)
             return placed
         return None
+
+    @staticmethod
+    async def _last_left(db: Db, parties: Sequence[str], window: Sequence[str]) -> dict[str, int]:
+        """When one of ``parties`` last left each number of ``window`` that they used. The
+        window's numbers are free for them, so every session of theirs on it has ended."""
+        if len(window) < 2 or not parties:
+            return {}
+        rows = await db.fetch(
+            "SELECT virtual_number, MAX(ends_at) FROM allocations"
+            f" WHERE party IN ({marks(parties)}) AND virtual_number IN ({marks(window)})"
+            " GROUP BY virtual_number",
+            *parties,
+            *window,
+        )
+        return {row[0]: row[1] for row in rows}
 
     @staticmethod
     async def _release(db: Db, keys: Sequence[str], now: int) -> None:
