@@ -18,7 +18,7 @@ from maskline.domain import errors
 from maskline.domain.allocation import CooloffScope
 from maskline.domain.calls import CarrierKind
 from maskline.domain.errors import MaskingError
-from maskline.domain.model import Account, NumberState, Scope
+from maskline.domain.model import Account
 from maskline.domain.ports import Store
 from maskline.http.render import number_object
 from maskline.service.accounts import create_account
@@ -175,11 +175,8 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         account = await _account(store, args.account)
         rows = await store.session_history(account.main_id, now - args.days * 86400)
         history = [HistoryRow(*row) for row in rows]  # type: ignore[arg-type]
-        in_service: dict[tuple[str, str], int] = {}
-        for n in await store.list_numbers(Scope(account.main_id, None), now):
-            if n.state is NumberState.IN_SERVICE:
-                in_service[n.pool_id, n.country] = in_service.get((n.pool_id, n.country), 0) + 1
-        print(plan_table(plan(history, in_service, now)))
+        in_service = await store.numbers_in_service(account.main_id)
+        print(plan_table(plan(history, in_service, now, config.policy)))
         return 0
 
     commands = {
@@ -288,7 +285,7 @@ def plan_trace(path: Path) -> int:
     trace = load_trace(path)
     rows = [HistoryRow(s.start, s.end, s.end + s.cooloff, s.first, s.second, "", s.pool, "") for s in trace]
     after = max((s.end + s.cooloff for s in trace), default=0)  # a file has no "now": its end
-    print(plan_table(plan(rows, None, after)))
+    print(plan_table(plan(rows, None, after, Config.from_env().policy)))
     return 0
 
 

@@ -32,6 +32,9 @@ class Config:
     twilio_api_url: str = ""
     delivery_interval: float = 0.5
     db_pool_size: int = 10  # PostgreSQL connections per process
+    metrics_token: str = ""  # bearer token for /metrics; empty: loopback clients only
+    plan_window: int = 86400  # seconds of history the /metrics capacity plan is made from
+    plan_refresh: int = 300  # how often at most that plan is made again
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Config:
@@ -74,6 +77,9 @@ class Config:
             in ("1", "true", "yes"),
             "plivo_api_url": env.get("MASKLINE_PLIVO_API_URL", ""),
             "twilio_api_url": env.get("MASKLINE_TWILIO_API_URL", ""),
+            "metrics_token": env.get("MASKLINE_METRICS_TOKEN", ""),
+            "plan_window": integer("MASKLINE_PLAN_WINDOW", 86400, 3600, 90 * 86400),
+            "plan_refresh": integer("MASKLINE_PLAN_REFRESH", 300, 1, 86400),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

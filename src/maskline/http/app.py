@@ -19,11 +19,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from maskline.config import Config
 from maskline.domain import errors
 from maskline.domain.ports import Clock, Store
+from maskline.http.metrics import Metrics
 from maskline.http.numbers import NumberEndpoints
 from maskline.http.sessions import SessionEndpoints
 from maskline.http.wire import Endpoint, error_reply, resource
 from maskline.service.accounts import Authenticator
 from maskline.service.calls import CallService
+from maskline.service.capacity import CapacityPlanner
 from maskline.service.events import EventDeliverer
 from maskline.service.numbers import NumberService
 from maskline.service.sessions import SessionService
@@ -80,6 +82,7 @@ class Services:
     sessions: SessionService
     numbers: NumberService
     calls: CallService
+    planner: CapacityPlanner
 
 
 async def _every(interval: float, work: Callable[[], Awaitable[object]]) -> None:
@@ -108,8 +111,9 @@ def create_app(
         opened = store or await open_store(config.database_url, config.db_pool_size)
         calls = CallService(opened, clock, CarrierDialer(config.plivo_api_url, config.twilio_api_url))
         session_service = SessionService(opened, clock, config, calls)
+        planner = CapacityPlanner(opened, clock, config.policy, config.plan_window, config.plan_refresh)
         holder["services"] = Services(
-            Authenticator(opened), session_service, NumberService(opened, clock), calls
+            Authenticator(opened), session_service, NumberService(opened, clock), calls, planner
         )
         callbacks = HttpCallbacks(allow_private=config.allow_private_callbacks)
         deliverer = EventDeliverer(opened, clock, callbacks)
@@ -126,6 +130,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
             await callbacks.close()
+            await planner.close()
             if store is None:
                 await opened.close()
 
@@ -145,8 +150,10 @@ def create_app(
         ("Number", True): resource(authenticator, {"GET": numbers.get, "DELETE": numbers.retire}),
     }
     webhooks = Webhooks(lambda: services().calls)
+    metrics = Metrics(lambda: services().planner, config.metrics_token)
     fallback = Starlette(
         routes=[
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
             Route("/webhooks/{carrier}/{auth_id}/{action}", webhooks.endpoint, methods=["GET", "POST"]),
             Route("/{path:path}", not_found, methods=ALL_METHODS),
         ],

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from maskline.domain.allocation import WILDCARD, CooloffScope
+from maskline.domain.allocation import WILDCARD, CooloffScope, Policy
 from maskline.sim.replay import POLICIES, k_star
 from maskline.sim.trace import Trace, TraceSession
 
@@ -36,7 +36,7 @@ class PlanRow:
     delta_now: int
     delta_peak: int
     held_peak: int  # Δ_held at the peak: live sessions plus per-party cool-off holds
-    needed: int  # K* of the production policy (first-fit) over the window
+    needed: int  # K* of the production policy over the window
     rule: int  # 2Δ_held−1 at the peak: what the sizing rule asks for
 
     @property
@@ -58,8 +58,12 @@ def to_trace(rows: Iterable[HistoryRow]) -> dict[tuple[str, str], Trace]:
 
 
 def plan(
-    rows: Sequence[HistoryRow], in_service: Mapping[tuple[str, str], int] | None, now: int
+    rows: Sequence[HistoryRow],
+    in_service: Mapping[tuple[str, str], int] | None,
+    now: int,
+    policy: Policy = Policy.FIRST_FIT,
 ) -> list[PlanRow]:
+    """Per pool and country: what the history of ``rows`` needed of the server's ``policy``."""
     by_pool = to_trace(rows)
     now_live: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     in_use: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -73,7 +77,7 @@ def plan(
     plans = []
     for key in keys:
         trace = by_pool.get(key, [])
-        sizing = k_star(trace, POLICIES["first_fit"], CooloffScope.PER_PARTY) if trace else None
+        sizing = k_star(trace, POLICIES[policy.value], CooloffScope.PER_PARTY) if trace else None
         plans.append(
             PlanRow(
                 pool=key[0],
@@ -94,7 +98,7 @@ def plan(
 def plan_table(rows: Sequence[PlanRow]) -> str:
     lines = [
         "| pool | country | sessions | in service | in use now | Δ now | Δ peak | Δ_held peak "
-        "| needed (first-fit) | 2Δ_held−1 | headroom |",
+        "| needed | 2Δ_held−1 | headroom |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:

@@ -409,18 +409,31 @@ class SqlStore(SqlCalls):
         )
         return int(total[0]), [await self._with_interactions(session) for session in found]
 
-    async def session_history(self, main_id: str, since: int) -> list[tuple[object, ...]]:
-        """Sessions of ``main_id``'s pools held after ``since``: (created, expiry, cooloff_until,
-        first, second, virtual number, the number's pool, its country), oldest first."""
+    async def session_history(self, main_id: str | None, since: int) -> list[tuple[object, ...]]:
+        """Sessions of ``main_id``'s pools (None: every account's) held after ``since``: (created,
+        expiry, cooloff_until, first, second, virtual number, the number's pool, its country),
+        oldest first."""
+        where, params = ("s.main_id = ? AND ", [main_id]) if main_id is not None else ("", [])
         rows = await self._read.fetch(
             "SELECT s.created, s.expiry, s.cooloff_until, s.first_party, s.second_party,"
             " s.virtual_number, n.pool_id, n.country FROM sessions s"
             " JOIN numbers n ON n.number = s.virtual_number"
-            " WHERE s.main_id = ? AND s.cooloff_until > ? ORDER BY s.created, s.id",
-            main_id,
+            f" WHERE {where}s.cooloff_until > ? ORDER BY s.created, s.id",
+            *params,
             since,
         )
         return [tuple(row) for row in rows]
+
+    async def numbers_in_service(self, main_id: str | None) -> dict[tuple[str, str], int]:
+        """How many numbers are in service per (pool, country), for ``main_id`` (None: all)."""
+        where, params = (" AND main_id = ?", [main_id]) if main_id is not None else ("", [])
+        rows = await self._read.fetch(
+            f"SELECT pool_id, country, COUNT(*) FROM numbers WHERE state = ?{where}"
+            " GROUP BY pool_id, country",
+            NumberState.IN_SERVICE.value,
+            *params,
+        )
+        return {(row[0], row[1]): int(row[2]) for row in rows}
 
     # -- housekeeping -----------------------------------------------------------------------
     async def sweep(self, now: int, purge_before: int) -> None:
