@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.databases import BACKENDS, Databases
-from tests.support import CarrierApiStandIn, FakeClock, ServerThread, Tenant
+from tests.support import CarrierApiStandIn, FakeClock, ServerThread, Tenant, plivo_sdk
 
 # Two noisy cores: time limits on examples would make property tests flaky, not stricter.
 settings.register_profile("maskline", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -72,16 +72,4 @@ def http(server: ServerThread, tenant: Tenant) -> Iterator[httpx.Client]:
 @pytest.fixture
 def plivo_client(monkeypatch: pytest.MonkeyPatch, server: ServerThread, tenant: Tenant):  # type: ignore[no-untyped-def]
     """The official Plivo SDK pointed at the test server (contract §9.2)."""
-    import plivo
-    import plivo.rest.client as rc
-
-    base = f"{server.url}/v1/Account"
-    for name in (
-        "API_VOICE_BASE_URI",
-        "API_VOICE_BASE_URI_FALLBACK_1",
-        "API_VOICE_BASE_URI_FALLBACK_2",
-        "PLIVO_API_BASE_URI",
-    ):
-        monkeypatch.setattr(rc, name, base)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    return plivo.RestClient(tenant.auth_id, tenant.auth_token)
+    return plivo_sdk(monkeypatch, server.url, tenant)

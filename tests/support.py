@@ -9,9 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
@@ -63,7 +65,7 @@ class ServerThread:
             sweep_interval=0.05,
             delivery_interval=0.05,
             allow_private_callbacks=True,  # the test receivers listen on 127.0.0.1
-            **settings,  # type: ignore[arg-type]
+            **{"auth_failures_per_minute": 0, **settings},  # type: ignore[arg-type]
         )
         # IPPROTO_TCP so that asyncio sets TCP_NODELAY: otherwise each reply waits ~40 ms.
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -142,12 +144,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def maskline(*args: str, database: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the CLI as an operator would."""
+def maskline(
+    *args: str, database: str, check: bool = True, answer: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as an operator would (``answer``: what the operator types, if asked)."""
     env = {**os.environ, "MASKLINE_DATABASE_URL": database}
     return subprocess.run(
         [sys.executable, "-m", "maskline", *args],
         env=env,
+        input=answer,
         capture_output=True,
         text=True,
         check=check,
@@ -158,14 +163,17 @@ def maskline(*args: str, database: str, check: bool = True) -> subprocess.Comple
 class ServerProcess:
     """``maskline serve`` in a child process on 127.0.0.1; stopped by its PID."""
 
-    def __init__(self, database: str, *extra: str) -> None:
+    def __init__(self, database: str, *extra: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "MASKLINE_DATABASE_URL": database}
+        env = {**os.environ, "MASKLINE_DATABASE_URL": database, **(env or {})}
+        # Output goes to a file: a pipe nobody reads while the server runs would fill up with
+        # log lines and stall the server.
+        self._output = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by stop)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "maskline", "serve", "--port", str(self.port), *extra],
             env=env,
-            stdout=subprocess.PIPE,
+            stdout=self._output,
             stderr=subprocess.STDOUT,
             text=True,
         )
@@ -185,11 +193,14 @@ class ServerProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
         try:
-            output, _ = self.process.communicate(timeout=10)
+            self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            output, _ = self.process.communicate()
-        return output or ""
+            self.process.wait()
+        self._output.seek(0)
+        output = self._output.read()
+        self._output.close()
+        return output
 
 
 CARRIER_IDS = {"plivo": "MAPLIVOCARRIER000001", "twilio": "AC" + "0" * 31 + "1"}
@@ -251,3 +262,56 @@ class CarrierApiStandIn:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def plivo_sdk(monkeypatch: Any, url: str, tenant: Tenant) -> Any:
+    """The official Plivo SDK client of ``tenant``, pointed at the server at ``url`` (contract
+    §9.2) for as long as ``monkeypatch`` lasts."""
+    import plivo
+    import plivo.rest.client as rc
+
+    for name in (
+        "API_VOICE_BASE_URI",
+        "API_VOICE_BASE_URI_FALLBACK_1",
+        "API_VOICE_BASE_URI_FALLBACK_2",
+        "PLIVO_API_BASE_URI",
+    ):
+        monkeypatch.setattr(rc, name, f"{url}/v1/Account")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    return plivo.RestClient(tenant.auth_id, tenant.auth_token)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+async def hammer(url: str, path: str, headers: dict[str, str], total: int, connections: int) -> list[Reply]:
+    """GET ``path`` ``total`` times over ``connections`` keep-alive connections, as fast as the
+    server answers: a load generator far lighter than an HTTP client library."""
+    host, port = url.removeprefix("http://").split(":")
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        + "\r\n"
+    ).encode()
+    replies: list[Reply] = []
+    left = iter(range(total))
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for _ in left:
+                writer.write(request)
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+                fields = dict(line.split(": ", 1) for line in head[1:] if line)
+                named = {k.lower(): v for k, v in fields.items()}
+                body = await reader.readexactly(int(named.get("content-length", "0")))
+                replies.append(Reply(int(head[0].split()[1]), named, body))
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    return replies

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -105,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     planning.add_argument("--account", help="the main account whose pools to plan (from the database)")
     planning.add_argument("--days", type=int, default=30, help="history to size from (default 30 days)")
     planning.add_argument("--trace", type=Path, help="plan from a trace file instead of the database")
+    purge = command(
+        commands,
+        "purge",
+        "Delete the sessions that ended before a date, with their calls and delivered events"
+        " (the server does it by itself after MASKLINE_RETENTION_DAYS).",
+    )
+    purge.add_argument("--before", required=True, type=_date, help="YYYY-MM-DD or an ISO 8601 time (UTC)")
+    purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     carrier = commands.add_parser("carrier", help="Connect an account to its carrier.").add_subparsers(
         dest="action", required=True
     )
@@ -115,6 +125,17 @@ def _parser() -> argparse.ArgumentParser:
     setting.add_argument("--public-url", required=True, help="the URL the carrier reaches maskline at")
     setting.add_argument("--carrier-auth-id", default="", help="Plivo auth id or Twilio account SID")
     return parser
+
+
+def _date(text: str) -> int:
+    """Seconds since the epoch of an ISO 8601 date or time, UTC unless it says otherwise."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-08-01") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp())
 
 
 async def _with_store(config: Config, work: Callable[[Store], Awaitable[int]]) -> int:
@@ -179,8 +200,23 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         print(plan_table(plan(history, in_service, now, config.policy)))
         return 0
 
+    async def purge(store: Store) -> int:
+        count = await store.purgeable(args.before, now)
+        when = dt.datetime.fromtimestamp(args.before, dt.UTC).isoformat()
+        if count and not args.yes:
+            try:
+                answer = input(f"Delete {count} sessions that ended before {when}? [y/N] ")
+            except EOFError:
+                answer = ""
+            if answer.strip().lower() not in ("y", "yes"):
+                print("maskline: nothing deleted", file=sys.stderr)
+                return 1
+        print(f"maskline: deleted {await store.purge(args.before, now)} sessions that ended before {when}")
+        return 0
+
     commands = {
         "account": account_create,
+        "purge": purge,
         "number": number_command,
         "carrier": carrier_set,
         "pool": pool_plan,
@@ -223,20 +259,27 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
             "the embedded SQLite database serves one process: use --workers 1, or PostgreSQL"
             " (MASKLINE_DATABASE_URL=postgresql://...) for more"
         )
+    from maskline.telemetry import configure_logging
+
+    configure_logging()
     asyncio.run(bootstrap(config, host, port))
     options: dict[str, Any] = {
         "host": host,
         "port": port,
         "loop": "uvloop",
         "http": "httptools",
-        "access_log": False,
-        "log_level": "info",
+        "access_log": False,  # maskline logs each request itself, without query strings
+        "log_config": None,
     }
     if workers == 1:
         uvicorn.run(create_app(config), **options)
-    else:  # each worker process builds its app from the environment
+        return
+    # Each worker process builds its app from the environment and writes its counters where
+    # /metrics, in whichever process answers it, adds them up.
+    with tempfile.TemporaryDirectory(prefix="maskline-metrics-") as counters:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = counters
         os.environ["MASKLINE_DATABASE_URL"] = config.database_url
-        uvicorn.run("maskline.http.app:create_app", factory=True, workers=workers, **options)
+        uvicorn.run("maskline.http.app:worker_app", factory=True, workers=workers, **options)
 
 
 def run_sim(args: argparse.Namespace) -> int:

@@ -60,6 +60,14 @@ def method_not_allowed() -> MaskingError:
     return MaskingError(405, "Method not allowed")
 
 
+def too_many_requests() -> MaskingError:
+    return MaskingError(429, "Too many requests")
+
+
+def overloaded() -> MaskingError:
+    return MaskingError(503, "Service overloaded. Retry later.")
+
+
 def internal_error() -> MaskingError:
     return MaskingError(500, "Internal server error.")
 

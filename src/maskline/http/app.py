@@ -19,10 +19,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from maskline.config import Config
 from maskline.domain import errors
 from maskline.domain.ports import Clock, Store
+from maskline.domain.ratelimit import Limiter
 from maskline.http.metrics import Metrics
 from maskline.http.numbers import NumberEndpoints
+from maskline.http.observe import Observed
 from maskline.http.sessions import SessionEndpoints
-from maskline.http.wire import Endpoint, error_reply, resource
+from maskline.http.wire import Endpoint, RateLimits, error_reply, resource
 from maskline.service.accounts import Authenticator
 from maskline.service.calls import CallService
 from maskline.service.capacity import CapacityPlanner
@@ -78,6 +80,7 @@ class ApiFront:
 
 @dataclass
 class Services:
+    store: Store
     authenticator: Authenticator
     sessions: SessionService
     numbers: NumberService
@@ -93,6 +96,14 @@ async def _every(interval: float, work: Callable[[], Awaitable[object]]) -> None
             await work()
         except Exception:
             log.exception("background work failed")
+
+
+def worker_app() -> ASGIApp:
+    """The app of one of several server processes: settings from the environment, JSON logs."""
+    from maskline.telemetry import configure_logging
+
+    configure_logging()
+    return create_app()
 
 
 def create_app(
@@ -113,7 +124,7 @@ def create_app(
         session_service = SessionService(opened, clock, config, calls)
         planner = CapacityPlanner(opened, clock, config.policy, config.plan_window, config.plan_refresh)
         holder["services"] = Services(
-            Authenticator(opened), session_service, NumberService(opened, clock), calls, planner
+            opened, Authenticator(opened), session_service, NumberService(opened, clock), calls, planner
         )
         callbacks = HttpCallbacks(allow_private=config.allow_private_callbacks)
         deliverer = EventDeliverer(opened, clock, callbacks)
@@ -141,22 +152,30 @@ def create_app(
     async def not_found(request: Request) -> Response:
         return error_reply(errors.resource_not_found())
 
+    limits = RateLimits(
+        Limiter(config.rate_limit, config.rate_burst or 2 * config.rate_limit) if config.rate_limit else None,
+        Limiter(config.auth_failures_per_minute / 60, config.auth_failures_per_minute)
+        if config.auth_failures_per_minute
+        else None,
+    )
     endpoints = {
-        ("Session", False): resource(authenticator, {"POST": sessions.create, "GET": sessions.list}),
+        ("Session", False): resource(authenticator, {"POST": sessions.create, "GET": sessions.list}, limits),
         ("Session", True): resource(
-            authenticator, {"GET": sessions.get, "POST": sessions.update, "DELETE": sessions.expire}
+            authenticator, {"GET": sessions.get, "POST": sessions.update, "DELETE": sessions.expire}, limits
         ),
-        ("Number", False): resource(authenticator, {"POST": numbers.add, "GET": numbers.list}),
-        ("Number", True): resource(authenticator, {"GET": numbers.get, "DELETE": numbers.retire}),
+        ("Number", False): resource(authenticator, {"POST": numbers.add, "GET": numbers.list}, limits),
+        ("Number", True): resource(authenticator, {"GET": numbers.get, "DELETE": numbers.retire}, limits),
     }
     webhooks = Webhooks(lambda: services().calls)
-    metrics = Metrics(lambda: services().planner, config.metrics_token)
+    metrics = Metrics(lambda: (services().store, services().planner, clock), config.metrics_token)
     fallback = Starlette(
         routes=[
             Route("/metrics", metrics.endpoint, methods=["GET"]),
+            Route("/healthz", metrics.healthz, methods=["GET"]),
+            Route("/readyz", metrics.readyz, methods=["GET"]),
             Route("/webhooks/{carrier}/{auth_id}/{action}", webhooks.endpoint, methods=["GET", "POST"]),
             Route("/{path:path}", not_found, methods=ALL_METHODS),
         ],
         lifespan=lifespan,
     )
-    return ApiFront(fallback, endpoints)
+    return Observed(ApiFront(fallback, endpoints), config.max_in_flight)

@@ -1,22 +1,31 @@
-"""``/metrics``: Prometheus gauges of every pool's capacity plan.
+"""``/metrics`` (Prometheus), ``/healthz`` and ``/readyz``.
 
-Only for the operator: with ``MASKLINE_METRICS_TOKEN`` set, a scrape must send it as a bearer
-token; without it, only clients on the loopback interface are answered.
+``/metrics`` serves the counters of ``maskline.telemetry`` (added up over the server's processes
+when there are several), live sessions and the event backlog, and every pool's capacity plan. It
+is only for the operator: with ``MASKLINE_METRICS_TOKEN`` set, a scrape must send it as a bearer
+token; without it, only clients on the loopback interface are answered. ``/healthz`` says the
+process answers; ``/readyz`` that it can reach its database.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterator, Sequence
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from maskline.domain.ports import Clock, Store
 from maskline.service.capacity import CapacityPlanner
 from maskline.sim.plan import PlanRow
+
+log = logging.getLogger("maskline")
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
@@ -55,13 +64,42 @@ class PoolCollector(Collector):
             yield family
 
 
+class Gauges(Collector):
+    """Figures read from the database at each scrape."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[str, float]] = {}
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        for name, (text, value) in self.values.items():
+            yield GaugeMetricFamily(name, text, value=value)
+
+
+class Counted(Collector):
+    """The counters of this process, or of every process of the server."""
+
+    def __init__(self) -> None:
+        self._source: Iterable[Metric] | None = None
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            shared = CollectorRegistry()
+            MultiProcessCollector(shared)
+            self._shared: CollectorRegistry | None = shared
+        else:
+            self._shared = None
+
+    def collect(self) -> Iterator[Metric]:
+        yield from (self._shared or REGISTRY).collect()
+
+
 class Metrics:
-    def __init__(self, planner: Callable[[], CapacityPlanner], token: str) -> None:
-        self._planner = planner
+    def __init__(self, services: Callable[[], tuple[Store, CapacityPlanner, Clock]], token: str) -> None:
+        self._services = services
         self._token = token
         self.registry = CollectorRegistry(auto_describe=False)
         self._pools = PoolCollector()
-        self.registry.register(self._pools)
+        self._gauges = Gauges()
+        for collector in (Counted(), self._gauges, self._pools):
+            self.registry.register(collector)
 
     def _allowed(self, request: Request) -> bool:
         if self._token:
@@ -72,5 +110,23 @@ class Metrics:
     async def endpoint(self, request: Request) -> Response:
         if not self._allowed(request):
             return PlainTextResponse("metrics need the operator's token\n", status_code=403)
-        self._pools.rows = await self._planner().current()
+        store, planner, clock = self._services()
+        live, backlog = await store.vital_signs(int(clock()))
+        self._gauges.values = {
+            "maskline_sessions_live": ("Masking sessions live now.", live),
+            "maskline_events_backlog": ("Session events waiting to be delivered.", backlog),
+        }
+        self._pools.rows = await planner.current()
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        try:
+            store, _, _ = self._services()
+            await store.ping()
+        except Exception as error:  # not started, or the database cannot be reached
+            log.warning("not ready: %s", error)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from maskline import telemetry
 from maskline.domain import errors
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
+from maskline.domain.ratelimit import Limiter
 from maskline.service.accounts import Authenticator
 
 log = logging.getLogger("maskline.http")
@@ -67,12 +72,42 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def resource(authenticator: Callable[[], Authenticator], methods: dict[str, Handler]) -> Endpoint:
-    """An endpoint that authenticates, then dispatches on the method (401 before 405)."""
+@dataclass(frozen=True)
+class RateLimits:
+    """Requests per main account, and failed authentications per client address (each costs
+    a slow hash, and many are someone guessing); None: no limit."""
+
+    accounts: Limiter | None = None
+    failures: Limiter | None = None
+
+
+def too_many(wait: float, reason: str) -> Response:
+    telemetry.RATE_LIMITED.labels(reason).inc()
+    response = error_reply(errors.too_many_requests())
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
+
+
+def resource(
+    authenticator: Callable[[], Authenticator], methods: dict[str, Handler], limits: RateLimits
+) -> Endpoint:
+    """An endpoint that authenticates, then dispatches on the method (401 before 405), within
+    the rate limits (429 with ``Retry-After``)."""
 
     async def endpoint(request: Request) -> Response:
         try:
-            account = await authenticate(request, authenticator())
+            now = time.monotonic()
+            address = request.client.host if request.client else ""
+            if limits.failures is not None and (wait := limits.failures.wait(address, now)):
+                return too_many(wait, "authentication")
+            try:
+                account = await authenticate(request, authenticator())
+            except MaskingError:
+                if limits.failures is not None:
+                    limits.failures.take(address, now)
+                raise
+            if limits.accounts is not None and (wait := limits.accounts.take(account.main_id, now)):
+                return too_many(wait, "account")
             handler = methods.get(request.method)
             if handler is None:
                 raise errors.method_not_allowed()

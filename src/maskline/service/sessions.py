@@ -8,6 +8,7 @@ import uuid as uuidlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from maskline import telemetry
 from maskline.config import Config
 from maskline.domain import errors
 from maskline.domain.allocation import Claim, hold_until, session_keys
@@ -83,6 +84,7 @@ class SessionService:
         if settings.geomatch:
             country = region_of(first or second)
             if country is None:
+                telemetry.REFUSALS.inc()
                 raise errors.pool_exhausted()
         expiry = now + request.session_expiry
         session = Session(
@@ -105,7 +107,13 @@ class SessionService:
             policy=self._config.policy,
             scope=self._config.cooloff_scope,
         )
-        created = await self._store.insert_session(session, claim, now)
+        try:
+            created = await self._store.insert_session(session, claim, now)
+        except errors.MaskingError as error:
+            if error == errors.pool_exhausted():
+                telemetry.REFUSALS.inc()
+            raise
+        telemetry.SESSIONS_CREATED.inc()
         if carrier is not None and settings.initiate_call_to_first_party and first and second:
             assert self._calls is not None
             self._calls.place_first_call(carrier, created)
@@ -171,6 +179,7 @@ class SessionService:
         ended = replace(session, expiry=now, modified=now)
         if not await self._store.save_session(ended, self._hold_until(ended), now):
             raise errors.session_already_expired()
+        telemetry.SESSIONS_EXPIRED.inc()
         return ended
 
     async def sweep(self) -> None:

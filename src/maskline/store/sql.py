@@ -424,6 +424,19 @@ class SqlStore(SqlCalls):
         )
         return [tuple(row) for row in rows]
 
+    async def vital_signs(self, now: int) -> tuple[int, int]:
+        """Live sessions and events waiting for delivery; a failure means the database is down."""
+        row = await self._read.fetchrow(
+            "SELECT (SELECT COUNT(*) FROM sessions WHERE expiry > ?),"
+            " (SELECT COUNT(*) FROM events WHERE pending)",
+            now,
+        )
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    async def ping(self) -> None:
+        await self._read.fetchrow("SELECT 1")
+
     async def numbers_in_service(self, main_id: str | None) -> dict[tuple[str, str], int]:
         """How many numbers are in service per (pool, country), for ``main_id`` (None: all)."""
         where, params = (" AND main_id = ?", [main_id]) if main_id is not None else ("", [])
@@ -462,11 +475,28 @@ class SqlStore(SqlCalls):
                 since - MAX_COOLOFF,
                 now,
             )
-            doomed = "SELECT id FROM sessions WHERE expiry < ?"
-            await db.execute(f"DELETE FROM allocations WHERE session_id IN ({doomed})", purge_before)
-            await db.execute("DELETE FROM sessions WHERE expiry < ?", purge_before)
-            await db.execute("DELETE FROM calls WHERE started < ? AND state = 'ended'", purge_before)
-            await db.execute("DELETE FROM events WHERE created < ? AND NOT pending", purge_before)
+            await self._purge(db, purge_before, now)
             await db.execute("UPDATE counters SET value = ? WHERE name = 'swept_until'", max(since, now))
 
         await self._transact(work)
+
+    _ENDED = "expiry < ? AND cooloff_until <= ?"  # ended before a time, and holding nothing now
+
+    async def purgeable(self, before: int, now: int) -> int:
+        """How many sessions ``purge`` would delete."""
+        row = await self._read.fetchrow(f"SELECT COUNT(*) FROM sessions WHERE {self._ENDED}", before, now)
+        assert row is not None
+        return int(row[0])
+
+    async def purge(self, before: int, now: int) -> int:
+        """Delete the sessions that ended before ``before`` (and no longer hold their number),
+        with their allocations, and the ended calls and delivered events from before then."""
+        return await self._transact(lambda db: self._purge(db, before, now))
+
+    async def _purge(self, db: Db, before: int, now: int) -> int:
+        doomed = f"SELECT id FROM sessions WHERE {self._ENDED}"
+        await db.execute(f"DELETE FROM allocations WHERE session_id IN ({doomed})", before, now)
+        rows = await db.fetch(f"DELETE FROM sessions WHERE {self._ENDED} RETURNING id", before, now)
+        await db.execute("DELETE FROM calls WHERE started < ? AND state = 'ended'", before)
+        await db.execute("DELETE FROM events WHERE created < ? AND NOT pending", before)
+        return len(rows)

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
+from maskline import telemetry
 from maskline.domain.calls import Carrier, CarrierKind
 from maskline.service.calls import CallService, LegStatus
 from maskline.telephony import xml
@@ -70,6 +71,7 @@ class Webhooks:
         service = self._calls()
         carrier = await service.carrier(request.path_params["auth_id"])
         if carrier is None or carrier.kind is not kind or not self._signed(carrier, request, form):
+            telemetry.SIGNATURE_FAILURES.labels(kind.value).inc()
             log.warning("webhook refused: bad signature on %s", request.url.path)
             return Response("Forbidden", 403, media_type="text/plain")
         try:

@@ -1,0 +1,98 @@
+"""Every HTTP request, observed: a request id (taken from ``X-Request-Id`` when it is sane, else
+new, and sent back), its route, status and time counted for ``/metrics``, and one JSON access log
+line. The route is the path's template, never the path: paths hold account ids and session
+uuids, and query strings (never logged) can hold phone numbers.
+
+Requests beyond ``max_in_flight`` at once are answered 503 straight away (with ``Retry-After``),
+so that an overloaded process stays responsive instead of queueing without bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from maskline import telemetry
+from maskline.domain import errors
+from maskline.http.wire import error_reply
+
+log = logging.getLogger("maskline.access")
+
+_SANE_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
+_API = re.compile(r"/v1/Account/(?P<account>[^/]+)/Masking/(?P<kind>Session|Number)(?P<item>/[^/]+)?/?")
+_WEBHOOK = re.compile(r"/webhooks/[^/]+/(?P<account>[^/]+)/[^/]+")
+_ITEM = {"Session": "{session_uuid}", "Number": "{number}"}
+_FIXED = {"/metrics", "/healthz", "/readyz", "/openapi.json"}
+
+
+def route_of(path: str) -> tuple[str, str]:
+    """The route template of ``path`` (``other`` for unknown paths) and the account it names."""
+    if path in _FIXED:
+        return path, ""
+    match = _API.fullmatch(re.sub(r"/{2,}", "/", path))
+    if match:
+        item = _ITEM[match["kind"]] + "/" if match["item"] else ""
+        return f"/v1/Account/{{auth_id}}/Masking/{match['kind']}/{item}", match["account"]
+    match = _WEBHOOK.fullmatch(path)
+    if match:
+        return "/webhooks/{carrier}/{auth_id}/{action}", match["account"]
+    return "other", ""
+
+
+class Observed:
+    def __init__(self, app: ASGIApp, max_in_flight: int) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        sent = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = sent if _SANE_ID.fullmatch(sent) else uuid.uuid4().hex
+        token = telemetry.request_id.set(rid)
+        status = 500
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        self.in_flight += 1
+        try:
+            if self.in_flight > self.max_in_flight:
+                response = error_reply(errors.overloaded())
+                response.headers["Retry-After"] = "1"
+                await response(scope, receive, send_observed)
+            else:
+                await self.app(scope, receive, send_observed)
+        finally:
+            self.in_flight -= 1
+            elapsed = time.perf_counter() - began
+            route, account = route_of(scope["path"])
+            method = scope["method"]
+            telemetry.REQUESTS.labels(route, method, str(status)).inc()
+            telemetry.LATENCY.labels(route, method).observe(elapsed)
+            log.info(
+                "%s %s %d",
+                method,
+                route,
+                status,
+                extra={
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "account": account,
+                },
+            )
+            telemetry.request_id.reset(token)

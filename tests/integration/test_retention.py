@@ -1,0 +1,52 @@
+"""Data retention: sessions that ended long ago are purged, by the server's sweep and by
+``maskline purge --before DATE``, which asks first; live and cooling sessions are never touched."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tests.databases import query
+from tests.support import maskline
+
+POOL = [f"+1628563{i:04d}" for i in range(4)]
+A, B, C, D = (f"+1415205{i:04d}" for i in range(4))
+
+
+def counts(url: str) -> tuple[object, ...]:
+    return query(url, "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM allocations)")[0]
+
+
+def test_purge_asks_then_deletes_only_what_ended_before_the_date(harness: Any) -> None:
+    h = harness(POOL)
+    url = h.config.database_url
+    h.create(A, B, session_expiry=600)  # ended on 2026-01-01
+    h.create(A, C, session_expiry=600)
+    h.clock.now = time.time()  # the CLI runs on the real clock
+    h.create(A, D, session_expiry=3600)  # live
+    h.create(B, C, session_expiry=60, virtual_number_cooloff_period=3600)
+    h.clock.advance(61)  # ended but still cooling
+    h.run(h.store.sweep(int(h.clock()), 0))
+    assert counts(url) == (4, 8)
+
+    nothing = maskline("purge", "--before", "2025-12-01", "--yes", database=url)
+    assert "deleted 0 sessions" in nothing.stdout and counts(url) == (4, 8)
+    declined = maskline("purge", "--before", "2099-01-01", database=url, answer="n\n", check=False)
+    assert declined.returncode == 1 and "Delete 2 sessions that ended before 2099-01-01" in declined.stdout
+    assert "nothing deleted" in declined.stderr and counts(url) == (4, 8)
+    done = maskline("purge", "--before", "2099-01-01", database=url, answer="y\n")
+    assert "deleted 2 sessions" in done.stdout
+    assert counts(url) == (2, 4)  # the live one and the cooling one stay, with their holds
+    bad = maskline("purge", "--before", "last tuesday", database=url, check=False)
+    assert bad.returncode == 2 and "is not a date like 2026-08-01" in bad.stderr
+
+
+def test_the_sweep_purges_after_the_retention_period(harness: Any) -> None:
+    h = harness(POOL)
+    old = h.create(A, B, session_expiry=600)
+    h.clock.advance(86400)
+    recent = h.create(A, C, session_expiry=600)
+    h.clock.advance(89 * 86400 + 601)  # the first ended 90 days and a bit ago, the second not quite
+    h.run(h.sessions.sweep())
+    assert query(h.config.database_url, "SELECT uuid FROM sessions") == [(recent.uuid,)]
+    assert old.uuid != recent.uuid
