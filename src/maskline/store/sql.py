@@ -224,17 +224,24 @@ class SqlStore(SqlCalls):
     @staticmethod
     async def _last_left(db: Db, parties: Sequence[str], window: Sequence[str]) -> dict[str, int]:
         """When one of ``parties`` last left each number of ``window`` that they used. The
-        window's numbers are free for them, so every session of theirs on it has ended."""
+        window's numbers are free for them, so every session of theirs on it has ended. Each
+        (party, number) is one index seek for its latest end, however long the history."""
         if len(window) < 2 or not parties:
             return {}
-        rows = await db.fetch(
-            "SELECT virtual_number, MAX(ends_at) FROM allocations"
-            f" WHERE party IN ({marks(parties)}) AND virtual_number IN ({marks(window)})"
-            " GROUP BY virtual_number",
-            *parties,
-            *window,
+        latest = (
+            "SELECT n, (SELECT MAX(ends_at) FROM allocations WHERE party = ? AND virtual_number = n) FROM w"
         )
-        return {row[0]: row[1] for row in rows}
+        rows = await db.fetch(
+            f"WITH w(n) AS (VALUES {','.join(['(?)'] * len(window))}) "
+            + " UNION ALL ".join([latest] * len(parties)),
+            *window,
+            *parties,
+        )
+        left: dict[str, int] = {}
+        for number, ended in rows:
+            if ended is not None:
+                left[number] = max(ended, left.get(number, ended))
+        return left
 
     @staticmethod
     async def _release(db: Db, keys: Sequence[str], now: int) -> None:
