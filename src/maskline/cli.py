@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -262,6 +263,9 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
     from maskline.telemetry import configure_logging
 
     configure_logging()
+    # uvicorn drains in-flight requests on SIGTERM, then raises the signal again to stop: a
+    # drained stop is a clean one, so it ends with status 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     asyncio.run(bootstrap(config, host, port))
     options: dict[str, Any] = {
         "host": host,

@@ -24,17 +24,15 @@ PARTIES = [f"+1415206{i:04d}" for i in range(12)]
 class Acknowledged:
     created: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # uuid: parties, number
     expired: dict[str, float] = field(default_factory=dict)  # uuid: when the expiry was answered
+    answered: int = 0  # requests answered at all
 
 
-async def drive(url: str, seconds: float, seen: Acknowledged, rng: random.Random) -> int:
-    """Creates and expires from 8 clients until ``seconds`` pass or the server is gone; returns
-    how many requests were answered."""
-    answered = 0
+async def drive(url: str, seconds: float, seen: Acknowledged, rng: random.Random) -> None:
+    """Creates and expires from 8 clients until ``seconds`` pass or the server is gone."""
     deadline = time.monotonic() + seconds
     async with httpx.AsyncClient(base_url=url, auth=(AUTH_ID, TOKEN), timeout=10, trust_env=False) as client:
 
         async def client_loop() -> None:
-            nonlocal answered
             while time.monotonic() < deadline:
                 live = [u for u in seen.created if u not in seen.expired]
                 try:
@@ -53,10 +51,23 @@ async def drive(url: str, seconds: float, seen: Acknowledged, rng: random.Random
                 except httpx.TransportError:
                     return  # the server is gone: whatever was in flight is unknown, not acknowledged
                 assert reply.status_code in (200, 201, 400), reply.text
-                answered += 1
+                seen.answered += 1
 
         await asyncio.gather(*(client_loop() for _ in range(8)))
-    return answered
+
+
+async def killed_while_busy(server: ServerProcess, seen: Acknowledged, rng: random.Random, sig: int) -> int:
+    """Drive the server, and send it ``sig`` at a random moment once it is busy answering;
+    returns how many requests it answered in all."""
+    before = seen.answered
+    driving = asyncio.create_task(drive(server.url, 60, seen, rng))
+    deadline = time.monotonic() + 30
+    while seen.answered < before + 20 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(rng.uniform(0, 0.5))
+    server.process.send_signal(sig)
+    await driving
+    return seen.answered - before
 
 
 def test_sigkill_at_random_moments_loses_nothing_acknowledged(database: str) -> None:
@@ -66,15 +77,10 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(database: str) -> 
     seen = Acknowledged()
     for _ in range(3):
         server = ServerProcess(database)
-
-        async def round_(server: ServerProcess = server) -> int:
-            driving = asyncio.create_task(drive(server.url, 30, seen, rng))
-            await asyncio.sleep(rng.uniform(0.5, 2.0))
-            server.process.send_signal(signal.SIGKILL)
-            return await driving
-
-        assert asyncio.run(round_()) > 0
-        server.stop()
+        try:
+            assert asyncio.run(killed_while_busy(server, seen, rng, signal.SIGKILL)) >= 20
+        finally:
+            server.stop()
         assert server.process.returncode == -signal.SIGKILL
     assert len(seen.created) > 20 and seen.expired
 
@@ -113,15 +119,10 @@ def test_sigterm_finishes_what_it_took_and_exits_cleanly(database: str) -> None:
     maskline("number", "add", *POOL, "--account", AUTH_ID, database=database)
     server = ServerProcess(database)
     seen = Acknowledged()
-
-    async def run() -> int:
-        driving = asyncio.create_task(drive(server.url, 30, seen, random.Random(3)))
-        await asyncio.sleep(1.0)
-        server.process.send_signal(signal.SIGTERM)
-        return await driving
-
-    answered = asyncio.run(run())
-    output = server.stop()
+    try:
+        answered = asyncio.run(killed_while_busy(server, seen, random.Random(3), signal.SIGTERM))
+    finally:
+        output = server.stop()
     assert server.process.returncode == 0, output
     assert answered > 0 and "Finished server process" in output
     stored = {row[0] for row in query(database, "SELECT uuid FROM sessions")}
