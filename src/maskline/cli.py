@@ -274,6 +274,7 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
         "http": "httptools",
         "access_log": False,  # maskline logs each request itself, without query strings
         "log_config": None,
+        "limit_concurrency": config.max_connections,
     }
     if workers == 1:
         uvicorn.run(create_app(config), **options)

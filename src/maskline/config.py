@@ -36,6 +36,7 @@ class Config:
     rate_burst: int = 0  # ... of which this many at once (0: twice the rate)
     auth_failures_per_minute: int = 30  # per client address; 0: no limit
     max_in_flight: int = 1000  # requests a process works on at once; more are answered 503
+    max_connections: int = 4000  # open connections per process; beyond, uvicorn answers 503
     metrics_token: str = ""  # bearer token for /metrics; empty: loopback clients only
     plan_window: int = 86400  # seconds of history the /metrics capacity plan is made from
     plan_refresh: int = 300  # how often at most that plan is made again
@@ -85,6 +86,7 @@ class Config:
             "rate_burst": integer("MASKLINE_RATE_BURST", 0, 0, 1_000_000),
             "auth_failures_per_minute": integer("MASKLINE_AUTH_FAILURES_PER_MINUTE", 30, 0, 1_000_000),
             "max_in_flight": integer("MASKLINE_MAX_IN_FLIGHT", 1000, 1, 1_000_000),
+            "max_connections": integer("MASKLINE_MAX_CONNECTIONS", 4000, 1, 1_000_000),
             "metrics_token": env.get("MASKLINE_METRICS_TOKEN", ""),
             "plan_window": integer("MASKLINE_PLAN_WINDOW", 86400, 3600, 90 * 86400),
             "plan_refresh": integer("MASKLINE_PLAN_REFRESH", 300, 1, 86400),
