@@ -19,7 +19,7 @@ from typing import Any
 from maskline.config import Config, ConfigError
 from maskline.domain import errors
 from maskline.domain.allocation import CooloffScope
-from maskline.domain.calls import CarrierKind
+from maskline.domain.calls import WEBHOOK_CARRIERS, CarrierKind
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
 from maskline.domain.ports import Store
@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     setting = command(carrier, "set", "Set the carrier that hosts an account's numbers.")
     setting.add_argument("--account", required=True)
-    setting.add_argument("--carrier", required=True, choices=[k.value for k in CarrierKind])
+    setting.add_argument("--carrier", required=True, choices=[k.value for k in WEBHOOK_CARRIERS])
     setting.add_argument("--auth-token", required=True, help="the carrier's auth token (signs webhooks)")
     setting.add_argument("--public-url", required=True, help="the URL the carrier reaches maskline at")
     setting.add_argument("--carrier-auth-id", default="", help="Plivo auth id or Twilio account SID")

@@ -11,6 +11,7 @@ from maskline.domain.listing import Windows
 from maskline.domain.params import Defaults
 
 DEFAULT_DATABASE_URL = "sqlite:///./maskline.db"
+_LOOPBACK = "127.0.0.1/32,::1/128"
 
 
 class ConfigError(ValueError):
@@ -37,6 +38,9 @@ class Config:
     auth_failures_per_minute: int = 30  # per client address; 0: no limit
     max_in_flight: int = 1000  # requests a process works on at once; more are answered 503
     max_connections: int = 4000  # open connections per process; beyond, uvicorn answers 503
+    sip_trunk: str = "127.0.0.1:5080"  # host[:port] the SIP proxy sends bridged calls to
+    sip_secret: str = ""  # shared secret the proxy sends to /sip/*; empty: source addresses only
+    sip_allow: tuple[str, ...] = tuple(_LOOPBACK.split(","))  # where /sip/* may be called from
     metrics_token: str = ""  # bearer token for /metrics; empty: loopback clients only
     plan_window: int = 86400  # seconds of history the /metrics capacity plan is made from
     plan_refresh: int = 300  # how often at most that plan is made again
@@ -87,6 +91,11 @@ class Config:
             "auth_failures_per_minute": integer("MASKLINE_AUTH_FAILURES_PER_MINUTE", 30, 0, 1_000_000),
             "max_in_flight": integer("MASKLINE_MAX_IN_FLIGHT", 1000, 1, 1_000_000),
             "max_connections": integer("MASKLINE_MAX_CONNECTIONS", 4000, 1, 1_000_000),
+            "sip_trunk": env.get("MASKLINE_SIP_TRUNK") or "127.0.0.1:5080",
+            "sip_secret": env.get("MASKLINE_SIP_SECRET", ""),
+            "sip_allow": tuple(
+                n.strip() for n in env.get("MASKLINE_SIP_ALLOW", _LOOPBACK).split(",") if n.strip()
+            ),
             "metrics_token": env.get("MASKLINE_METRICS_TOKEN", ""),
             "plan_window": integer("MASKLINE_PLAN_WINDOW", 86400, 3600, 90 * 86400),
             "plan_refresh": integer("MASKLINE_PLAN_REFRESH", 300, 1, 86400),

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 class CarrierKind(enum.StrEnum):
     PLIVO = "plivo"
     TWILIO = "twilio"
+    SIP = "sip"  # the operator's own trunk, through a SIP proxy that asks /sip/route
+
+
+WEBHOOK_CARRIERS = (CarrierKind.PLIVO, CarrierKind.TWILIO)  # the carriers that call webhooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +36,7 @@ class Carrier:
 
     def leg_url(self, leg_id: str) -> str:
         """The carrier's REST resource of one call leg (contract §7.8)."""
-        if not leg_id:
+        if not leg_id or self.kind is CarrierKind.SIP:
             return ""
         if self.kind is CarrierKind.PLIVO:
             return f"https://api.plivo.com/v1/Account/{self.carrier_auth_id}/Call/{leg_id}/"
@@ -73,7 +77,9 @@ class Call:
 
     @property
     def legs(self) -> int:
-        return 2 if self.b_leg else 1
+        """The caller's leg, and the callee's once dialled (a carrier names it) or answered
+        (a SIP proxy names no legs)."""
+        return 2 if self.b_leg or self.answered is not None else 1
 
     @property
     def first_party_leg(self) -> str:

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from maskline.domain.model import Session
 
-# SIP codes of a rejection (telephony spec §1): an unknown caller, or nothing to reach.
+# SIP codes of a rejection (telephony spec §1): an unknown caller, nothing to reach, or a
+# caller whose session with this number has ended.
 UNKNOWN_CALLER = 403
 NO_SESSION = 404
+SESSION_EXPIRED = 480
 
 
 @dataclass(frozen=True, slots=True)

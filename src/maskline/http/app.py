@@ -23,7 +23,9 @@ from maskline.domain.ratelimit import Limiter
 from maskline.http.metrics import Metrics
 from maskline.http.numbers import NumberEndpoints
 from maskline.http.observe import Observed
+from maskline.http.openapi import openapi
 from maskline.http.sessions import SessionEndpoints
+from maskline.http.sip import SipEndpoints
 from maskline.http.wire import Endpoint, RateLimits, error_reply, resource
 from maskline.service.accounts import Authenticator
 from maskline.service.calls import CallService
@@ -167,12 +169,16 @@ def create_app(
         ("Number", True): resource(authenticator, {"GET": numbers.get, "DELETE": numbers.retire}, limits),
     }
     webhooks = Webhooks(lambda: services().calls)
+    sip = SipEndpoints(lambda: services().calls, config.sip_trunk, config.sip_secret, config.sip_allow)
     metrics = Metrics(lambda: (services().store, services().planner, clock), config.metrics_token)
     fallback = Starlette(
         routes=[
             Route("/metrics", metrics.endpoint, methods=["GET"]),
             Route("/healthz", metrics.healthz, methods=["GET"]),
+            Route("/sip/route", sip.route, methods=["GET", "POST"]),
+            Route("/sip/event", sip.event, methods=["POST"]),
             Route("/readyz", metrics.readyz, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
             Route("/webhooks/{carrier}/{auth_id}/{action}", webhooks.endpoint, methods=["GET", "POST"]),
             Route("/{path:path}", not_found, methods=ALL_METHODS),
         ],

@@ -15,7 +15,18 @@ from maskline.domain.model import Account, Session
 from maskline.domain.params import is_url
 from maskline.domain.phone import to_e164
 from maskline.domain.ports import Clock, Dialer, Store
-from maskline.domain.routing import NO_SESSION, Bridge, Decision, Play, PromptPin, Reject, route, route_pin
+from maskline.domain.routing import (
+    NO_SESSION,
+    SESSION_EXPIRED,
+    UNKNOWN_CALLER,
+    Bridge,
+    Decision,
+    Play,
+    PromptPin,
+    Reject,
+    route,
+    route_pin,
+)
 from maskline.domain.timefmt import format_time
 
 log = logging.getLogger("maskline.calls")
@@ -123,6 +134,39 @@ class CallService:
             )
             await self._advance(call, None, decision, now)
         return decision
+
+    # -- SIP mode: a proxy asks how to route each new call, then reports how it went ---------
+    async def _sip_carrier(self, number: str | None) -> Carrier | None:
+        """The trunk of the account whose pool holds ``number``: SIP calls are that account's."""
+        main_id = await self._store.number_owner(number) if number else None
+        return None if main_id is None else Carrier(main_id, CarrierKind.SIP, "", "", "", main_id)
+
+    async def sip_answer(self, call_id: str, caller_raw: str, number_raw: str) -> Decision:
+        """A new SIP call: the same decision and call record as a carrier's answer webhook.
+        A proxy has no media, so a call that would hear a prompt or enter a PIN is refused as
+        an unknown caller, and a caller whose session on the number has ended hears 480."""
+        number = to_e164(number_raw)
+        carrier = await self._sip_carrier(number)
+        if carrier is None or number is None:
+            return Reject(NO_SESSION)
+        decision = await self.answer(carrier, call_id, caller_raw, number)
+        if isinstance(decision, PromptPin | Play):
+            await self.hangup(carrier, call_id)
+            return Reject(UNKNOWN_CALLER)
+        caller = to_e164(caller_raw)
+        unknown = isinstance(decision, Reject) and decision.sip_code == UNKNOWN_CALLER
+        if unknown and caller and await self._store.had_session(caller, number, carrier.main_id, self._now()):
+            return Reject(SESSION_EXPIRED, "session expired")
+        return decision
+
+    async def sip_progress(self, call_id: str, number_raw: str, status: LegStatus) -> None:
+        """The proxy's report on a SIP call: the callee answered, or the call is over."""
+        carrier = await self._sip_carrier(to_e164(number_raw))
+        if carrier is None:
+            return
+        await self.leg(carrier, call_id, "", status)
+        if status is LegStatus.ENDED:
+            await self.hangup(carrier, call_id)
 
     async def _advance(self, call: Call, before: Call | None, decision: Decision, now: int) -> None:
         """Record what a decision does to a call, with the events it makes."""

@@ -105,6 +105,24 @@ class SqlCalls:
         )
         return NumberView(pin=pin[0] if pin else None, prompt=prompt[0] if prompt else None)
 
+    async def number_owner(self, number: str) -> str | None:
+        """The main account whose pool holds ``number``, if any."""
+        row = await self._read.fetchrow("SELECT main_id FROM numbers WHERE number = ?", number)
+        return None if row is None else str(row[0])
+
+    async def had_session(self, caller: str, number: str, main_id: str, now: int) -> bool:
+        """Whether ``caller`` was a party of a session on ``number`` that has ended."""
+        row = await self._read.fetchrow(
+            "SELECT 1 FROM sessions WHERE virtual_number = ? AND main_id = ? AND expiry <= ?"
+            " AND (first_party = ? OR second_party = ?) LIMIT 1",
+            number,
+            main_id,
+            now,
+            caller,
+            caller,
+        )
+        return row is not None
+
     async def session_by_pin(self, number: str, pin: str, now: int) -> Session | None:
         return await self._held_session(pin_key(pin), number, now)
 

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from maskline import telemetry
-from maskline.domain.calls import Carrier, CarrierKind
+from maskline.domain.calls import WEBHOOK_CARRIERS, Carrier, CarrierKind
 from maskline.service.calls import CallService, LegStatus
 from maskline.telephony import xml
 from maskline.telephony.signatures import Params, plivo_valid, twilio_valid
@@ -63,6 +63,8 @@ class Webhooks:
         try:
             kind = CarrierKind(request.path_params["carrier"])
         except ValueError:
+            kind = None
+        if kind is None or kind not in WEBHOOK_CARRIERS:
             return Response("Not found", 404, media_type="text/plain")
         raw = await request.body() if request.method == "POST" else b""
         if len(raw) > MAX_FORM:

@@ -1,0 +1,761 @@
+"""The OpenAPI 3.1 document of everything maskline serves, answered at ``GET /openapi.json``.
+
+It is built in Python rather than shipped as JSON because most of it repeats: every Masking API
+operation has the same error replies, the session object sits in four responses, every integer
+parameter takes the same spellings and the list filters come in families of five. The document
+describes what the server does, tolerances included (contract §4.2); the tests hold it to that:
+``tests/integration/test_openapi.py`` compares it with the routes and real replies, and
+``tests/integration/test_fuzz.py`` fuzzes the server from it.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib.metadata import version
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from maskline.domain.allocation import MAX_COOLOFF
+from maskline.domain.listing import MAX_LIMIT, STATUSES
+from maskline.domain.params import ALIASES, UPDATABLE
+
+Schema = dict[str, Any]
+
+_NULL: Schema = {"type": "null"}
+_DIGIT_STRING: Schema = {"type": "string", "pattern": "^[0-9]{1,12}$"}
+_TIME_SUFFIXES = ("", "__gt", "__gte", "__lt", "__lte")
+_TIME_FILTER = "^\\s*[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,6})?)?\\s*$"
+_API = "/v1/Account/{auth_id}/Masking"
+
+
+def _ref(kind: str, name: str) -> Schema:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _any_case(*words: str) -> str:
+    """A pattern matching any of ``words`` in any letter case (JSON Schema patterns have no flags)."""
+    spelled = ("".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in w) for w in words)
+    return "^(" + "|".join(spelled) + ")$"
+
+
+# -- input values: the canonical type, then the spellings the server also takes (contract §4.2) --
+def _integer(low: int, high: int, text: str, *, zero_unset: bool = False) -> Schema:
+    variants: list[Schema] = [{"type": "integer", "minimum": low, "maximum": high}]
+    if zero_unset:
+        variants.insert(0, {"const": 0})
+        text += " 0 means not set."
+    return {"anyOf": [*variants, _DIGIT_STRING, _NULL], "description": text + " A string of digits is taken."}
+
+
+def _boolean(text: str) -> Schema:
+    words = {"type": "string", "pattern": _any_case("true", "false")}
+    return {"anyOf": [{"type": "boolean"}, words, _NULL], "description": text}
+
+
+def _url(text: str, max_length: int | None = None) -> Schema:
+    url: Schema = {"type": "string", "format": "uri"}
+    if max_length is not None:
+        url["maxLength"] = max_length
+    return {
+        "anyOf": [url, {"const": ""}, _NULL],
+        "description": text + " An absolute http(s) URL; '' is unset.",
+    }
+
+
+def _method(text: str) -> Schema:
+    return {"anyOf": [{"type": "string", "pattern": _any_case("GET", "POST")}, _NULL], "description": text}
+
+
+def _phone(text: str, example: str) -> Schema:
+    number = {"type": "string", "examples": [example]}
+    return {"anyOf": [number, _NULL], "description": text + " E.164, with or without '+'; '' is unset."}
+
+
+def _pin(text: str) -> Schema:
+    digits = {"type": "string", "pattern": "^[0-9]{4,15}$"}
+    integer = {"type": "integer", "minimum": 1000, "maximum": 10**15 - 1}
+    return {"anyOf": [digits, integer, {"const": ""}, _NULL], "description": text}
+
+
+def _text(text: str) -> Schema:
+    return {"anyOf": [{"type": "string"}, _NULL], "description": text}
+
+
+# The create parameters in the contract's row order (§4.1), which is also the order of the checks.
+def _create_fields() -> dict[str, Schema]:
+    return {
+        "first_party": _phone("Required unless create_session_with_single_party.", "+14155550100"),
+        "second_party": _phone("Required unless create_session_with_single_party.", "14155550123"),
+        "create_session_with_single_party": _boolean("Only one party is then needed."),
+        "session_expiry": _integer(60, 86400, "Seconds; default 1800.", zero_unset=True),
+        "call_time_limit": _integer(60, 86400, "Seconds; default 14400.", zero_unset=True),
+        "ring_timeout": _integer(1, 86400, "Seconds; default 45.", zero_unset=True),
+        "record": _boolean("Record bridged calls."),
+        "record_file_format": {
+            "anyOf": [{"type": "string", "pattern": _any_case("mp3", "wav")}, _NULL],
+            "description": "mp3 (default) or wav.",
+        },
+        "recording_callback_url": _url("Recording events (§11.8).", max_length=999),
+        "recording_callback_method": _method("GET or POST (default)."),
+        "initiate_call_to_first_party": _boolean("Call the first party at once (needs a carrier)."),
+        "callback_url": _url("Session status events (§11.7)."),
+        "callback_method": _method("GET or POST (default)."),
+        "first_party_play_url": _url("Audio played to the first party."),
+        "second_party_play_url": _url("Audio played to the second party."),
+        "is_pin_authentication_required": _boolean("PIN for callers who are not a party."),
+        "generate_pin": _boolean("Generate both PINs (PIN authentication only)."),
+        "generate_pin_length": _integer(4, 15, "Length of generated PINs; default 4."),
+        "first_party_pin": _pin("4-15 digits; required with PIN authentication unless generated."),
+        "second_party_pin": _pin("4-15 digits, not the first party's."),
+        "pin_prompt_play": _url("Required with PIN authentication."),
+        "pin_retry": _integer(0, 5, "Attempts after a wrong PIN; default 1."),
+        "pin_retry_wait": _integer(5, 10, "Seconds between attempts; default 5.", zero_unset=True),
+        "incorrect_pin_play": _url("Played after a wrong PIN."),
+        "unknown_caller_play": _url("Played to callers who are not a party."),
+        "force_pin_authentication": _boolean("Parties too must enter a PIN."),
+        "subaccount": _text("A subaccount of the caller, whose pool and sessions to use."),
+        "geomatch": _boolean("The number's country must be the first party's (default true)."),
+        "virtual_number_cooloff_period": _integer(0, MAX_COOLOFF, "Seconds the number is held back after."),
+    }
+
+
+def _with_aliases(fields: dict[str, Schema]) -> dict[str, Schema]:
+    """``fields`` and the other spellings some SDKs send (contract §10)."""
+    spelled = {alias: name for alias, name in ALIASES.items() if name in fields}
+    return {
+        **fields,
+        **{a: {**fields[n], "description": f"An SDK's spelling of {n}."} for a, n in spelled.items()},
+    }
+
+
+def _both_parties_unless_single() -> Schema:
+    """Both parties are required, unless create_session_with_single_party (either spelling) is true."""
+    true = {"anyOf": [{"const": True}, {"type": "string", "pattern": _any_case("true")}]}
+    flags = [alias for alias, name in ALIASES.items() if name == "create_session_with_single_party"]
+    single = [
+        {"required": [flag], "properties": {flag: true}}
+        for flag in ("create_session_with_single_party", *flags)
+    ]
+    return {"if": {"not": {"anyOf": single}}, "then": {"required": ["first_party", "second_party"]}}
+
+
+_IGNORED_ON_UPDATE = ("subaccount", "geomatch", "create_session_with_single_party")  # contract §5
+
+
+def _request_schemas() -> dict[str, Schema]:
+    fields = _create_fields()
+    missing_party = "Only to fill the missing party of a single-party session."
+    update = {
+        "first_party": _phone(missing_party, "+14155550100"),
+        "second_party": _phone(missing_party, "14155550123"),
+        "session_expiry": _integer(60, 86400, "Seconds from the update.", zero_unset=True),
+        **{
+            name: schema for name, schema in fields.items() if name in UPDATABLE or name in _IGNORED_ON_UPDATE
+        },
+    }
+    return {
+        "CreateSession": {
+            "type": "object",
+            "description": "Unknown keys are ignored; null is the same as absent.",
+            "properties": _with_aliases(fields),
+            **_both_parties_unless_single(),
+        },
+        "UpdateSession": {
+            "type": "object",
+            "description": "subaccount, geomatch and create_session_with_single_party are accepted and"
+            " ignored; any other create parameter is refused (400); unknown keys are ignored.",
+            "properties": _with_aliases(update),
+        },
+        "AddNumbers": {
+            "type": "object",
+            "description": "numbers, or number for one; numbers wins when both are given.",
+            "properties": {
+                "numbers": {
+                    "anyOf": [
+                        {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                        {"type": "string"},
+                    ]
+                },
+                "number": {"type": "string"},
+                "subaccount": _text("A subaccount of the caller whose pool gets the numbers."),
+                "country": _text("ISO 3166-1 alpha-2 code for geomatch; default: the number's region."),
+            },
+        },
+    }
+
+
+# -- replies ------------------------------------------------------------------------------------
+def _object(properties: dict[str, Schema], optional: tuple[str, ...] = ()) -> Schema:
+    required = [name for name in properties if name not in optional]
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+def _nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, _NULL]}
+
+
+def _session(listed: bool) -> Schema:
+    string, integer, number, boolean = ({"type": t} for t in ("string", "integer", "number", "boolean"))
+    party = _ref("schemas", "Digits")
+    method = {"enum": ["GET", "POST"]}
+    properties: dict[str, Schema] = {
+        "session_uuid": {"type": "string", "format": "uuid"},
+        "first_party": party,
+        "second_party": party,
+        "virtual_number": party,
+        "status": {"enum": ["active", "in-progress", "expired"]},
+        "initiate_call_to_first_party": boolean,
+        "callback_url": string,
+        "callback_method": method,
+        "created_time": _ref("schemas", "Timestamp"),
+        "modified_time": _ref("schemas", "Timestamp"),
+        "expiry_time": _ref("schemas", "Timestamp"),
+        "duration": integer,
+        "amount": number,
+        "call_time_limit": integer,
+        "ring_timeout": integer,
+        "first_party_play_url": string,
+        "second_party_play_url": string,
+        "record": boolean,
+        "record_file_format": {"enum": ["mp3", "wav"]},
+        "recording_callback_url": string,
+        "recording_callback_method": method,
+        "interaction": _nullable({"type": "array", "items": _ref("schemas", "Interaction")}),
+        "total_call_amount": number,
+        "total_call_count": integer,
+        "total_call_billed_duration": integer,
+        "total_session_amount": number,
+        "last_interaction_time": {"anyOf": [_ref("schemas", "Timestamp"), {"const": ""}]},
+        "is_pin_authentication_required": boolean,
+        "generate_pin": _nullable(boolean),
+        "generate_pin_length": _nullable(integer),
+        "first_party_pin": _nullable(string),
+        "second_party_pin": _nullable(string),
+        "pin_prompt_play": _nullable(string),
+        "pin_retry": _nullable(integer),
+        "pin_retry_wait": _nullable(integer),
+        "incorrect_pin_play": _nullable(string),
+        "unknown_caller_play": string,
+        "create_session_with_single_party": boolean,
+        "virtual_number_cooloff_period": integer,
+        "force_pin_authentication": boolean,
+        "subaccount": {"type": "string", "description": "Only on sessions of a subaccount."},
+    }
+    if listed:
+        properties["resource_uri"] = string
+    return _object(properties, optional=("subaccount",))
+
+
+def _page(item: str) -> Schema:
+    nullable_link = _nullable({"type": "string"})
+    meta = _object(
+        {
+            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+            "next": nullable_link,
+            "offset": {"type": "integer", "minimum": 0},
+            "previous": nullable_link,
+            "total_count": {"type": "integer", "minimum": 0},
+        }
+    )
+    return _object({"meta": meta, "objects": {"type": "array", "items": _ref("schemas", item)}})
+
+
+def _reply_schemas() -> dict[str, Schema]:
+    api_id = _ref("schemas", "ApiId")
+    session = _ref("schemas", "Session")
+    string = {"type": "string"}
+    return {
+        "ApiId": {"type": "string", "format": "uuid", "description": "A new id for every request."},
+        "Error": _object({"api_id": api_id, "error": string}),
+        "Digits": {"type": "string", "pattern": "^[0-9]*$", "description": "A number without '+'."},
+        "Timestamp": {
+            "type": "string",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} \\+0000 UTC$",
+            "examples": ["2026-01-03 13:35:51 +0000 UTC"],
+        },
+        "Interaction": _object(
+            {
+                "start_time": _ref("schemas", "Timestamp"),
+                "end_time": {"anyOf": [_ref("schemas", "Timestamp"), {"const": ""}]},
+                "type": {"const": "call"},
+                "total_call_amount": {"type": "number"},
+                "call_billed_duration": {"type": "integer"},
+                "recording_resource_url": _nullable(string),
+                "auth_id": string,
+                "total_call_count": {"type": "integer", "minimum": 1, "maximum": 2},
+                "duration": {"type": "number"},
+                "first_party_resource_url": string,
+                "first_party_status": string,
+                "second_party_resource_url": string,
+                "second_party_status": string,
+            },
+            optional=(
+                "first_party_resource_url",
+                "first_party_status",
+                "second_party_resource_url",
+                "second_party_status",
+            ),
+        ),
+        "Session": _session(listed=False),
+        "ListedSession": _session(listed=True),
+        "SessionCreated": _object(
+            {
+                "api_id": api_id,
+                "session_uuid": {"type": "string", "format": "uuid"},
+                "virtual_number": {"type": "string", "pattern": "^\\+[0-9]+$"},
+                "message": {"const": "Session created"},
+                "session": session,
+            }
+        ),
+        "SessionFound": _object({"api_id": api_id, "response": session}),
+        "SessionUpdated": _object(
+            {"api_id": api_id, "message": {"const": "Session updated"}, "session": session}
+        ),
+        "SessionExpired": _object({"api_id": api_id, "message": {"const": "Session expired"}}),
+        "SessionPage": _object({"api_id": api_id, "response": _page("ListedSession")}),
+        "Number": _object(
+            {
+                "number": _ref("schemas", "Digits"),
+                "country": string,
+                "subaccount": {"type": "string", "description": "'' for the main account's own pool."},
+                "status": {"enum": ["in_service", "retired"]},
+                "live_session_count": {"type": "integer", "minimum": 0},
+                "added_time": _ref("schemas", "Timestamp"),
+                "resource_uri": string,
+            }
+        ),
+        "NumbersAdded": _object(
+            {
+                "api_id": api_id,
+                "message": {"const": "Numbers added"},
+                "numbers": {"type": "array", "items": _ref("schemas", "Number")},
+            }
+        ),
+        "NumberFound": _object({"api_id": api_id, "response": _ref("schemas", "Number")}),
+        "NumberRetired": _object({"api_id": api_id, "message": {"const": "Number retired"}}),
+        "NumberPage": _object({"api_id": api_id, "response": _page("Number")}),
+        "Health": _object({"status": {"enum": ["ok", "unavailable"]}}),
+    }
+
+
+def _json(schema: Schema, description: str, headers: dict[str, Schema] | None = None) -> Schema:
+    reply: Schema = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        reply["headers"] = headers
+    return reply
+
+
+def _header(text: str) -> Schema:
+    return {"description": text, "required": True, "schema": {"type": "string"}}
+
+
+def _error(text: str, headers: dict[str, Schema] | None = None) -> Schema:
+    return _json(_ref("schemas", "Error"), text, headers)
+
+
+def _error_replies() -> dict[str, Schema]:
+    retry = {"Retry-After": _header("Seconds to wait.")}
+    return {
+        "BadRequest": _error("A parameter is missing or invalid; the first failure in the contract's order."),
+        "Unauthorized": _error(
+            "Missing or wrong credentials, or a path auth_id other than the caller's.",
+            {"WWW-Authenticate": _header('Basic realm="maskline"')},
+        ),
+        "Forbidden": _error("Subaccounts cannot manage numbers."),
+        "NotFound": _error("No such session or number for this account, or no such resource path."),
+        "MethodNotAllowed": _error("The method is not one of the path's (checked after the credentials)."),
+        "TooManyRequests": _error("The account or the client address is over its rate limit.", retry),
+        "InternalError": _error("An unexpected failure, never after a write was committed."),
+        "Overloaded": _error("The process is working on too many requests.", retry),
+    }
+
+
+def _replies(success: dict[str, Schema], *errors: str) -> dict[str, Schema]:
+    """The replies of an operation: its success, the given errors, and what any request may get."""
+    replies = dict(success)
+    for status, name in (("400", "BadRequest"), ("401", "Unauthorized"), ("403", "Forbidden")):
+        if name in errors:
+            replies[status] = _ref("responses", name)
+    if "Unauthorized" in errors:  # a Masking API operation
+        replies["404"] = _ref("responses", "NotFound")
+        replies["429"] = _ref("responses", "TooManyRequests")
+        replies["500"] = _ref("responses", "InternalError")
+    replies["503"] = _ref("responses", "Overloaded")
+    return replies
+
+
+# -- operations ---------------------------------------------------------------------------------
+def _path_parameter(name: str, schema: Schema, text: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": schema, "description": text}
+
+
+def _query(name: str, schema: Schema, text: str) -> Schema:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
+
+
+def _list_filters() -> list[Schema]:
+    parameters = [
+        _query(name, {"type": "string"}, "Exact number, with or without '+'.")
+        for name in ("first_party", "second_party", "virtual_number")
+    ]
+    parameters.append(_query("status", {"enum": list(STATUSES)}, "Default all; active includes in-progress."))
+    time = {"type": "string", "pattern": _TIME_FILTER, "examples": ["2026-01-03 13:35"]}
+    time_text = "UTC time as YYYY-MM-DD HH:MM[:ss[.uuuuuu]]; the window spans at most 30 days."
+    for family in ("created_time", "expiry_time"):
+        parameters += [_query(family + s, time, time_text) for s in _TIME_SUFFIXES]
+    count = {"type": "integer", "minimum": 0, "maximum": 10**12 - 1}
+    for family, text in (("duration", "Seconds."), ("session_duration", "Alias of duration.")):
+        parameters += [_query(family + s, count, text) for s in _TIME_SUFFIXES]
+    parameters += _paging()
+    parameters.append(_query("subaccount", {"type": "string"}, "Only this subaccount's sessions."))
+    parameters.append(_query("sub_account", {"type": "string"}, "The Node SDK's spelling of subaccount."))
+    return parameters
+
+
+def _paging() -> list[Schema]:
+    return [
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, "Page size; default 20."),
+        _query("offset", {"type": "integer", "minimum": 0, "maximum": 10**12 - 1}, "Default 0."),
+    ]
+
+
+def _body(name: str, required: bool) -> Schema:
+    return {"required": required, "content": {"application/json": {"schema": _ref("schemas", name)}}}
+
+
+def _operation(operation_id: str, tag: str, summary: str, replies: dict[str, Schema], **extra: Any) -> Schema:
+    return {"operationId": operation_id, "tags": [tag], "summary": summary, "responses": replies, **extra}
+
+
+def _session_paths() -> dict[str, Schema]:
+    def follow(operation_id: str) -> Schema:
+        parameters = {"auth_id": "$request.path.auth_id", "session_uuid": "$response.body#/session_uuid"}
+        return {"operationId": operation_id, "parameters": parameters}
+
+    created = _json(_ref("schemas", "SessionCreated"), "Created.")
+    created["links"] = {name: follow(name) for name in ("getSession", "updateSession", "expireSession")}
+    uuid = _path_parameter("session_uuid", {"type": "string"}, "Any other value than a session's is 404.")
+    api = ("BadRequest", "Unauthorized")
+    return {
+        f"{_API}/Session/": {
+            "parameters": [_ref("parameters", "auth_id")],
+            "post": _operation(
+                "createSession",
+                "Session",
+                "Create a session",
+                _replies({"201": created}, *api),
+                requestBody=_body("CreateSession", required=True),
+            ),
+            "get": _operation(
+                "listSessions",
+                "Session",
+                "List sessions, newest first",
+                _replies({"200": _json(_ref("schemas", "SessionPage"), "A page.")}, *api),
+                parameters=_list_filters(),
+            ),
+        },
+        f"{_API}/Session/{{session_uuid}}/": {
+            "parameters": [_ref("parameters", "auth_id"), uuid],
+            "get": _operation(
+                "getSession",
+                "Session",
+                "Get a session, expired ones included",
+                _replies({"200": _json(_ref("schemas", "SessionFound"), "The session.")}, "Unauthorized"),
+            ),
+            "post": _operation(
+                "updateSession",
+                "Session",
+                "Update a live session",
+                _replies({"200": _json(_ref("schemas", "SessionUpdated"), "Updated.")}, *api),
+                requestBody=_body("UpdateSession", required=False),
+            ),
+            "delete": _operation(
+                "expireSession",
+                "Session",
+                "Expire a live session (it is kept, as expired); any body is ignored",
+                _replies({"200": _json(_ref("schemas", "SessionExpired"), "Expired.")}, *api),
+            ),
+        },
+    }
+
+
+def _number_paths() -> dict[str, Schema]:
+    number = _path_parameter("number", {"type": "string"}, "The number, with or without '+'.")
+    api = ("BadRequest", "Unauthorized")
+    return {
+        f"{_API}/Number/": {
+            "parameters": [_ref("parameters", "auth_id")],
+            "post": _operation(
+                "addNumbers",
+                "Number",
+                "Put numbers in service (main accounts only)",
+                _replies({"201": _json(_ref("schemas", "NumbersAdded"), "Added.")}, *api, "Forbidden"),
+                requestBody=_body("AddNumbers", required=True),
+            ),
+            "get": _operation(
+                "listNumbers",
+                "Number",
+                "List the account's numbers",
+                _replies({"200": _json(_ref("schemas", "NumberPage"), "A page.")}, *api),
+                parameters=_paging(),
+            ),
+        },
+        f"{_API}/Number/{{number}}/": {
+            "parameters": [_ref("parameters", "auth_id"), number],
+            "get": _operation(
+                "getNumber",
+                "Number",
+                "Get a number",
+                _replies({"200": _json(_ref("schemas", "NumberFound"), "The number.")}, "Unauthorized"),
+            ),
+            "delete": _operation(
+                "retireNumber",
+                "Number",
+                "Retire a number: no new sessions; live ones keep it (main accounts only)",
+                _replies({"200": _json(_ref("schemas", "NumberRetired"), "Retired.")}, *api, "Forbidden"),
+            ),
+        },
+    }
+
+
+def _webhook_paths() -> dict[str, Schema]:
+    def text(description: str) -> Schema:
+        return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+    xml = {
+        "description": "Plivo XML or TwiML.",
+        "content": {"application/xml": {"schema": {"type": "string"}}},
+    }
+    not_found = text("Not a carrier maskline speaks.")
+    not_found["content"]["application/json"] = {"schema": _ref("schemas", "Error")}
+    not_found["description"] += " A path that names no webhook gets the JSON error of unknown paths."
+    replies = {"200": xml, "403": text("Unsigned or wrongly signed; checked first."), "404": not_found}
+    form = {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "description": "The carrier's call fields (CallUUID or CallSid, From, To, Digits, DialAction, ...).",
+    }
+    signed = [{"plivoSignature": [], "plivoNonce": []}, {"twilioSignature": []}]
+    query = [
+        _query(name, {"type": "string"}, "Set by maskline in the URLs it hands the carrier.")
+        for name in ("call", "session", "party")
+    ]
+
+    def operation(operation_id: str, **extra: Any) -> Schema:
+        summary = "A carrier's request about a call (POST, or GET as Plivo may be set up to)"
+        return _operation(operation_id, "Webhooks", summary, _replies(replies), security=signed, **extra)
+
+    carrier = _path_parameter("carrier", {"enum": ["plivo", "twilio"]}, "The carrier.")
+    account = _path_parameter("auth_id", {"type": "string"}, "The maskline account the carrier serves.")
+    action = _path_parameter(
+        "action",
+        {"type": "string"},
+        "answer, hangup (Plivo) or voice, status (Twilio), pin, dial-status, recording,"
+        " callee-prompt; any other is acknowledged with an empty document.",
+    )
+    return {
+        "/webhooks/{carrier}/{auth_id}/{action}": {
+            "parameters": [carrier, account, action, *query],
+            "post": operation(
+                "carrierWebhook",
+                requestBody={"content": {"application/x-www-form-urlencoded": {"schema": form}}},
+            ),
+            "get": operation("carrierWebhookGet"),
+        }
+    }
+
+
+def _sip_paths() -> dict[str, Schema]:
+    string, integer = {"type": "string"}, {"type": "integer"}
+    forbidden = _error("Neither the secret nor an allowed source address.")
+    call = {"callid": string, "from": string, "to": string}
+    route_body = {"type": "object", "properties": call, "description": "On POST, instead of the query."}
+    bridge = _object(
+        {
+            "action": {"const": "bridge"},
+            "dest": string,
+            "caller_id": string,
+            "time_limit": integer,
+            "ring_timeout": integer,
+        }
+    )
+    reject = _object({"action": {"const": "reject"}, "code": integer, "reason": string})
+    route_replies = {
+        "200": _json(
+            {"oneOf": [bridge, reject]}, "Bridge to dest with caller_id, or reject with a SIP code."
+        ),
+        "403": forbidden,
+        "503": _error("Cannot decide (the proxy then answers 503), or the process is overloaded."),
+    }
+    security = [{"sipSecret": []}, {}]
+    query = [
+        _query(name, {"type": "string"}, "The call's " + name + ".") for name in ("callid", "from", "to")
+    ]
+
+    def route(operation_id: str, **extra: Any) -> Schema:
+        summary = "Whom a new SIP call goes to (asked by the SIP proxy)"
+        return _operation(operation_id, "SIP", summary, route_replies, security=security, **extra)
+
+    event_body = {
+        "type": "object",
+        "properties": {"event": {"enum": ["answered", "ended"]}, **call},
+        "description": "Values of other types are taken as their text.",
+    }
+    return {
+        "/sip/route": {
+            "get": route("sipRoute", parameters=query),
+            "post": route(
+                "sipRoutePost",
+                requestBody={"content": {"application/json": {"schema": route_body}}},
+            ),
+        },
+        "/sip/event": {
+            "post": _operation(
+                "sipEvent",
+                "SIP",
+                "The callee answered, or the call ended (told by the SIP proxy)",
+                _replies(
+                    {
+                        "200": _json(_object({"ok": {"const": True}}), "Noted."),
+                        "400": _error("No callid, or an event other than answered or ended."),
+                        "403": forbidden,
+                    }
+                ),
+                security=security,
+                requestBody={"content": {"application/json": {"schema": event_body}}},
+            )
+        },
+    }
+
+
+def _operator_paths() -> dict[str, Schema]:
+    health = _ref("schemas", "Health")
+    metrics_text = {"text/plain": {"schema": {"type": "string"}}}
+    return {
+        "/healthz": {
+            "get": _operation(
+                "healthz",
+                "Operator",
+                "The process answers",
+                _replies({"200": _json(health, "Alive.")}),
+                security=[],
+            )
+        },
+        "/readyz": {
+            "get": _operation(
+                "readyz",
+                "Operator",
+                "The process can reach its database",
+                {
+                    "200": _json(health, "Ready."),
+                    "503": _json(
+                        {"anyOf": [health, _ref("schemas", "Error")]},
+                        'The database cannot be reached ({"status": "unavailable"}), or the process is'
+                        " overloaded (an error).",
+                        {
+                            "Retry-After": {
+                                "description": "Only when overloaded.",
+                                "schema": {"type": "string"},
+                            }
+                        },
+                    ),
+                },
+                security=[],
+            )
+        },
+        "/metrics": {
+            "get": _operation(
+                "metrics",
+                "Operator",
+                "Prometheus metrics: counters, live sessions, pool capacity plans",
+                _replies(
+                    {
+                        "200": {"description": "Prometheus text format.", "content": metrics_text},
+                        "403": {
+                            "description": "Without MASKLINE_METRICS_TOKEN configured, only loopback"
+                            " clients are answered; with it, only requests bearing it.",
+                            "content": metrics_text,
+                        },
+                    }
+                ),
+                security=[{"metricsToken": []}, {}],
+            )
+        },
+        "/openapi.json": {
+            "get": _operation(
+                "openapi",
+                "Operator",
+                "This document",
+                _replies({"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")}),
+                security=[],
+            )
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    paths = {**_session_paths(), **_number_paths(), **_webhook_paths(), **_sip_paths(), **_operator_paths()}
+    auth_id = _path_parameter(
+        "auth_id", {"type": "string"}, "MA or SA and 18 letters or digits: the caller's own id, else 401."
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "maskline",
+            "version": version("maskline"),
+            "description": "Phone-number masking speaking Plivo's Number Masking Session API, plus"
+            " maskline's number pool resource, the carriers' webhooks, the SIP proxy's routing"
+            " endpoints and the operator's."
+            " Paths of the Masking API also work without the trailing slash and with doubled"
+            " slashes; any other method on them is answered 405 (after the credentials are"
+            " checked), and any other path 404, both with the Error body.",
+        },
+        "tags": [
+            {"name": "Session", "description": "Plivo's Masking Session API."},
+            {"name": "Number", "description": "maskline's number pool."},
+            {
+                "name": "Webhooks",
+                "description": "Called by Plivo or Twilio, signed with the carrier's token.",
+            },
+            {"name": "SIP", "description": "Called by the operator's SIP proxy (sip/kamailio.cfg)."},
+            {"name": "Operator", "description": "Health, readiness, metrics and this document."},
+        ],
+        "security": [{"basicAuth": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "basicAuth": {"type": "http", "scheme": "basic", "description": "auth_id and auth_token."},
+                "metricsToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "MASKLINE_METRICS_TOKEN.",
+                },
+                "plivoSignature": {"type": "apiKey", "in": "header", "name": "X-Plivo-Signature-V3"},
+                "plivoNonce": {"type": "apiKey", "in": "header", "name": "X-Plivo-Signature-V3-Nonce"},
+                "twilioSignature": {"type": "apiKey", "in": "header", "name": "X-Twilio-Signature"},
+                "sipSecret": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Maskline-Secret",
+                    "description": "MASKLINE_SIP_SECRET; without it, only MASKLINE_SIP_ALLOW addresses.",
+                },
+            },
+            "parameters": {"auth_id": auth_id},
+            "schemas": {**_request_schemas(), **_reply_schemas()},
+            "responses": _error_replies(),
+        },
+    }
+
+
+@functools.cache
+def _served() -> bytes:
+    return msgspec.json.encode(document())
+
+
+async def openapi(request: Request) -> Response:
+    """``GET /openapi.json``: the document, to anyone (it holds no secret)."""
+    return Response(_served(), media_type="application/json")

@@ -1,0 +1,96 @@
+"""The routing endpoints a SIP proxy (Kamailio, see ``sip/``) calls: ``/sip/route`` for each new
+INVITE, ``/sip/event`` when the callee answers and when the call ends.
+
+``/sip/route`` takes ``from``, ``to`` and ``callid`` (query string, or a JSON body on POST) and
+answers 200 with ``{"action": "bridge", "dest", "caller_id", "time_limit", "ring_timeout"}`` or
+``{"action": "reject", "code", "reason"}``; any other status means the service cannot decide, and
+the proxy answers 503. Only the proxy may ask: with ``MASKLINE_SIP_SECRET`` set, requests must
+carry it in ``X-Maskline-Secret``; otherwise they must come from ``MASKLINE_SIP_ALLOW``
+(loopback by default).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from collections.abc import Callable, Sequence
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from maskline.domain.routing import Bridge, Reject
+from maskline.service.calls import CallService, LegStatus
+
+log = logging.getLogger("maskline.sip")
+_encode = msgspec.json.Encoder().encode
+EVENTS = {"answered": LegStatus.ANSWERED, "ended": LegStatus.ENDED}
+
+
+def _json(body: dict[str, object], status: int = 200) -> Response:
+    return Response(_encode(body), status, media_type="application/json")
+
+
+class SipEndpoints:
+    def __init__(
+        self, calls: Callable[[], CallService], trunk: str, secret: str, allow: Sequence[str]
+    ) -> None:
+        self._calls = calls
+        self._trunk = trunk  # host[:port] the proxy sends bridged calls to
+        self._secret = secret
+        self._allow = [ipaddress.ip_network(net, strict=False) for net in allow]
+
+    def _allowed(self, request: Request) -> bool:
+        if self._secret:
+            sent = request.headers.get("x-maskline-secret", "")
+            return hmac.compare_digest(sent.encode(), self._secret.encode())
+        try:
+            address = ipaddress.ip_address(request.client.host if request.client else "")
+        except ValueError:
+            return False
+        return any(address in net for net in self._allow)
+
+    async def _params(self, request: Request) -> dict[str, str]:
+        if request.method == "GET":
+            return dict(request.query_params)
+        try:
+            body = msgspec.json.decode(await request.body())
+        except msgspec.DecodeError:
+            return {}
+        return {k: str(v) for k, v in body.items()} if isinstance(body, dict) else {}
+
+    async def route(self, request: Request) -> Response:
+        if not self._allowed(request):
+            return _json({"error": "forbidden"}, 403)
+        params = await self._params(request)
+        try:
+            decision = await self._calls().sip_answer(
+                params.get("callid", ""), params.get("from", ""), params.get("to", "")
+            )
+        except Exception:
+            log.exception("SIP routing failed")
+            return _json({"error": "cannot decide"}, 503)
+        if isinstance(decision, Bridge):
+            settings = decision.session.settings
+            return _json(
+                {
+                    "action": "bridge",
+                    "dest": f"sip:{decision.to}@{self._trunk}",
+                    "caller_id": decision.session.virtual_number,
+                    "time_limit": settings.call_time_limit,
+                    "ring_timeout": settings.ring_timeout,
+                }
+            )
+        assert isinstance(decision, Reject)
+        return _json({"action": "reject", "code": decision.sip_code, "reason": decision.reason})
+
+    async def event(self, request: Request) -> Response:
+        if not self._allowed(request):
+            return _json({"error": "forbidden"}, 403)
+        params = await self._params(request)
+        status = EVENTS.get(params.get("event", ""))
+        if status is None or not params.get("callid"):
+            return _json({"error": "event should be answered or ended, with a callid"}, 400)
+        await self._calls().sip_progress(params["callid"], params.get("to", ""), status)
+        return _json({"ok": True})
