@@ -287,6 +287,10 @@ def test_subaccount_of_another_account_is_not_valid(server, sessions):  # type: 
     # A main account id is not a subaccount either.
     with raises_exact(ValidationError, SUBACCOUNT):
         sessions.create_masking_session(**pair(), subaccount=stranger.auth_id)
+    # Nor is anything else shaped like one (NUL characters once reached PostgreSQL: a 500).
+    for odd in ("SA" + "\x00" * 18, "SA" + "é" * 18, "SA1"):
+        with raises_exact(ValidationError, SUBACCOUNT):
+            sessions.create_masking_session(**pair(), subaccount=odd)
 
 
 def test_subaccount_may_only_name_itself(server, tenant, sdk_for):  # type: ignore[no-untyped-def]

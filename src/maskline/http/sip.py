@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from maskline.domain.routing import Bridge, Reject
+from maskline.http.wire import reply
 from maskline.service.calls import CallService, LegStatus
 
 log = logging.getLogger("maskline.sip")
@@ -62,7 +63,7 @@ class SipEndpoints:
 
     async def route(self, request: Request) -> Response:
         if not self._allowed(request):
-            return _json({"error": "forbidden"}, 403)
+            return reply({"error": "forbidden"}, 403)
         params = await self._params(request)
         try:
             decision = await self._calls().sip_answer(
@@ -70,7 +71,7 @@ class SipEndpoints:
             )
         except Exception:
             log.exception("SIP routing failed")
-            return _json({"error": "cannot decide"}, 503)
+            return reply({"error": "cannot decide"}, 503)
         if isinstance(decision, Bridge):
             settings = decision.session.settings
             return _json(
@@ -87,10 +88,10 @@ class SipEndpoints:
 
     async def event(self, request: Request) -> Response:
         if not self._allowed(request):
-            return _json({"error": "forbidden"}, 403)
+            return reply({"error": "forbidden"}, 403)
         params = await self._params(request)
         status = EVENTS.get(params.get("event", ""))
         if status is None or not params.get("callid"):
-            return _json({"error": "event should be answered or ended, with a callid"}, 400)
+            return reply({"error": "event should be answered or ended, with a callid"}, 400)
         await self._calls().sip_progress(params["callid"], params.get("to", ""), status)
         return _json({"ok": True})
