@@ -53,13 +53,16 @@ class SipEndpoints:
         return any(address in net for net in self._allow)
 
     async def _params(self, request: Request) -> dict[str, str]:
+        """The request's fields; one holding a NUL (which no id or number has) counts as absent."""
         if request.method == "GET":
-            return dict(request.query_params)
-        try:
-            body = msgspec.json.decode(await request.body())
-        except msgspec.DecodeError:
-            return {}
-        return {k: str(v) for k, v in body.items()} if isinstance(body, dict) else {}
+            fields = dict(request.query_params)
+        else:
+            try:
+                body = msgspec.json.decode(await request.body())
+            except msgspec.DecodeError:
+                body = {}
+            fields = {k: str(v) for k, v in body.items()} if isinstance(body, dict) else {}
+        return {k: v for k, v in fields.items() if "\x00" not in v}
 
     async def route(self, request: Request) -> Response:
         if not self._allowed(request):

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from maskline import telemetry
 from maskline.domain.calls import WEBHOOK_CARRIERS, Carrier, CarrierKind
+from maskline.domain.model import AUTH_ID
 from maskline.service.calls import CallService, LegStatus
 from maskline.telephony import xml
 from maskline.telephony.signatures import Params, plivo_valid, twilio_valid
@@ -71,7 +72,8 @@ class Webhooks:
             return Response("Forbidden", 403, media_type="text/plain")
         form = _form(raw)
         service = self._calls()
-        carrier = await service.carrier(request.path_params["auth_id"])
+        auth_id = request.path_params["auth_id"]
+        carrier = await service.carrier(auth_id) if AUTH_ID.fullmatch(auth_id) else None
         if carrier is None or carrier.kind is not kind or not self._signed(carrier, request, form):
             telemetry.SIGNATURE_FAILURES.labels(kind.value).inc()
             log.warning("webhook refused: bad signature on %s", request.url.path)
