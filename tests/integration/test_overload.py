@@ -28,15 +28,22 @@ def assert_refusal(reply: httpx.Response, status: int, message: str) -> float:
 
 
 def test_each_account_is_held_to_its_rate(databases: Databases) -> None:
-    server = ServerThread(databases.new(), FakeClock(), rate_limit=4, rate_burst=4).start()
+    server = ServerThread(databases.new(), FakeClock(), rate_limit=1, rate_burst=4).start()
     try:
         one, other = server.tenant(), server.tenant()
         with httpx.Client(base_url=server.url, trust_env=False) as client:
             path = f"/v1/Account/{one.auth_id}/Masking/Session/"
             auth = (one.auth_id, one.auth_token)
-            assert [client.get(path, auth=auth).status_code for _ in range(4)] == [200] * 4
-            wait = assert_refusal(client.get(path, auth=auth), 429, "Too many requests")
-            assert wait >= 1
+            began = time.monotonic()
+            replies = [client.get(path, auth=auth) for _ in range(12)]
+            elapsed = time.monotonic() - began
+            served = [r for r in replies if r.status_code == 200]
+            # The burst, then one a second: a slow machine refills the bucket a little meanwhile.
+            assert 4 <= len(served) <= 4 + elapsed + 1
+            refused = [r for r in replies if r.status_code != 200]
+            waits = [assert_refusal(r, 429, "Too many requests") for r in refused]
+            assert waits and min(waits) >= 1
+            wait = waits[-1]
             # Another account has its own budget.
             theirs = f"/v1/Account/{other.auth_id}/Masking/Session/"
             assert client.get(theirs, auth=(other.auth_id, other.auth_token)).status_code == 200

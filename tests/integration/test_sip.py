@@ -381,7 +381,7 @@ def uac_report(done: subprocess.CompletedProcess[str], tmp: Path) -> str:
     return f"UAC exit {done.returncode}\n{done.stdout[-3000:]}\n{report(tmp, 'uac')}"
 
 
-def ended(stack: Stack, session: str, calls: int = 1) -> dict[str, Any]:
+def ended(stack: Stack, session: str, calls: int = 1, seconds: float = 10) -> dict[str, Any]:
     """The session once ``calls`` interactions have ended: the proxy's "ended" reports arrived."""
 
     def check() -> dict[str, Any] | None:
@@ -389,7 +389,7 @@ def ended(stack: Stack, session: str, calls: int = 1) -> dict[str, Any]:
         done = [i for i in body["interaction"] or [] if i["end_time"]]
         return body if len(done) >= calls else None
 
-    return wait_for(check, f"{calls} ended interaction(s) on {session}")
+    return wait_for(check, f"{calls} ended interaction(s) on {session}", seconds)
 
 
 @pytest.mark.parametrize("caller_is_first", [True, False], ids=["first-party-calls", "second-party-calls"])
@@ -517,16 +517,15 @@ def test_an_unanswered_call_ends_at_the_ring_timeout(stack: Stack, tmp_path: Pat
 
 def test_300_calls_at_50_a_second_all_connect(stack: Stack, tmp_path: Path) -> None:
     caller, other = fresh_number(CALLERS), fresh_number(OTHERS)
-    session, virtual = stack.session(caller, other, callback_url=None)
+    session, virtual = stack.session(caller, other)
     callee = Callee(stack, tmp_path, virtual, other, calls=300)
     try:
         done = call(stack.kamailio, tmp_path, caller, virtual, "-r", "50", "-l", "100", calls=300)
-        print(done.stdout[-4000:])
         assert done.returncode == 0, uac_report(done, tmp_path)
         callee.finished(30)
     finally:
         callee.stop()
-    body = ended(stack, session, calls=300)
+    body = ended(stack, session, calls=300, seconds=60)  # maskline may lag on a busy machine
     assert len(body["interaction"]) == 300
     assert body["total_call_count"] >= 300
     assert " failed (" not in stack.kamailio.output()  # every /sip/route and /sip/event answered
