@@ -65,6 +65,7 @@ def http(server: ServerThread, tenant: Tenant) -> Iterator[httpx.Client]:
         base_url=f"{server.url}/v1/Account/{tenant.auth_id}/Masking",
         auth=(tenant.auth_id, tenant.auth_token),
         trust_env=False,
+        timeout=30,  # a busy two-core machine (the SIP load test, say) can take seconds to answer
     ) as client:
         yield client
 

@@ -41,6 +41,7 @@ def http_for(server: ServerThread) -> Iterator[Callable[..., httpx.Client]]:
             base_url=f"{server.url}/v1/Account/{path_id or account.auth_id}/Masking",
             auth=credentials,  # type: ignore[arg-type]
             trust_env=False,
+            timeout=30,
         )
         opened.append(client)
         return client

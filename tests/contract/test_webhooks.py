@@ -36,7 +36,7 @@ class Carrier:
             headers = {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, form)}
         if tamper:
             form = {**form, "From": fresh_number()}
-        return httpx.post(url, data=form, headers=headers, trust_env=False)
+        return httpx.post(url, data=form, headers=headers, trust_env=False, timeout=30)
 
     def xml(self, action: str, form: dict[str, str], query: dict[str, str] | None = None) -> ET.Element:
         reply = self.post(action, form, query)
