@@ -64,6 +64,18 @@ def too_many_requests() -> MaskingError:
     return MaskingError(429, "Too many requests")
 
 
+def proxy_only() -> MaskingError:
+    return MaskingError(403, "Only the SIP proxy may call this.")
+
+
+def cannot_route() -> MaskingError:
+    return MaskingError(503, "The call cannot be routed now.")
+
+
+def bad_sip_event() -> MaskingError:
+    return _bad("Invalid parameter. event should be answered or ended, with a callid.")
+
+
 def overloaded() -> MaskingError:
     return MaskingError(503, "Service overloaded. Retry later.")
 

@@ -14,7 +14,9 @@ AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
 
 
 def is_subaccount_id(auth_id: str) -> bool:
-    return auth_id.startswith("SA")
+    """Whether ``auth_id`` is shaped like a subaccount's id (anything else, NUL included, is
+    refused before it is looked up)."""
+    return auth_id.startswith("SA") and AUTH_ID.fullmatch(auth_id) is not None
 
 
 @dataclass(frozen=True, slots=True)

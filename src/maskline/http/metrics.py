@@ -9,7 +9,6 @@ process answers; ``/readyz`` that it can reach its database.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,12 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from maskline.domain.ports import Clock, Store
+from maskline.http.wire import LOOPBACK, trusted
 from maskline.service.capacity import CapacityPlanner
 from maskline.sim.plan import PlanRow
 
 log = logging.getLogger("maskline")
 
-LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 # name, help, the figure of a plan row
 _POOL_GAUGES: list[tuple[str, str, Callable[[PlanRow], int | None]]] = [
@@ -102,10 +101,8 @@ class Metrics:
             self.registry.register(collector)
 
     def _allowed(self, request: Request) -> bool:
-        if self._token:
-            sent = request.headers.get("authorization", "")
-            return hmac.compare_digest(sent.encode(), f"Bearer {self._token}".encode())
-        return request.client is not None and request.client.host in LOOPBACK
+        expected = f"Bearer {self._token}" if self._token else ""
+        return trusted(request, request.headers.get("authorization", ""), expected, LOOPBACK)
 
     async def endpoint(self, request: Request) -> Response:
         if not self._allowed(request):

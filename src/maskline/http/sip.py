@@ -11,7 +11,6 @@ carry it in ``X-Maskline-Secret``; otherwise they must come from ``MASKLINE_SIP_
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import logging
 from collections.abc import Callable, Sequence
@@ -20,8 +19,9 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from maskline.domain import errors
 from maskline.domain.routing import Bridge, Reject
-from maskline.http.wire import reply
+from maskline.http.wire import error_reply, trusted
 from maskline.service.calls import CallService, LegStatus
 
 log = logging.getLogger("maskline.sip")
@@ -43,14 +43,7 @@ class SipEndpoints:
         self._allow = [ipaddress.ip_network(net, strict=False) for net in allow]
 
     def _allowed(self, request: Request) -> bool:
-        if self._secret:
-            sent = request.headers.get("x-maskline-secret", "")
-            return hmac.compare_digest(sent.encode(), self._secret.encode())
-        try:
-            address = ipaddress.ip_address(request.client.host if request.client else "")
-        except ValueError:
-            return False
-        return any(address in net for net in self._allow)
+        return trusted(request, request.headers.get("x-maskline-secret", ""), self._secret, self._allow)
 
     async def _params(self, request: Request) -> dict[str, str]:
         """The request's fields; one holding a NUL (which no id or number has) counts as absent."""
@@ -66,7 +59,7 @@ class SipEndpoints:
 
     async def route(self, request: Request) -> Response:
         if not self._allowed(request):
-            return reply({"error": "forbidden"}, 403)
+            return error_reply(errors.proxy_only())
         params = await self._params(request)
         try:
             decision = await self._calls().sip_answer(
@@ -74,7 +67,7 @@ class SipEndpoints:
             )
         except Exception:
             log.exception("SIP routing failed")
-            return reply({"error": "cannot decide"}, 503)
+            return error_reply(errors.cannot_route())
         if isinstance(decision, Bridge):
             settings = decision.session.settings
             return _json(
@@ -91,10 +84,10 @@ class SipEndpoints:
 
     async def event(self, request: Request) -> Response:
         if not self._allowed(request):
-            return reply({"error": "forbidden"}, 403)
+            return error_reply(errors.proxy_only())
         params = await self._params(request)
         status = EVENTS.get(params.get("event", ""))
         if status is None or not params.get("callid"):
-            return reply({"error": "event should be answered or ended, with a callid"}, 400)
+            return error_reply(errors.bad_sip_event())
         await self._calls().sip_progress(params["callid"], params.get("to", ""), status)
         return _json({"ok": True})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +81,22 @@ class RateLimits:
 
     accounts: Limiter | None = None
     failures: Limiter | None = None
+
+
+Networks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+LOOPBACK: Networks = [ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128")]
+
+
+def trusted(request: Request, presented: str, secret: str, networks: Networks) -> bool:
+    """Whether an operator-side caller (a scraper, the SIP proxy) may be answered: with a
+    secret configured, it must present it; without one, it must come from ``networks``."""
+    if secret:
+        return hmac.compare_digest(presented.encode(), secret.encode())
+    try:
+        address = ipaddress.ip_address(request.client.host if request.client else "")
+    except ValueError:
+        return False
+    return any(address in net for net in networks)
 
 
 def too_many(wait: float, reason: str) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from maskline.domain import errors
-from maskline.domain.model import AUTH_ID, Account, Number, Scope
+from maskline.domain.model import Account, Number, Scope, is_subaccount_id
 from maskline.domain.phone import is_region, region_of, to_e164
 from maskline.domain.ports import Clock, Store
 
@@ -41,7 +41,7 @@ class NumberService:
             raise errors.missing("numbers")
         pool = account.auth_id
         if subaccount:
-            found = await self._store.get_account(subaccount) if AUTH_ID.fullmatch(subaccount) else None
+            found = await self._store.get_account(subaccount) if is_subaccount_id(subaccount) else None
             if found is None or found[0].parent_id != account.auth_id:
                 raise errors.invalid_subaccount()
             pool = subaccount

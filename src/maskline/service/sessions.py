@@ -14,7 +14,7 @@ from maskline.domain import errors
 from maskline.domain.allocation import Claim, hold_until, session_keys
 from maskline.domain.events import names_private_host
 from maskline.domain.listing import DAY, ListQuery, parse_list
-from maskline.domain.model import AUTH_ID, Account, Scope, Session, is_subaccount_id
+from maskline.domain.model import Account, Scope, Session, is_subaccount_id
 from maskline.domain.params import (
     Body,
     apply_update,
@@ -56,8 +56,8 @@ class SessionService:
             return None
         if account.is_subaccount:
             return value if value == account.auth_id else None
-        if not is_subaccount_id(value) or not AUTH_ID.fullmatch(value):
-            return None  # not an id at all (it could hold anything, NUL included): ask nothing
+        if not is_subaccount_id(value):
+            return None
         found = await self._store.get_account(value)
         return value if found is not None and found[0].parent_id == account.auth_id else None
 
