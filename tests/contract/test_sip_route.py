@@ -67,6 +67,8 @@ def test_calls_are_recorded_as_interactions(server: ServerThread, http: httpx.Cl
     assert got["status"] == "active" and got["total_call_count"] == 2
     [interaction] = got["interaction"]
     assert interaction["type"] == "call" and interaction["end_time"] != ""
+    assert interaction["first_party_resource_url"] == "sip:sip-rec-1"  # the caller's leg
+    assert interaction["second_party_resource_url"] == "sip:sip-rec-1;callee"
     bad = httpx.post(report, json={"callid": "x", "event": "exploded"}, trust_env=False)
     assert bad.status_code == 400
 

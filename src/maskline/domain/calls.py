@@ -36,8 +36,10 @@ class Carrier:
 
     def leg_url(self, leg_id: str) -> str:
         """The carrier's REST resource of one call leg (contract §7.8)."""
-        if not leg_id or self.kind is CarrierKind.SIP:
+        if not leg_id:
             return ""
+        if self.kind is CarrierKind.SIP:  # no REST resource: the leg's SIP call id names it
+            return f"sip:{leg_id}"
         if self.kind is CarrierKind.PLIVO:
             return f"https://api.plivo.com/v1/Account/{self.carrier_auth_id}/Call/{leg_id}/"
         return f"https://api.twilio.com/2010-04-01/Accounts/{self.carrier_auth_id}/Calls/{leg_id}.json"
@@ -77,9 +79,7 @@ class Call:
 
     @property
     def legs(self) -> int:
-        """The caller's leg, and the callee's once dialled (a carrier names it) or answered
-        (a SIP proxy names no legs)."""
-        return 2 if self.b_leg or self.answered is not None else 1
+        return 2 if self.b_leg else 1
 
     @property
     def first_party_leg(self) -> str:

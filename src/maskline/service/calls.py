@@ -164,7 +164,7 @@ class CallService:
         carrier = await self._sip_carrier(to_e164(number_raw))
         if carrier is None:
             return
-        await self.leg(carrier, call_id, "", status)
+        await self.leg(carrier, call_id, f"{call_id};callee", status)  # the proxy's leg to the callee
         if status is LegStatus.ENDED:
             await self.hangup(carrier, call_id)
 
