@@ -10,10 +10,11 @@ so that an overloaded process stays responsive instead of queueing without bound
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
-import uuid
 
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maskline import telemetry
@@ -22,6 +23,7 @@ from maskline.http.wire import error_reply
 
 log = logging.getLogger("maskline.access")
 
+_ids = random.Random(random.SystemRandom().getrandbits(64))  # request ids guard nothing: fast ones
 _SANE_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
 _API = re.compile(r"/v1/Account/(?P<account>[^/]+)/Masking/(?P<kind>Session|Number)(?P<item>/[^/]+)?/?")
 _WEBHOOK = re.compile(r"/webhooks/[^/]+/(?P<account>[^/]+)/[^/]+")
@@ -48,6 +50,7 @@ class Observed:
         self.app = app
         self.max_in_flight = max_in_flight
         self.in_flight = 0
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,7 +58,7 @@ class Observed:
             return
         began = time.perf_counter()
         sent = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        rid = sent if _SANE_ID.fullmatch(sent) else uuid.uuid4().hex
+        rid = sent if _SANE_ID.fullmatch(sent) else f"{_ids.getrandbits(128):032x}"
         token = telemetry.request_id.set(rid)
         status = 500
 
@@ -80,19 +83,26 @@ class Observed:
             elapsed = time.perf_counter() - began
             route, account = route_of(scope["path"])
             method = scope["method"]
-            telemetry.REQUESTS.labels(route, method, str(status)).inc()
-            telemetry.LATENCY.labels(route, method).observe(elapsed)
-            log.info(
-                "%s %s %d",
-                method,
-                route,
-                status,
-                extra={
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "account": account,
-                },
-            )
+            counted = self._series.get((route, method, status))
+            if counted is None:  # a label lookup costs more than the count: once per series
+                counted = self._series[route, method, status] = (
+                    telemetry.REQUESTS.labels(route, method, str(status)),
+                    telemetry.LATENCY.labels(route, method),
+                )
+            counted[0].inc()
+            counted[1].observe(elapsed)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "%s %s %d",
+                    method,
+                    route,
+                    status,
+                    extra={
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "account": account,
+                    },
+                )
             telemetry.request_id.reset(token)
