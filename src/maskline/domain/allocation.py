@@ -17,7 +17,7 @@ from maskline.domain.model import SessionSettings
 
 WILDCARD = "*"
 MAX_COOLOFF = 3600  # the longest virtual_number_cooloff_period
-QUARANTINE_WINDOW = 16  # how many of the first free numbers quarantine chooses among
+QUARANTINE_WINDOW = 64  # how many of the first free numbers quarantine chooses among
 
 
 class Policy(enum.StrEnum):
