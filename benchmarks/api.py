@@ -77,6 +77,12 @@ def _pinned(cpus: set[int] | None) -> Callable[[], None] | None:
     return lambda: os.sched_setaffinity(0, cpus)
 
 
+def maskline_command() -> list[str]:
+    """How to run the maskline CLI: the venv's script, else the module."""
+    script = BIN / "maskline"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "maskline"]
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -127,15 +133,19 @@ class Server:
         raise BenchError(f"{self.name} did not answer on port {self.port} within {timeout:.0f} s")
 
     def stop(self) -> None:
-        """Stop the process this benchmark started (by its PID), however the run went."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop(self.process)
+
+
+def stop(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a process this benchmark started (by its PID), however the run went."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 # -- load clients ---------------------------------------------------------------------------------
@@ -495,8 +505,7 @@ def main() -> int:
     parties_file = workdir / "parties.txt"
     parties_file.write_text("".join(f"{a} {b}\n" for a, b in pairs))
 
-    maskline_bin = BIN / "maskline"
-    maskline = [str(maskline_bin)] if maskline_bin.exists() else [sys.executable, "-m", "maskline"]
+    maskline = maskline_command()
     database = f"sqlite:///{workdir / 'bench.db'}"
     _run(
         [

