@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import statistics
 import sys
 import time
@@ -167,7 +168,9 @@ def reuse_gaps(name: str, seeds: list[int]) -> Gaps:
                     ff = replay(part, size, first_fit)
                     ff_gaps += ff.gaps
                     refused += ff.refused + q.refused
-    result = Gaps(name, ff_gaps, at[MULTIPLES[0]], refused, {m: statistics.median(g) for m, g in at.items()})
+    # No gap at all: quarantine never brought a number back to a party within the trace.
+    medians = {m: statistics.median(g) if g else math.inf for m, g in at.items()}
+    result = Gaps(name, ff_gaps, at[MULTIPLES[0]], refused, medians)
     print(name, "gaps", statistics.median(ff_gaps), result.medians, flush=True)
     return result
 
