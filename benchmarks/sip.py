@@ -565,10 +565,10 @@ def _reading(
     cost = (
         "Per call maskline answers three requests: `/sip/route` while the INVITE waits, then the answered "
         "and ended reports, each on a new connection (Kamailio's `http_client` keeps none open). The "
-        f"{args.children} Kamailio workers each wait for `/sip/route` in turn, and the reports go out one at "
-        "a time from a single timer process, behind the calls when the load is high. Under the closed loop "
-        f"the INVITE-to-200 is mostly queueing: {args.users} calls at a time, each 100 ms of talk plus its "
-        "two transactions."
+        f"{args.children} Kamailio workers each wait for `/sip/route` in turn, and the reports go out one "
+        "at a time from each of two timer processes, behind the calls when the load is high. Under the "
+        f"closed loop the INVITE-to-200 is mostly queueing: {args.users} calls at a time, each 100 ms of "
+        "talk plus its two transactions."
     )
     return f"{figures} {verdict} {cost}"
 
@@ -586,8 +586,8 @@ def _checks_line(runs: list[Run], busy: list[Run], args: argparse.Namespace) -> 
         f"refused with 403. SIPp used at most {max(r.client_cpu for r in runs):.0%} of a CPU (near 100% "
         "would mean client-bound).",
         "- reports to `/sip/event`: after a closed-loop run maskline had them all "
-        f"{statistics.median(lags):.1f} s later (median; at most {max(lags):.1f} s), as Kamailio sends "
-        "them one at a time; "
+        f"{statistics.median(lags):.1f} s later (median; at most {max(lags):.1f} s), as Kamailio's two "
+        "reporting processes send them one at a time each; "
         + (
             f"Kamailio dropped {dropped:,} of {reports:,} ({dropped / reports:.2%}), logged as "
             "`runaway while` (more than 100 queued at one 50 ms tick: `max_while_loops`) or `no more shm`."
