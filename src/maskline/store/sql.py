@@ -224,12 +224,14 @@ class SqlStore(SqlCalls):
     @staticmethod
     async def _last_left(db: Db, parties: Sequence[str], window: Sequence[str]) -> dict[str, int]:
         """When one of ``parties`` last left each number of ``window`` that they used. The
-        window's numbers are free for them, so every session of theirs on it has ended. Each
-        (party, number) is one index seek for its latest end, however long the history."""
+        window's numbers are free for them, so none of their rows on it is held any more (rows
+        whose hold ran out are released first). Each (party, number) is one index seek for its
+        latest end, however long the history."""
         if len(window) < 2 or not parties:
             return {}
         latest = (
-            "SELECT n, (SELECT MAX(ends_at) FROM allocations WHERE party = ? AND virtual_number = n) FROM w"
+            "SELECT n, (SELECT MAX(ends_at) FROM allocations"
+            " WHERE party = ? AND held = FALSE AND virtual_number = n) FROM w"
         )
         rows = await db.fetch(
             f"WITH w(n) AS (VALUES {','.join(['(?)'] * len(window))}) "
