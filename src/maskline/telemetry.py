@@ -11,6 +11,7 @@ import contextvars
 import logging
 import re
 import time
+from typing import TextIO
 
 import msgspec
 from prometheus_client import Counter, Histogram
@@ -45,22 +46,38 @@ def mask_phones(text: str) -> str:
     return _PHONE.sub(mask, text)
 
 
+ACCESS_FIELDS = ("method", "route", "status", "duration_ms", "account")
+_second: tuple[int, str] = (0, "")  # the last whole second formatted, and its text
+
+
+def _timestamp(created: float) -> str:
+    global _second
+    whole = int(created)
+    if whole != _second[0]:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int((created - whole) * 1000):03d}Z"
+
+
+def _entry(created: float, level: str, logger: str, message: str, rid: str) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "time": _timestamp(created),
+        "level": level,
+        "logger": logger,
+        "message": mask_phones(message),
+    }
+    if rid:
+        entry["request_id"] = rid
+    return entry
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the request id if any, and the
     exception; every phone number in them masked."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, object] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": mask_phones(record.getMessage()),
-        }
         rid = getattr(record, "request_id", None) or request_id.get()
-        if rid:
-            entry["request_id"] = rid
-        for key in ("method", "route", "status", "duration_ms", "account"):
+        entry = _entry(record.created, record.levelname.lower(), record.name, record.getMessage(), rid)
+        for key in ACCESS_FIELDS:
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:
@@ -68,16 +85,38 @@ class JsonFormatter(logging.Formatter):
         return msgspec.json.encode(entry).decode()
 
 
+_access = logging.getLogger("maskline.access")
+_handler: logging.StreamHandler[TextIO] | None = None  # configure_logging's
+
+
+def log_access(method: str, route: str, status: int, duration_ms: float, account: str) -> None:
+    """One access line, as JsonFormatter would write it, straight to the handler's stream: a
+    log record's machinery costs about 35 µs, a sizeable part of a request."""
+    handler = _handler
+    if handler is None or not _access.isEnabledFor(logging.INFO):
+        return
+    entry = _entry(time.time(), "info", _access.name, f"{method} {route} {status}", request_id.get())
+    entry.update(zip(ACCESS_FIELDS, (method, route, status, duration_ms, account), strict=True))
+    line = msgspec.json.encode(entry).decode() + handler.terminator
+    handler.acquire()
+    try:
+        handler.stream.write(line)
+        handler.stream.flush()
+    finally:
+        handler.release()
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on standard error for maskline's loggers and uvicorn's."""
+    global _handler
     # The logging HOWTO's optimisations: no caller, thread or process lookups per record (the
-    # JSON lines carry none of them), which is most of the cost of the access log.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    # JSON lines carry none of them).
+    logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(JsonFormatter())
     for name in ("maskline", "uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
+        logger.handlers[:] = [_handler]
         logger.setLevel(level)
         logger.propagate = False

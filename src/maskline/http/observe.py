@@ -9,7 +9,6 @@ so that an overloaded process stays responsive instead of queueing without bound
 
 from __future__ import annotations
 
-import logging
 import random
 import re
 import time
@@ -20,8 +19,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from maskline import telemetry
 from maskline.domain import errors
 from maskline.http.wire import error_reply
-
-log = logging.getLogger("maskline.access")
 
 _ids = random.Random(random.SystemRandom().getrandbits(64))  # request ids guard nothing: fast ones
 _SANE_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
@@ -91,18 +88,5 @@ class Observed:
                 )
             counted[0].inc()
             counted[1].observe(elapsed)
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "%s %s %d",
-                    method,
-                    route,
-                    status,
-                    extra={
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "account": account,
-                    },
-                )
+            telemetry.log_access(method, route, status, round(elapsed * 1000, 2), account)
             telemetry.request_id.reset(token)
