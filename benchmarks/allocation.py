@@ -1,6 +1,6 @@
 """Allocation study: K* of every policy on every workload, cool-off scopes, and reuse gaps.
 
-    .venv/bin/python benchmarks/allocation.py            (about fifteen minutes on two cores)
+    .venv/bin/python benchmarks/allocation.py            (about forty minutes)
     .venv/bin/python benchmarks/allocation.py --no-docs --window 32    (another quarantine window)
 
 Runs the simulator (``maskline.sim``, the server's own allocation order, in memory) and writes
