@@ -55,7 +55,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -527,6 +527,51 @@ def _reading(
     return f"{figures} {verdict} {queueing}"
 
 
+def comparison(
+    stores: list[Store],
+    busy: Mapping[str, Sequence[Rated]],
+    quiet: Mapping[str, Sequence[Rated]],
+    extra: Mapping[str, Mapping[str, Any]],
+    unit: str,
+    quietly: str,
+) -> tuple[list[str], list[str]]:
+    """The small and large stores side by side: the table's rows (rate and latency under load,
+    latency of ``quiet`` runs, where the sessions live, the database's size, then the large/small
+    ratios) and the lines of per-round figures; ``unit``: what is counted per second."""
+    small, large = stores
+    rows = []
+    for store in stores:
+        rs, r1, e = busy[store.label], quiet[store.label], extra[store.label]
+        rows.append(
+            f"| {store.size:,} | {_median(rs, 'rate'):,.0f} | {_fmt_us(_median(rs, 'p50_us'))} "
+            f"| {_fmt_us(_median(rs, 'p99_us'))} | {_fmt_us(_median(r1, 'p50_us'))} "
+            f"| {_fmt_us(_median(r1, 'p99_us'))} "
+            f"| {e['numbers']} numbers, up to {e['per_number']:,} sessions on one | {e['db_mb']:.0f} MB |"
+        )
+
+    def ratio(results: Mapping[str, Sequence[Rated]], key: str) -> str:
+        return f"×{_median(results[large.label], key) / _median(results[small.label], key):.2f}"
+
+    rows.append(
+        f"| {large.size:,} / {small.size:,} | {ratio(busy, 'rate')} | {ratio(busy, 'p50_us')} "
+        f"| {ratio(busy, 'p99_us')} | {ratio(quiet, 'p50_us')} | {ratio(quiet, 'p99_us')} | | |"
+    )
+    lines = [
+        f"- {store.size:,} live sessions, {unit}/s per round: "
+        + ", ".join(f"{r.rate:,.0f}" for r in busy[store.label])
+        + f" (spread {_spread(busy[store.label]):.0%}); {quietly}, p50 per round: "
+        + ", ".join(_fmt_us(r.p50_us) for r in quiet[store.label])
+        for store in stores
+    ]
+    paired = _paired(busy[small.label], busy[large.label])
+    lines.append(
+        f"- {large.size:,} / {small.size:,}, {unit}/s in the same round: "
+        + ", ".join(f"{x:.2f}" for x in paired)
+        + f" (median {statistics.median(paired):.2f})"
+    )
+    return rows, lines
+
+
 def report(
     stores: list[Store],
     busy: dict[str, list[Result]],
@@ -538,36 +583,7 @@ def report(
     extra: dict[str, dict[str, Any]],
 ) -> str:
     small, large = stores
-    rows = []
-    for store in stores:
-        rs, r1, e = busy[store.label], single[store.label], extra[store.label]
-        rows.append(
-            f"| {store.size:,} | {_median(rs, 'rate'):,.0f} | {_fmt_us(_median(rs, 'p50_us'))} "
-            f"| {_fmt_us(_median(rs, 'p99_us'))} | {_fmt_us(_median(r1, 'p50_us'))} "
-            f"| {_fmt_us(_median(r1, 'p99_us'))} "
-            f"| {e['numbers']} numbers, up to {e['per_number']:,} sessions on one | {e['db_mb']:.0f} MB |"
-        )
-
-    def ratio(results: dict[str, list[Result]], key: str) -> str:
-        return f"×{_median(results[large.label], key) / _median(results[small.label], key):.2f}"
-
-    rows.append(
-        f"| {large.size:,} / {small.size:,} | {ratio(busy, 'rate')} | {ratio(busy, 'p50_us')} "
-        f"| {ratio(busy, 'p99_us')} | {ratio(single, 'p50_us')} | {ratio(single, 'p99_us')} | | |"
-    )
-    lines = [
-        f"- {store.size:,} live sessions, decisions/s per round: "
-        + ", ".join(f"{r.rate:,.0f}" for r in busy[store.label])
-        + f" (spread {_spread(busy[store.label]):.0%}); one connection, p50 per round: "
-        + ", ".join(_fmt_us(r.p50_us) for r in single[store.label])
-        for store in stores
-    ]
-    paired = _paired(busy[small.label], busy[large.label])
-    lines.append(
-        f"- {large.size:,} / {small.size:,}, decisions/s in the same round: "
-        + ", ".join(f"{x:.2f}" for x in paired)
-        + f" (median {statistics.median(paired):.2f})"
-    )
+    rows, lines = comparison(stores, busy, single, extra, "decisions", "one connection")
     every = [r for results in (busy, single) for rs in results.values() for r in rs]
     measured = sum(r.requests for r in every)
     busiest = max(r.client_cpu for r in every)

@@ -84,7 +84,7 @@ from routing import (
     _authorization,
     _median,
     _paired,
-    _spread,
+    comparison,
     create_account,
     layout,
     populate,
@@ -508,10 +508,6 @@ def settle(run: Run, store: Store, proxy: Proxy, before: tuple[int, int, int]) -
 
 
 # -- report -----------------------------------------------------------------------------------------
-def _ratio(results: dict[str, list[Run]], small: Store, large: Store, key: str) -> str:
-    return f"×{_median(results[large.label], key) / _median(results[small.label], key):.2f}"
-
-
 def _variation(values: list[float]) -> float:
     """(max - min) / median: how far the rounds of one store differ."""
     return (max(values) - min(values)) / statistics.median(values)
@@ -598,14 +594,6 @@ def _checks_line(runs: list[Run], busy: list[Run], args: argparse.Namespace) -> 
     return lines
 
 
-def _row(store: Store, busy: list[Run], light: list[Run], extra: dict[str, Any]) -> str:
-    figures = [_fmt_us(_median(runs, key)) for runs in (busy, light) for key in ("p50_us", "p99_us")]
-    return (
-        f"| {store.size:,} | {_median(busy, 'rate'):,.0f} | {' | '.join(figures)} | {extra['numbers']} "
-        f"numbers, up to {extra['per_number']:,} sessions on one | {extra['db_mb']:.0f} MB |"
-    )
-
-
 def report(
     stores: list[Store],
     busy: dict[str, list[Run]],
@@ -615,25 +603,7 @@ def report(
     extra: dict[str, dict[str, Any]],
 ) -> str:
     small, large = stores
-    rows = [_row(store, busy[store.label], light[store.label], extra[store.label]) for store in stores]
-    rows.append(
-        f"| {large.size:,} / {small.size:,} | {_ratio(busy, small, large, 'rate')} "
-        f"| {_ratio(busy, small, large, 'p50_us')} | {_ratio(busy, small, large, 'p99_us')} "
-        f"| {_ratio(light, small, large, 'p50_us')} | {_ratio(light, small, large, 'p99_us')} | | |"
-    )
-    rounds = [
-        f"- {store.size:,} live sessions, calls/s per round: "
-        + ", ".join(f"{r.rate:,.0f}" for r in busy[store.label])
-        + f" (spread {_spread(busy[store.label]):.0%}); at {args.light_rate} calls/s, p50 per round: "
-        + ", ".join(_fmt_us(r.p50_us) for r in light[store.label])
-        for store in stores
-    ]
-    paired = _paired(busy[small.label], busy[large.label])
-    rounds.append(
-        f"- {large.size:,} / {small.size:,}, calls/s in the same round: "
-        + ", ".join(f"{x:.2f}" for x in paired)
-        + f" (median {statistics.median(paired):.2f})"
-    )
+    rows, rounds = comparison(stores, busy, light, extra, "calls", f"at {args.light_rate} calls/s")
     every = [r for results in (busy, light) for runs in results.values() for r in runs]
     all_busy = [r for runs in busy.values() for r in runs]
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
