@@ -193,15 +193,16 @@ Index(
 )
 
 # A party's rows: what it holds, read from the index alone (a busy party holds hundreds), and,
-# among the rows it no longer holds, when it last left each number (one seek: what the
-# quarantine policy weighs). One index for both: each index costs every create a write.
+# among the rows it no longer holds, when it last left each number (one seek, ends_at being
+# next after the number: what the quarantine policy weighs). One index for both: each index
+# costs every create a write.
 Index(
     "ix_allocations_by_party",
     allocations.c.party,
     allocations.c.held,
     allocations.c.virtual_number,
-    allocations.c.hold_until,
     allocations.c.ends_at,
+    allocations.c.hold_until,
 )
 
 

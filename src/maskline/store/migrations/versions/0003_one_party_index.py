@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_allocations_by_party",
         "allocations",
-        ["party", "held", "virtual_number", "hold_until", "ends_at"],
+        ["party", "held", "virtual_number", "ends_at", "hold_until"],
     )
 
 
