@@ -645,19 +645,31 @@ def report(
 
 
 # -- main -------------------------------------------------------------------------------------------
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def store_options(p: argparse.ArgumentParser) -> None:
+    """The options of a small/large store comparison: the stores' sizes and how they are seeded."""
     p.add_argument("--small", type=int, default=1_000, help="live sessions in the small store")
     p.add_argument("--large", type=int, default=100_000, help="live sessions in the large store")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seed-connections", type=int, default=64, help="connections that create sessions")
+    p.add_argument("--pool", type=int, default=200, help="virtual numbers in each store's pool")
+    p.add_argument("--per-party", type=int, default=10, help="sessions each party is in")
+
+
+def check_stores(args: argparse.Namespace) -> None:
+    if not 0 < args.small < args.large:
+        raise BenchError("--small must be positive and below --large")
+    if args.pool < 2 * args.per_party - 1:
+        raise BenchError("--pool must be at least 2 x --per-party - 1, or creates could be refused")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    store_options(p)
     p.add_argument("--duration", type=int, default=5, help="whole seconds per measured run")
     p.add_argument("--warmup", type=int, default=2, help="whole seconds of warm-up per store, at least")
     p.add_argument("--single-duration", type=int, default=2, help="whole seconds over one connection")
     p.add_argument("--requests", type=int, default=20_000, help="fresh signed requests per run")
     p.add_argument("--connections", type=int, default=32)
-    p.add_argument("--seed-connections", type=int, default=64, help="connections that create sessions")
-    p.add_argument("--pool", type=int, default=200, help="virtual numbers in each store's pool")
-    p.add_argument("--per-party", type=int, default=10, help="sessions each party is in")
     p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
     p.add_argument("--seed", type=int, default=20240607)
     p.add_argument("--budget", type=int, default=330, help="seconds: give up past this")
@@ -667,10 +679,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> None:
-    if not 0 < args.small < args.large:
-        raise BenchError("--small must be positive and below --large")
-    if args.pool < 2 * args.per_party - 1:
-        raise BenchError("--pool must be at least 2 x --per-party - 1, or creates could be refused")
+    check_stores(args)
     if args.rounds < 1 or args.duration < 1 or args.requests < 100:
         raise BenchError("--rounds and --duration must be positive, --requests at least 100")
 

@@ -84,10 +84,12 @@ from routing import (
     _authorization,
     _median,
     _paired,
+    check_stores,
     comparison,
     create_account,
     layout,
     populate,
+    store_options,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -656,9 +658,7 @@ def report(
 # -- main -------------------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--small", type=int, default=1_000, help="live sessions in the small store")
-    p.add_argument("--large", type=int, default=100_000, help="live sessions in the large store")
-    p.add_argument("--rounds", type=int, default=3)
+    store_options(p)
     p.add_argument("--duration", type=int, default=8, help="whole seconds of closed loop per run")
     p.add_argument("--users", type=int, default=64, help="calls at a time in the closed loop")
     p.add_argument("--light-rate", type=int, default=50, help="calls/s of the light, open-loop runs")
@@ -667,9 +667,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--checks", type=int, default=3, help="calls per store checked in full before")
     p.add_argument("--children", type=int, default=4, help="Kamailio's SIP workers (CHILDREN)")
     p.add_argument("--shm", type=int, default=256, help="MB of shared memory for each Kamailio (-m)")
-    p.add_argument("--seed-connections", type=int, default=64, help="connections that create sessions")
-    p.add_argument("--pool", type=int, default=200, help="virtual numbers in each store's pool")
-    p.add_argument("--per-party", type=int, default=10, help="sessions each party is in")
     p.add_argument("--seed", type=int, default=20240611)
     p.add_argument("--budget", type=int, default=900, help="seconds: give up past this")
     p.add_argument("--docs", type=Path, default=DOCS, help="file whose SIP section is rewritten")
@@ -678,10 +675,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> None:
-    if not 0 < args.small < args.large:
-        raise BenchError("--small must be positive and below --large")
-    if args.pool < 2 * args.per_party - 1:
-        raise BenchError("--pool must be at least 2 x --per-party - 1, or creates could be refused")
+    check_stores(args)
     if min(args.rounds, args.duration, args.users, args.light_rate, args.light_duration, args.checks) < 1:
         raise BenchError("--rounds, --duration, --users, --light-* and --checks must be positive")
     missing = [tool for tool in ("kamailio", "sipp", "timeout") if shutil.which(tool) is None]

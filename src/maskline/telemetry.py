@@ -47,7 +47,7 @@ def mask_phones(text: str) -> str:
 
 
 ACCESS_FIELDS = ("method", "route", "status", "duration_ms", "account")
-_second: tuple[int, str] = (0, "")  # the last whole second formatted, and its text
+_second: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text
 
 
 def _timestamp(created: float) -> str:

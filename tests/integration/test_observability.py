@@ -143,3 +143,16 @@ def test_routes_are_templates_and_never_paths() -> None:
     assert route_of("/webhooks/plivo/MAX/answer") == ("/webhooks/{carrier}/{auth_id}/{action}", "MAX")
     assert route_of("/metrics") == ("/metrics", "")
     assert route_of("/wp-admin/+14155550161") == ("other", "")
+
+
+def test_log_times_are_utc_with_milliseconds_across_seconds() -> None:
+    def logged_at(created: float) -> str:
+        record = logging.LogRecord("maskline", logging.INFO, "", 1, "tick", (), None)
+        record.created = created
+        return str(json.loads(JsonFormatter().format(record))["time"])
+
+    # The formatted second is kept between lines: a later second must not reuse it.
+    assert logged_at(1_700_000_000.25) == "2023-11-14T22:13:20.250Z"
+    assert logged_at(1_700_000_000.999) == "2023-11-14T22:13:20.999Z"
+    assert logged_at(1_700_000_061.0) == "2023-11-14T22:14:21.000Z"
+    assert logged_at(0.5) == "1970-01-01T00:00:00.500Z"
