@@ -4,6 +4,7 @@ request id in which phone numbers are masked."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import re
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from maskline import telemetry
 from maskline.http.metrics import Metrics
 from maskline.http.observe import route_of
 from maskline.telemetry import JsonFormatter, mask_phones, request_id
@@ -156,3 +158,51 @@ def test_log_times_are_utc_with_milliseconds_across_seconds() -> None:
     assert logged_at(1_700_000_000.999) == "2023-11-14T22:13:20.999Z"
     assert logged_at(1_700_000_061.0) == "2023-11-14T22:14:21.000Z"
     assert logged_at(0.5) == "1970-01-01T00:00:00.500Z"
+
+
+def test_access_lines_wait_for_the_end_of_the_loop_turn_and_keep_the_log_in_order() -> None:
+    stream = io.StringIO()
+    handler = telemetry.JsonLines(stream)
+    saved = telemetry._handler
+    telemetry._handler = handler
+    other = logging.getLogger("maskline.observability-test")
+    other.handlers[:], other.propagate = [handler], False
+    access = logging.getLogger("maskline.access")
+    access.setLevel(logging.INFO)
+    try:
+
+        async def turn() -> tuple[str, str]:
+            telemetry.log_access("GET", "/metrics", 200, 1.5, "", "rid-1")
+            telemetry.log_access("POST", "other", 404, 0.25, 'MA"x', "")
+            waiting = stream.getvalue()
+            other.warning("after the requests, from +14155550161")
+            await asyncio.sleep(0)
+            return waiting, stream.getvalue()
+
+        waiting, written = asyncio.run(turn())
+        telemetry.log_access("GET", "/healthz", 200, 2.0, "", "rid-2")  # no loop: written at once
+    finally:
+        telemetry._handler = saved
+        other.handlers[:] = []
+        access.setLevel(logging.NOTSET)
+    assert waiting == ""
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [e["message"] for e in lines] == [
+        "GET /metrics 200",
+        "POST other 404",
+        "after the requests, from +*******0161",
+        "GET /healthz 200",
+    ]
+    assert lines[0]["request_id"] == "rid-1" and "request_id" not in lines[1]
+    assert {k: lines[1][k] for k in ("level", "logger", "method", "route", "status", "duration_ms")} == {
+        "level": "info",
+        "logger": "maskline.access",
+        "method": "POST",
+        "route": "other",
+        "status": 404,
+        "duration_ms": 0.25,
+    }
+    assert lines[1]["account"] == 'MA"x' and re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", lines[0]["time"]
+    )
+    assert written.count("\n") == 3

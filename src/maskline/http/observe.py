@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections.abc import Iterable
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +26,7 @@ _SANE_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
 _API = re.compile(r"/v1/Account/(?P<account>[^/]+)/Masking/(?P<kind>Session|Number)(?P<item>/[^/]+)?/?")
 _WEBHOOK = re.compile(r"/webhooks/[^/]+/(?P<account>[^/]+)/[^/]+")
 _ITEM = {"Session": "{session_uuid}", "Number": "{number}"}
+_SLASHES = re.compile(r"/{2,}")
 _FIXED = {"/metrics", "/healthz", "/readyz", "/openapi.json"}
 
 
@@ -32,7 +34,7 @@ def route_of(path: str) -> tuple[str, str]:
     """The route template of ``path`` (``other`` for unknown paths) and the account it names."""
     if path in _FIXED:
         return path, ""
-    match = _API.fullmatch(re.sub(r"/{2,}", "/", path))
+    match = _API.fullmatch(_SLASHES.sub("/", path) if "//" in path else path)
     if match:
         item = _ITEM[match["kind"]] + "/" if match["item"] else ""
         return f"/v1/Account/{{auth_id}}/Masking/{match['kind']}/{item}", match["account"]
@@ -40,6 +42,17 @@ def route_of(path: str) -> tuple[str, str]:
     if match:
         return "/webhooks/{carrier}/{auth_id}/{action}", match["account"]
     return "other", ""
+
+
+def _request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The client's ``X-Request-Id`` when it is sane, else a new one."""
+    for name, value in headers:
+        if name == b"x-request-id":
+            sent = value.decode("latin-1")
+            if _SANE_ID.fullmatch(sent):
+                return sent
+            break
+    return f"{_ids.getrandbits(128):032x}"
 
 
 class Observed:
@@ -54,17 +67,16 @@ class Observed:
             await self.app(scope, receive, send)
             return
         began = time.perf_counter()
-        sent = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        rid = sent if _SANE_ID.fullmatch(sent) else f"{_ids.getrandbits(128):032x}"
+        rid = _request_id(scope["headers"])
         token = telemetry.request_id.set(rid)
+        tagged = (b"x-request-id", rid.encode())
         status = 500
 
         async def send_observed(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [*message.get("headers", []), (b"x-request-id", rid.encode())]
-                message = {**message, "headers": headers}
+                message = {**message, "headers": [*message.get("headers", ()), tagged]}
             await send(message)
 
         self.in_flight += 1
@@ -88,5 +100,5 @@ class Observed:
                 )
             counted[0].inc()
             counted[1].observe(elapsed)
-            telemetry.log_access(method, route, status, round(elapsed * 1000, 2), account)
+            telemetry.log_access(method, route, status, round(elapsed * 1000, 2), account, rid)
             telemetry.request_id.reset(token)
