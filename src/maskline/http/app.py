@@ -60,13 +60,12 @@ class ApiFront:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            path = scope["path"]
+            path = original = scope["path"]
             # Webhook URLs are signed as the carrier called them: they are left as they are.
             if (path.endswith("/") or "//" in path) and not path.startswith("/webhooks/"):
                 if "//" in path:
                     path = _SLASHES.sub("/", path)
                 path = path.rstrip("/") or "/"
-                scope = {**scope, "path": path, "raw_path": path.encode()}
             match = _API.fullmatch(path)
             if match is not None:
                 resource, key = match["resource"], match["key"]
@@ -74,9 +73,13 @@ class ApiFront:
                 if key is not None:
                     params["session_uuid" if resource == "Session" else "number"] = key
                 scope = {**scope, "path_params": params}
+                if path != original:
+                    scope["path"], scope["raw_path"] = path, path.encode()
                 response = await self.endpoints[resource, key is not None](Request(scope, receive))
                 await response(scope, receive, send)
                 return
+            if path != original:
+                scope = {**scope, "path": path, "raw_path": path.encode()}
         await self.app(scope, receive, send)
 
 

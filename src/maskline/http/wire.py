@@ -41,9 +41,22 @@ def api_id() -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
+class JsonReply(Response):
+    """A Starlette response of JSON bytes, its two headers built directly: this is every API
+    reply, and Response's general header handling costs a sizeable part of a get."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, status: int) -> None:
+        self.status_code = status
+        self.background = None
+        self.body = body
+        self.raw_headers = [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
+
+
 def reply(body: dict[str, Any], status: int = 200) -> Response:
     """A JSON reply; ``api_id`` comes first, as in Plivo's responses."""
-    return Response(_encode({"api_id": api_id(), **body}), status, media_type="application/json")
+    return JsonReply(_encode({"api_id": api_id(), **body}), status)
 
 
 def error_reply(error: MaskingError) -> Response:
@@ -115,14 +128,16 @@ def resource(
     async def endpoint(request: Request) -> Response:
         try:
             now = time.monotonic()
-            address = request.client.host if request.client else ""
-            if limits.failures is not None and (wait := limits.failures.wait(address, now)):
-                return too_many(wait, "authentication")
+            failures = limits.failures
+            if failures is not None:
+                address = request.client.host if request.client else ""
+                if wait := failures.wait(address, now):
+                    return too_many(wait, "authentication")
             try:
                 account = await authenticate(request, authenticator())
             except MaskingError:
-                if limits.failures is not None:
-                    limits.failures.take(address, now)
+                if failures is not None:
+                    failures.take(address, now)
                 raise
             if limits.accounts is not None and (wait := limits.accounts.take(account.main_id, now)):
                 return too_many(wait, "account")
