@@ -293,7 +293,7 @@ def run_sim(args: argparse.Namespace) -> int:
     from maskline.sim.report import simulate, table
     from maskline.sim.trace import load_trace, write_trace
 
-    known = {**workloads.REALISTIC, **workloads.SMALL, **workloads.ADVERSARIAL}
+    known = {**workloads.REALISTIC, **workloads.LARGE, **workloads.SMALL, **workloads.ADVERSARIAL}
     if args.list:
         print("workloads:", ", ".join(known))
         print("policies:", ", ".join(POLICIES))

@@ -149,6 +149,13 @@ REALISTIC: dict[str, Callable[[int], Trace]] = {
 }
 
 
+# Ten times the traffic of the realistic ones: how the figures change with scale alone.
+LARGE: dict[str, Callable[[int], Trace]] = {
+    "ride-hailing-10x": lambda seed: ride_hailing(seed, drivers=2000),
+    "food-delivery-10x": lambda seed: food_delivery(seed, couriers=1500),
+}
+
+
 # Small enough for the exact optimum (a few dozen to a few hundred sessions).
 SMALL: dict[str, Callable[[int], Trace]] = {
     "ride-hailing-small": lambda seed: ride_hailing(seed, drivers=6, hours=4),
