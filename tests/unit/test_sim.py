@@ -59,6 +59,14 @@ def test_workloads_are_seeded() -> None:
     assert workloads.food_delivery(7, couriers=5) != workloads.food_delivery(8, couriers=5)
 
 
+def test_the_large_workloads_have_ten_times_the_parties_of_the_realistic_ones() -> None:
+    for large, usual in (("ride-hailing-10x", "ride-hailing"), ("food-delivery-10x", "food-delivery")):
+        big, small = workloads.LARGE[large](1), workloads.REALISTIC[usual](1)
+        hubs = [len({s.first for s in trace}) for trace in (big, small)]
+        assert hubs[0] == 10 * hubs[1]
+        assert 8 * len(small) < len(big) < 12 * len(small)
+
+
 def test_the_report_has_a_row_per_workload_and_policy() -> None:
     rows = simulate(
         {"trap-3": lambda seed: workloads.first_fit_trap(3)}, list(POLICIES), [1], CooloffScope.PER_PARTY, 4
