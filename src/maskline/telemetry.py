@@ -124,9 +124,13 @@ class JsonLines(logging.StreamHandler[TextIO]):
         self._waiting: list[str] = []
 
     def access(self, line: str) -> None:
-        waiting = self._waiting
-        waiting.append(line)
-        if len(waiting) == 1:
+        self.acquire()  # a record from another thread may be writing the waiting lines
+        try:
+            self._waiting.append(line)
+            first = len(self._waiting) == 1
+        finally:
+            self.release()
+        if first:
             try:
                 asyncio.get_running_loop().call_soon(self.write_waiting)
             except RuntimeError:  # no event loop: nothing would come back for it
