@@ -47,7 +47,6 @@ def mask_phones(text: str) -> str:
     return _PHONE.sub(mask, text)
 
 
-ACCESS_FIELDS = ("method", "route", "status", "duration_ms", "account")
 _second: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text
 
 
@@ -59,28 +58,19 @@ def _timestamp(created: float) -> str:
     return f"{_second[1]}.{int((created - whole) * 1000):03d}Z"
 
 
-def _entry(created: float, level: str, logger: str, message: str, rid: str) -> dict[str, object]:
-    entry: dict[str, object] = {
-        "time": _timestamp(created),
-        "level": level,
-        "logger": logger,
-        "message": mask_phones(message),
-    }
-    if rid:
-        entry["request_id"] = rid
-    return entry
-
-
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the request id if any, and the
     exception; every phone number in them masked."""
 
     def format(self, record: logging.LogRecord) -> str:
-        rid = getattr(record, "request_id", None) or request_id.get()
-        entry = _entry(record.created, record.levelname.lower(), record.name, record.getMessage(), rid)
-        for key in ACCESS_FIELDS:
-            if hasattr(record, key):
-                entry[key] = getattr(record, key)
+        entry: dict[str, object] = {
+            "time": _timestamp(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": mask_phones(record.getMessage()),
+        }
+        if rid := getattr(record, "request_id", None) or request_id.get():
+            entry["request_id"] = rid
         if record.exc_info:
             entry["exception"] = mask_phones(self.formatException(record.exc_info))
         return msgspec.json.encode(entry).decode()

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from maskline.domain import errors
 from maskline.domain.routing import Bridge, Reject
-from maskline.http.wire import error_reply, trusted
+from maskline.http.wire import JsonReply, error_reply, trusted
 from maskline.service.calls import CallService, LegStatus
 
 log = logging.getLogger("maskline.sip")
@@ -30,7 +30,7 @@ EVENTS = {"answered": LegStatus.ANSWERED, "ended": LegStatus.ENDED}
 
 
 def _json(body: dict[str, object], status: int = 200) -> Response:
-    return Response(_encode(body), status, media_type="application/json")
+    return JsonReply(_encode(body), status)
 
 
 class SipEndpoints:

@@ -45,8 +45,6 @@ class JsonReply(Response):
     """A Starlette response of JSON bytes, its two headers built directly: this is every API
     reply, and Response's general header handling costs a sizeable part of a get."""
 
-    media_type = "application/json"
-
     def __init__(self, body: bytes, status: int) -> None:
         self.status_code = status
         self.background = None
