@@ -105,6 +105,11 @@ def test_posted_json_is_the_same_question(server: ServerThread, http: httpx.Clie
     body = {"from": s["first_party"], "to": s["virtual_number"], "callid": "sip-json-1"}
     reply = httpx.post(f"{server.url}/sip/route", json=body, trust_env=False)
     assert reply.json()["action"] == "bridge"
+    # Bytes that are not UTF-8 inside a JSON string are a body without fields, not a crash.
+    odd = httpx.post(f"{server.url}/sip/route", content=b'{"from": "\x80"}', trust_env=False)
+    assert odd.status_code == 200 and odd.json()["action"] == "reject"
+    odd = httpx.post(f"{server.url}/sip/event", content=b'{"event": "\x80"}', trust_env=False)
+    assert odd.status_code == 400 and set(odd.json()) == {"api_id", "error"}
 
 
 def test_only_the_proxy_may_ask(databases: Databases) -> None:

@@ -29,6 +29,7 @@ def session_count(http: httpx.Client) -> int:
         b"\xff\xfe\xfd",
         b"[" * 60_000,
         b'{"first_party": "\\ud800"}',
+        b'{"first_party": "\x80"}',  # not UTF-8 inside a string
         b'{"a": 1e999}',
         b"{'single': 'quotes'}",
     ],

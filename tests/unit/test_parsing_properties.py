@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import msgspec
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from maskline.domain.errors import MaskingError
@@ -36,6 +36,7 @@ def test_phone_numbers_are_e164_ascii_or_nothing(raw: str) -> None:
 
 
 @given(st.binary(max_size=300) | odd_text.map(str.encode))
+@example(b'"\x80"')  # found by this test: bytes that are not UTF-8 inside a JSON string
 def test_any_bytes_decode_to_an_object_or_a_400(raw: bytes) -> None:
     try:
         body = decode_body(raw)

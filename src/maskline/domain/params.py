@@ -347,6 +347,11 @@ def generate_pins(length: int, randbelow: Callable[[int], int]) -> tuple[str, st
     return first, second
 
 
+# What decoding JSON bytes raises on bad input: bytes that are not UTF-8 inside a string
+# (``"\x80"``) give UnicodeDecodeError, not msgspec's own error; deep nesting, RecursionError.
+JSON_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
 def decode_body(raw: bytes) -> Body:
     """A request body as a JSON object; an empty body is ``{}``."""
     raw = raw.removeprefix(b"\xef\xbb\xbf").strip()
@@ -354,7 +359,7 @@ def decode_body(raw: bytes) -> Body:
         return {}
     try:
         value = msgspec.json.decode(raw)
-    except (msgspec.DecodeError, RecursionError):
+    except JSON_ERRORS:
         raise errors.invalid_json() from None
     if not isinstance(value, dict):
         raise errors.invalid_json()

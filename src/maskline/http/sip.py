@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from maskline.domain import errors
+from maskline.domain.params import JSON_ERRORS
 from maskline.domain.routing import Bridge, Reject
 from maskline.http.wire import JsonReply, error_reply, trusted
 from maskline.service.calls import CallService, LegStatus
@@ -52,7 +53,7 @@ class SipEndpoints:
         else:
             try:
                 body = msgspec.json.decode(await request.body())
-            except msgspec.DecodeError:
+            except JSON_ERRORS:
                 body = {}
             fields = {k: str(v) for k, v in body.items()} if isinstance(body, dict) else {}
         return {k: v for k, v in fields.items() if "\x00" not in v}
