@@ -52,3 +52,12 @@ def test_nonsense_limits_are_refused() -> None:
         Limiter(0, 5)
     with pytest.raises(ValueError):
         Limiter(1, 0)
+
+
+def test_asking_remembers_nothing() -> None:
+    limiter = Limiter(1, 1, capacity=2)
+    assert limiter.take("a", 0) == 0
+    for key in "bcdefgh":  # unknown keys may be served, and asking does not crowd "a" out
+        assert limiter.wait(key, 0) == 0
+    assert limiter.wait("a", 0.25) == pytest.approx(0.75)
+    assert limiter.take("a", 0.25) == pytest.approx(0.75)

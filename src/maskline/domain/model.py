@@ -105,8 +105,8 @@ class Session:
     total_call_billed_duration: int = 0
     last_interaction: int | None = None
     last_counterpart: str = ""  # who last reached a single-party session's party (§11.5)
-    interactions: list[Call] | None = field(default=None)
     id: int = 0  # the store's sequence number; orders sessions created in the same second
+    interactions: list[Call] | None = field(default=None)  # last: the store reads the rest in order
 
     def status(self, now: int) -> SessionStatus:
         if self.expiry <= now:

@@ -37,9 +37,13 @@ class Limiter:
         return bucket
 
     def wait(self, key: str, now: float) -> float:
-        """Seconds until ``key`` may be served (0: now), taking nothing."""
-        bucket = self._bucket(key, now)
-        return 0.0 if bucket.tokens >= 1 else (1 - bucket.tokens) / self.rate
+        """Seconds until ``key`` may be served (0: now), taking nothing and remembering nothing
+        (it is asked on every request: a key only gets a bucket once it takes)."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        tokens = bucket.tokens + max(0.0, now - bucket.stamp) * self.rate
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
 
     def take(self, key: str, now: float) -> float:
         """Take a token for ``key``: 0 if it was there, else the seconds until one will be."""

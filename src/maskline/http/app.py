@@ -22,7 +22,7 @@ from maskline.domain.ports import Clock, Store
 from maskline.domain.ratelimit import Limiter
 from maskline.http.metrics import Metrics
 from maskline.http.numbers import NumberEndpoints
-from maskline.http.observe import Observed
+from maskline.http.observe import API_ROUTES, ROUTE, Observed
 from maskline.http.openapi import openapi
 from maskline.http.sessions import SessionEndpoints
 from maskline.http.sip import SipEndpoints
@@ -68,8 +68,9 @@ class ApiFront:
                 path = path.rstrip("/") or "/"
             match = _API.fullmatch(path)
             if match is not None:
-                resource, key = match["resource"], match["key"]
-                params = {"auth_id": match["auth_id"]}
+                resource, key, auth_id = match["resource"], match["key"], match["auth_id"]
+                scope[ROUTE] = (API_ROUTES[resource, key is not None], auth_id)  # for Observed
+                params = {"auth_id": auth_id}
                 if key is not None:
                     params["session_uuid" if resource == "Session" else "number"] = key
                 scope = {**scope, "path_params": params}

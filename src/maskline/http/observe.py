@@ -25,9 +25,17 @@ _ids = random.Random(random.SystemRandom().getrandbits(64))  # request ids guard
 _SANE_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
 _API = re.compile(r"/v1/Account/(?P<account>[^/]+)/Masking/(?P<kind>Session|Number)(?P<item>/[^/]+)?/?")
 _WEBHOOK = re.compile(r"/webhooks/[^/]+/(?P<account>[^/]+)/[^/]+")
-_ITEM = {"Session": "{session_uuid}", "Number": "{number}"}
+# The route templates of the Masking API, by (resource, whether the path names one item).
+API_ROUTES = {
+    (kind, item): f"/v1/Account/{{auth_id}}/Masking/{kind}/" + (f"{{{key}}}/" if item else "")
+    for kind, key in (("Session", "session_uuid"), ("Number", "number"))
+    for item in (False, True)
+}
 _SLASHES = re.compile(r"/{2,}")
 _FIXED = {"/metrics", "/healthz", "/readyz", "/openapi.json"}
+# The scope key where the application may leave (route template, account) once it has matched
+# the path itself, sparing route_of the same work.
+ROUTE = "maskline.route"
 
 
 def route_of(path: str) -> tuple[str, str]:
@@ -36,8 +44,7 @@ def route_of(path: str) -> tuple[str, str]:
         return path, ""
     match = _API.fullmatch(_SLASHES.sub("/", path) if "//" in path else path)
     if match:
-        item = _ITEM[match["kind"]] + "/" if match["item"] else ""
-        return f"/v1/Account/{{auth_id}}/Masking/{match['kind']}/{item}", match["account"]
+        return API_ROUTES[match["kind"], match["item"] is not None], match["account"]
     match = _WEBHOOK.fullmatch(path)
     if match:
         return "/webhooks/{carrier}/{auth_id}/{action}", match["account"]
@@ -90,7 +97,7 @@ class Observed:
         finally:
             self.in_flight -= 1
             elapsed = time.perf_counter() - began
-            route, account = route_of(scope["path"])
+            route, account = scope.get(ROUTE) or route_of(scope["path"])
             method = scope["method"]
             counted = self._series.get((route, method, status))
             if counted is None:  # a label lookup costs more than the count: once per series
