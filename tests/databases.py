@@ -128,3 +128,15 @@ def query(url: str, sql: str, *args: object) -> list[tuple[object, ...]]:
             await connection.close()
 
     return asyncio.run(fetch())
+
+
+def sessions_without_holds(url: str, now: float) -> list[tuple[object, ...]]:
+    """Live sessions whose number is not held for both their parties (the guard's rows): none
+    may exist while the store keeps its invariant."""
+    return query(
+        url,
+        "SELECT uuid FROM sessions s WHERE s.expiry > ? AND s.first_party <> '' AND s.second_party <> ''"
+        " AND (SELECT COUNT(*) FROM holds h WHERE h.session_id = s.id AND h.virtual_number = s.virtual_number"
+        " AND h.party IN (s.first_party, s.second_party)) < 2",
+        int(now),
+    )

@@ -91,4 +91,4 @@ class Harness:
         return self.run(self.sessions.update(MAIN, session.uuid, msgspec.json.encode(body)))
 
     def held_rows(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self.query("SELECT party, virtual_number FROM allocations WHERE held")]
+        return [(r[0], r[1]) for r in self.query("SELECT party, virtual_number FROM holds")]

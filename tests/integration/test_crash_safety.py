@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tests.databases import query
+from tests.databases import query, sessions_without_holds
 from tests.support import ServerProcess, maskline
 
 AUTH_ID, TOKEN = "MA" + "K" * 18, "crash-safety-token"
@@ -102,16 +102,11 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(database: str) -> 
     assert len(per_party) == len(set(per_party))  # no party twice on one number
     orphans = query(
         database,
-        "SELECT COUNT(*) FROM allocations a"
+        "SELECT COUNT(*) FROM holds a"
         " WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = a.session_id)",
     )
     assert orphans == [(0,)]  # no number held by a session that does not exist
-    doubled = query(
-        database,
-        "SELECT party, virtual_number FROM allocations WHERE held"
-        " GROUP BY party, virtual_number HAVING COUNT(*) > 1",
-    )
-    assert doubled == []
+    assert sessions_without_holds(database, now) == []
 
 
 def test_sigterm_finishes_what_it_took_and_exits_cleanly(database: str) -> None:

@@ -103,3 +103,53 @@ def test_an_sqlite_database_from_before_migrations_is_refused(tmp_path: Path) ->
     refused = maskline("account", "create", database=f"sqlite:///{path}", check=False)
     assert refused.returncode == 1
     assert "was made before maskline had schema migrations: move it away" in refused.stderr
+
+
+def write(url: str, *statements: str) -> None:
+    path = sqlite_path(url)
+    if path is None:
+        asyncio.run(execute(url, *statements))
+        return
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        for statement in statements:
+            db.execute(statement)
+        db.commit()
+
+
+def test_revision_0004_moves_held_rows_to_holds_and_the_rest_to_departures(databases: Databases) -> None:
+    from alembic import command
+
+    url = databases.new(migrated=False)
+    command.upgrade(alembic_config(url), "0003")
+    session = (
+        "INSERT INTO sessions (id, uuid, account_id, main_id, first_party, second_party, virtual_number,"
+        " created, modified, expiry, cooloff_until, calls_live, total_call_count,"
+        " total_call_billed_duration, settings) VALUES"
+        " ({0}, 'uuid-{0}', 'MA1', 'MA1', '+1415', '+1628', '+1650', 0, 0, {1}, {1}, 0, 0, 0, '{{}}')"
+    )
+    write(
+        url,
+        "INSERT INTO accounts (auth_id, token_hash, created) VALUES ('MA1', 'x', 0)",
+        session.format(1, 100),
+        session.format(2, 200),
+        session.format(3, 900),
+        "INSERT INTO allocations (session_id, party, virtual_number, held, ends_at, hold_until) VALUES"
+        " (1, '+1415', '+1650', FALSE, 100, 100), (1, '+1628', '+1650', FALSE, 100, 100),"
+        " (2, '+1415', '+1650', FALSE, 200, 200), (3, '+1415', '+1650', TRUE, 900, 1500),"
+        " (3, '+1628', '+1650', TRUE, 900, 1500)",
+    )
+    command.upgrade(alembic_config(url), "head")
+    assert differences(url) == []
+    assert sorted(query(url, "SELECT party, virtual_number, session_id, ends_at, hold_until FROM holds")) == [
+        ("+1415", "+1650", 3, 900, 1500),
+        ("+1628", "+1650", 3, 900, 1500),
+    ]
+    assert sorted(query(url, "SELECT party, virtual_number, ends_at FROM departures")) == [
+        ("+1415", "+1650", 200),  # the latest time the party left the number
+        ("+1628", "+1650", 100),
+    ]
+    command.downgrade(alembic_config(url), "0003")
+    assert sorted(query(url, "SELECT session_id, party, held, hold_until FROM allocations")) == [
+        (3, "+1415", True, 1500),
+        (3, "+1628", True, 1500),
+    ]

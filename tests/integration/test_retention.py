@@ -14,7 +14,11 @@ A, B, C, D = (f"+1415205{i:04d}" for i in range(4))
 
 
 def counts(url: str) -> tuple[object, ...]:
-    return query(url, "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM allocations)")[0]
+    return query(
+        url,
+        "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM holds),"
+        " (SELECT COUNT(*) FROM departures)",
+    )[0]
 
 
 def test_purge_asks_then_deletes_only_what_ended_before_the_date(harness: Any) -> None:
@@ -27,16 +31,16 @@ def test_purge_asks_then_deletes_only_what_ended_before_the_date(harness: Any) -
     h.create(B, C, session_expiry=60, virtual_number_cooloff_period=3600)
     h.clock.advance(61)  # ended but still cooling
     h.run(h.store.sweep(int(h.clock()), 0))
-    assert counts(url) == (4, 8)
+    assert counts(url) == (4, 4, 4)
 
     nothing = maskline("purge", "--before", "2025-12-01", "--yes", database=url)
-    assert "deleted 0 sessions" in nothing.stdout and counts(url) == (4, 8)
+    assert "deleted 0 sessions" in nothing.stdout and counts(url) == (4, 4, 4)
     declined = maskline("purge", "--before", "2099-01-01", database=url, answer="n\n", check=False)
     assert declined.returncode == 1 and "Delete 2 sessions that ended before 2099-01-01" in declined.stdout
-    assert "nothing deleted" in declined.stderr and counts(url) == (4, 8)
+    assert "nothing deleted" in declined.stderr and counts(url) == (4, 4, 4)
     done = maskline("purge", "--before", "2099-01-01", database=url, answer="y\n")
     assert "deleted 2 sessions" in done.stdout
-    assert counts(url) == (2, 4)  # the live one and the cooling one stay, with their holds
+    assert counts(url) == (2, 4, 0)  # the live one and the cooling one stay, with their holds
     bad = maskline("purge", "--before", "last tuesday", database=url, check=False)
     assert bad.returncode == 2 and "is not a date like 2026-08-01" in bad.stderr
 

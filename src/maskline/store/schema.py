@@ -169,40 +169,30 @@ Index(
     postgresql_where=events.c.pending,
 )
 
-# One row per key a session holds on its virtual number (allocation spec §9).
-allocations = Table(
-    "allocations",
+# One row per key a session holds on its virtual number (allocation spec §9), while it holds
+# it: the primary key is the allocation guard (no key held twice on one number) and, read by
+# party, what a party holds. Only held rows live here, so that a create writes one entry per
+# key; a hold that ends moves to ``departures``.
+holds = Table(
+    "holds",
     metadata,
-    Column("session_id", RowId, ForeignKey("sessions.id"), primary_key=True),
     Column("party", String(24), primary_key=True),
-    Column("virtual_number", String(20), nullable=False),
-    Column("held", Boolean, nullable=False),
+    Column("virtual_number", String(20), primary_key=True),
+    Column("session_id", RowId, ForeignKey("sessions.id"), nullable=False),
     Column("ends_at", BigInteger, nullable=False),  # the session's expiry
     Column("hold_until", BigInteger, nullable=False),  # expiry plus per-party cool-off
+    Index("ix_holds_session", "session_id"),  # ids only grow: appended, never written at random
     sqlite_with_rowid=False,
 )
 
-# The allocation guard: no key is held twice on one number.
-Index(
-    "ux_allocations_held",
-    allocations.c.party,
-    allocations.c.virtual_number,
-    unique=True,
-    sqlite_where=allocations.c.held,
-    postgresql_where=allocations.c.held,
-)
-
-# A party's rows: what it holds, read from the index alone (a busy party holds hundreds), and,
-# among the rows it no longer holds, when it last left each number (one seek, ends_at being
-# next after the number: what the quarantine policy weighs). One index for both: each index
-# costs every create a write.
-Index(
-    "ix_allocations_by_party",
-    allocations.c.party,
-    allocations.c.held,
-    allocations.c.virtual_number,
-    allocations.c.ends_at,
-    allocations.c.hold_until,
+# When each party last left each number (the quarantine policy weighs it), written when holds end.
+departures = Table(
+    "departures",
+    metadata,
+    Column("party", String(24), primary_key=True),
+    Column("virtual_number", String(20), primary_key=True),
+    Column("ends_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 

@@ -188,7 +188,7 @@ class SqlStore(SqlCalls):
         # In one round trip: the numbers the keys hold (joined into one text: a busy party holds
         # hundreds, and one row is much cheaper to read than hundreds), the revision of the pools,
         # and whether some of the keys' holds have run out and must be released first.
-        mine = f"FROM allocations WHERE party IN ({marks(keys)}) AND held = TRUE AND hold_until"
+        mine = f"FROM holds WHERE party IN ({marks(keys)}) AND hold_until"
         row = await db.fetchrow(
             f"SELECT {self.JOIN_TEXT}(virtual_number, ','),"
             " (SELECT value FROM counters WHERE name = 'numbers'),"
@@ -221,16 +221,12 @@ class SqlStore(SqlCalls):
 
     @staticmethod
     async def _last_left(db: Db, parties: Sequence[str], window: Sequence[str]) -> dict[str, int]:
-        """When one of ``parties`` last left each number of ``window`` that they used. The
-        window's numbers are free for them, so none of their rows on it is held any more (rows
-        whose hold ran out are released first). Each (party, number) is one index seek for its
-        latest end, however long the history."""
+        """When one of ``parties`` last left each number of ``window`` that they used (the
+        window's numbers are free for them: holds that ran out are released first). Each
+        (party, number) is one primary-key seek, however long the history."""
         if len(window) < 2 or not parties:
             return {}
-        latest = (
-            "SELECT n, (SELECT MAX(ends_at) FROM allocations"
-            " WHERE party = ? AND held = FALSE AND virtual_number = n) FROM w"
-        )
+        latest = "SELECT n, (SELECT ends_at FROM departures WHERE party = ? AND virtual_number = n) FROM w"
         rows = await db.fetch(
             f"WITH w(n) AS (VALUES {','.join(['(?)'] * len(window))}) "
             + " UNION ALL ".join([latest] * len(parties)),
@@ -243,15 +239,23 @@ class SqlStore(SqlCalls):
                 left[number] = max(ended, left.get(number, ended))
         return left
 
+    @classmethod
+    async def _release(cls, db: Db, keys: Sequence[str], now: int) -> None:
+        """End the keys' holds whose time has passed, so that the keys can be claimed."""
+        await cls._depart(db, f"hold_until <= ? AND party IN ({marks(keys)})", now, *keys)
+
     @staticmethod
-    async def _release(db: Db, keys: Sequence[str], now: int) -> None:
-        """Un-hold the keys' rows whose time has passed, so that the keys can be claimed."""
+    async def _depart(db: Db, where: str, *params: object) -> None:
+        """End the holds ``where`` selects, noting when each party left each number."""
         await db.execute(
-            "UPDATE allocations SET held = FALSE WHERE held AND hold_until <= ?"
-            f" AND party IN ({marks(keys)})",
-            now,
-            *keys,
+            "INSERT INTO departures (party, virtual_number, ends_at)"
+            f" SELECT party, virtual_number, ends_at FROM holds WHERE {where}"
+            " ORDER BY party, virtual_number"  # rows locked in one order: no deadlock (PostgreSQL)
+            " ON CONFLICT (party, virtual_number) DO UPDATE SET ends_at = excluded.ends_at"
+            " WHERE excluded.ends_at > departures.ends_at",
+            *params,
         )
+        await db.execute(f"DELETE FROM holds WHERE {where}", *params)
 
     @staticmethod
     async def _has_cooling_session(db: Db, number: str, now: int) -> bool:
@@ -289,7 +293,7 @@ class SqlStore(SqlCalls):
         assert row is not None
         session_id = row[0]
         if await self._claim(db, session_id, number, claim.keys, s.expiry, claim.hold_until) is not None:
-            await db.execute("DELETE FROM allocations WHERE session_id = ?", session_id)
+            await db.execute("DELETE FROM holds WHERE session_id = ?", session_id)
             await db.execute("DELETE FROM sessions WHERE id = ?", session_id)
             return None
         s.virtual_number = number
@@ -304,10 +308,10 @@ class SqlStore(SqlCalls):
         Keys go in sorted order, so that two transactions that wait for each other's keys
         (on PostgreSQL) always wait in the same direction and cannot deadlock."""
         rows = await db.fetch(
-            "INSERT INTO allocations (session_id, party, virtual_number, held, ends_at, hold_until)"
-            f" VALUES {','.join(['(?,?,?,TRUE,?,?)'] * len(keys))}"
-            " ON CONFLICT (party, virtual_number) WHERE held DO NOTHING RETURNING party",
-            *[v for key in sorted(keys) for v in (session_id, key, number, ends_at, until)],
+            "INSERT INTO holds (party, virtual_number, session_id, ends_at, hold_until)"
+            f" VALUES {','.join(['(?,?,?,?,?)'] * len(keys))}"
+            " ON CONFLICT (party, virtual_number) DO NOTHING RETURNING party",
+            *[v for key in sorted(keys) for v in (key, number, session_id, ends_at, until)],
         )
         if len(rows) == len(keys):
             return None
@@ -368,19 +372,16 @@ class SqlStore(SqlCalls):
                 if taken is not None:
                     raise errors.party_taken(added[taken])
             if released:
-                await db.execute(
-                    "UPDATE allocations SET held = FALSE WHERE session_id = ? AND held"
-                    f" AND party IN ({marks(released)})",
-                    session_id,
-                    *released,
-                )
+                ended = f"session_id = ? AND party IN ({marks(released)})"
+                await self._depart(db, ended, session_id, *released)
             await db.execute(
-                "UPDATE allocations SET ends_at = ?, hold_until = ?, held = ? WHERE session_id = ? AND held",
+                "UPDATE holds SET ends_at = ?, hold_until = ? WHERE session_id = ?",
                 s.expiry,
                 hold_until,
-                hold_until > now,
                 session_id,
             )
+            if hold_until <= now:
+                await self._depart(db, "session_id = ?", session_id)
             return True
 
         return await self._transact(work)
@@ -477,8 +478,9 @@ class SqlStore(SqlCalls):
             since = row[0]
             ended = await self._sessions_where(db, "expiry > ? AND expiry <= ? ORDER BY id", since, now)
             await self._enqueue(db, [e for e in map(timeout_event, ended) if e is not None])
-            await db.execute(
-                "UPDATE allocations SET held = FALSE WHERE held AND hold_until <= ? AND session_id IN"
+            await self._depart(
+                db,
+                "hold_until <= ? AND session_id IN"
                 " (SELECT id FROM sessions WHERE expiry > ? AND expiry <= ?)",
                 now,
                 since - MAX_COOLOFF,
@@ -499,12 +501,13 @@ class SqlStore(SqlCalls):
 
     async def purge(self, before: int, now: int) -> int:
         """Delete the sessions that ended before ``before`` (and no longer hold their number),
-        with their allocations, and the ended calls and delivered events from before then."""
+        with their holds, and the departures, ended calls and delivered events from before then."""
         return await self._transact(lambda db: self._purge(db, before, now))
 
     async def _purge(self, db: Db, before: int, now: int) -> int:
         doomed = f"SELECT id FROM sessions WHERE {self._ENDED}"
-        await db.execute(f"DELETE FROM allocations WHERE session_id IN ({doomed})", before, now)
+        await db.execute(f"DELETE FROM holds WHERE session_id IN ({doomed})", before, now)
+        await db.execute("DELETE FROM departures WHERE ends_at < ?", before)
         rows = await db.fetch(f"DELETE FROM sessions WHERE {self._ENDED} RETURNING id", before, now)
         await db.execute("DELETE FROM calls WHERE started < ? AND state = 'ended'", before)
         await db.execute("DELETE FROM events WHERE created < ? AND NOT pending", before)

@@ -72,7 +72,7 @@ class SqlCalls:
         """The live session holding ``key`` on ``number`` (the guard index makes it unique)."""
         found = await self._sessions_where(
             self._read,
-            "id = (SELECT session_id FROM allocations WHERE held AND party = ? AND virtual_number = ?)"
+            "id = (SELECT session_id FROM holds WHERE party = ? AND virtual_number = ?)"
             " AND expiry > ?",
             key,
             number,
