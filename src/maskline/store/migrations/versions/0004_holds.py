@@ -2,7 +2,8 @@
 indexes, all keyed at random by phone number. ``holds`` keeps only the rows still held, keyed by
 (party, number), so that one entry per key is both the guard and what a party holds; when a
 hold ends, when the party left the number goes to ``departures``, which the quarantine policy
-reads. About a third less SQL time per create (benchmarks/create_sql.py).
+reads, and which the purge trims. A fifth to a third less SQL time per create
+(benchmarks/create_sql.py).
 
 Going back keeps the holds and loses the departures (quarantine then takes those numbers for
 never used).
@@ -45,6 +46,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("party", "virtual_number"),
         sqlite_with_rowid=False,
     )
+    op.create_index("ix_departures_ends", "departures", ["ends_at"])
     op.execute(
         "INSERT INTO holds (party, virtual_number, session_id, ends_at, hold_until)"
         " SELECT party, virtual_number, session_id, ends_at, hold_until FROM allocations WHERE held"
