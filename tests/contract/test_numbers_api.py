@@ -54,7 +54,8 @@ def test_errors(http: httpx.Client, server: ServerThread, tenant: Tenant) -> Non
     assert country.json()["error"] == "Invalid parameter. country XX is not an ISO 3166-1 alpha-2 code."
     assert http.get("/Number/14155559999/").status_code == 404
     assert http.delete("/Number/14155559999/").json()["error"] == "Number not found"
-    assert http.put("/Number/").status_code == 405
+    wrong = http.put("/Number/")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST, GET"
 
     other = server.tenant(numbers=0)
     with client_for(server, other) as stranger:

@@ -838,20 +838,21 @@ def test_unknown_session_comes_before_body_checks(http):  # type: ignore[no-unty
 
 # -- 405 -------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("method", "path"),
+    ("method", "path", "allow"),
     [
-        ("PUT", "/Session/"),
-        ("PATCH", "/Session/"),
-        ("DELETE", "/Session/"),
-        ("OPTIONS", "/Session/"),
-        ("PUT", "/Session/{uuid}/"),
-        ("PATCH", "/Session/{uuid}/"),
+        ("PUT", "/Session/", "POST, GET"),
+        ("PATCH", "/Session/", "POST, GET"),
+        ("DELETE", "/Session/", "POST, GET"),
+        ("OPTIONS", "/Session/", "POST, GET"),
+        ("PUT", "/Session/{uuid}/", "GET, POST, DELETE"),
+        ("PATCH", "/Session/{uuid}/", "GET, POST, DELETE"),
     ],
 )
-def test_method_not_allowed_raw(http, method, path):  # type: ignore[no-untyped-def]
+def test_method_not_allowed_raw(http, method, path, allow):  # type: ignore[no-untyped-def]
     # 405 comes before the session lookup (§5 check order), so an unknown uuid still gets 405.
     response = http.request(method, path.format(uuid=uuid.uuid4()), json={})
     assert_error(response, 405, NOT_ALLOWED)
+    assert response.headers["allow"] == allow  # the methods the path takes
 
 
 def test_method_not_allowed_on_an_existing_session(sessions, http):  # type: ignore[no-untyped-def]

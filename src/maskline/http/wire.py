@@ -132,6 +132,8 @@ def resource(
     """An endpoint that authenticates, then dispatches on the method (401 before 405), within
     the rate limits (429 with ``Retry-After``)."""
 
+    allowed = ", ".join(methods)  # what a 405 names (RFC 9110 §15.5.6)
+
     async def endpoint(request: Request) -> Response:
         try:
             now = time.monotonic()
@@ -151,7 +153,9 @@ def resource(
                 return too_many(wait, "account")
             handler = methods.get(request.method)
             if handler is None:
-                raise errors.method_not_allowed()
+                response = error_reply(errors.method_not_allowed())
+                response.headers["Allow"] = allowed
+                return response
             return await handler(request, account)
         except MaskingError as error:
             return error_reply(error)
