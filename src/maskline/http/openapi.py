@@ -712,7 +712,8 @@ def document() -> dict[str, Any]:
             " endpoints and the operator's."
             " Paths of the Masking API also work without the trailing slash and with doubled"
             " slashes; any other method on them is answered 405 (after the credentials are"
-            " checked), and any other path 404, both with the Error body.",
+            " checked, with the path's methods in Allow), and any other path 404, both with the"
+            " Error body.",
         },
         "tags": [
             {"name": "Session", "description": "Plivo's Masking Session API."},
