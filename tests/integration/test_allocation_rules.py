@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from maskline.domain import errors
 from maskline.domain.allocation import CooloffScope, Policy
 from maskline.domain.errors import MaskingError
-from tests.databases import Databases
+from maskline.store import sql
+from tests.databases import Databases, sessions_without_holds
 from tests.integration.harness import MAIN, Harness
 
 US = [f"+1628555{i:04d}" for i in range(100)]
@@ -27,9 +28,8 @@ def numbers(k: int) -> list[str]:
 
 def assert_invariant(h: Harness) -> None:
     """No party holds two live (or, per party, cooling) sessions on one number."""
-    held = h.held_rows()
-    assert len(held) == len(set(held))
     now = int(h.clock())
+    assert sessions_without_holds(h.config.database_url, now) == []
     rows = h.query("SELECT first_party, second_party, virtual_number FROM sessions WHERE expiry > ?", now)
     pairs = Counter((party, number) for first, second, number in rows for party in (first, second) if party)
     assert all(count == 1 for count in pairs.values()), pairs.most_common(3)
@@ -280,17 +280,29 @@ def test_update_and_delete_move_the_holds(harness: Any) -> None:
     assert caught.value == errors.session_already_expired()
 
 
-def test_sweep_releases_holds_and_purges_old_sessions(harness: Any) -> None:
-    h = harness(numbers(1))
+def test_sweep_releases_holds_and_purges_old_sessions(harness: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(sql, "_DEPARTURES_AT_ONCE", 2)  # several inserts for one sweep's departures
+    h = harness(numbers(2))
     session = h.create(PARTIES[0], PARTIES[1], session_expiry=60)
-    h.clock.advance(61)
+    other = h.create(PARTIES[0], PARTIES[2], session_expiry=90)
+    h.clock.advance(91)
     h.run(h.sessions.sweep())
     assert h.held_rows() == []
+    departed = sorted(h.query("SELECT party, virtual_number, ends_at FROM departures"))
+    assert departed == sorted(
+        [
+            (PARTIES[0], session.virtual_number, session.expiry),
+            (PARTIES[1], session.virtual_number, session.expiry),
+            (PARTIES[0], other.virtual_number, other.expiry),
+            (PARTIES[2], other.virtual_number, other.expiry),
+        ]
+    )
     assert h.get(session).uuid == session.uuid
     h.clock.advance(91 * 86400)
     h.run(h.sessions.sweep())
     with pytest.raises(MaskingError):
         h.get(session)
+    assert h.query("SELECT COUNT(*) FROM departures") == [(0,)]  # forgotten with the sessions
 
 
 @pytest.mark.parametrize(

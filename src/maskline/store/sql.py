@@ -42,6 +42,7 @@ _CONDITION_COLUMNS = {"created": "created", "expiry": "expiry", "duration": "(ex
 _OPS = frozenset({"=", ">", ">=", "<", "<="})
 _encode = msgspec.json.Encoder().encode
 _decode_settings = msgspec.json.Decoder(SessionSettings).decode
+_DEPARTURES_AT_ONCE = 1000  # rows of one insert: three parameters each, within every driver's limit
 
 
 def session_from_row(row: Row) -> Session:
@@ -246,16 +247,21 @@ class SqlStore(SqlCalls):
 
     @staticmethod
     async def _depart(db: Db, where: str, *params: object) -> None:
-        """End the holds ``where`` selects, noting when each party left each number."""
-        await db.execute(
-            "INSERT INTO departures (party, virtual_number, ends_at)"
-            f" SELECT party, virtual_number, ends_at FROM holds WHERE {where}"
-            " ORDER BY party, virtual_number"  # rows locked in one order: no deadlock (PostgreSQL)
-            " ON CONFLICT (party, virtual_number) DO UPDATE SET ends_at = excluded.ends_at"
-            " WHERE excluded.ends_at > departures.ends_at",
-            *params,
+        """End the holds ``where`` selects (read once: the sweep's selection is not small),
+        noting when each party left each number."""
+        ended = await db.fetch(
+            f"DELETE FROM holds WHERE {where} RETURNING party, virtual_number, ends_at", *params
         )
-        await db.execute(f"DELETE FROM holds WHERE {where}", *params)
+        rows = sorted(tuple(row) for row in ended)  # locked in one order: no deadlock (PostgreSQL)
+        for start in range(0, len(rows), _DEPARTURES_AT_ONCE):
+            chunk = rows[start : start + _DEPARTURES_AT_ONCE]
+            await db.execute(
+                "INSERT INTO departures (party, virtual_number, ends_at)"
+                f" VALUES {','.join(['(?,?,?)'] * len(chunk))}"
+                " ON CONFLICT (party, virtual_number) DO UPDATE SET ends_at = excluded.ends_at"
+                " WHERE excluded.ends_at > departures.ends_at",
+                *[value for row in chunk for value in row],
+            )
 
     @staticmethod
     async def _has_cooling_session(db: Db, number: str, now: int) -> bool:
