@@ -26,7 +26,7 @@ from maskline.http.observe import API_ROUTES, ROUTE, Observed
 from maskline.http.openapi import openapi
 from maskline.http.sessions import SessionEndpoints
 from maskline.http.sip import SipEndpoints
-from maskline.http.wire import Endpoint, RateLimits, error_reply, resource
+from maskline.http.wire import Endpoint, RateLimits, collapse_slashes, error_reply, resource
 from maskline.service.accounts import Authenticator
 from maskline.service.calls import CallService
 from maskline.service.capacity import CapacityPlanner
@@ -39,7 +39,6 @@ from maskline.telephony.dialer import CarrierDialer
 from maskline.telephony.webhooks import Webhooks
 
 log = logging.getLogger("maskline")
-_SLASHES = re.compile(r"/{2,}")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -63,9 +62,7 @@ class ApiFront:
             path = original = scope["path"]
             # Webhook URLs are signed as the carrier called them: they are left as they are.
             if (path.endswith("/") or "//" in path) and not path.startswith("/webhooks/"):
-                if "//" in path:
-                    path = _SLASHES.sub("/", path)
-                path = path.rstrip("/") or "/"
+                path = collapse_slashes(path).rstrip("/") or "/"
             match = _API.fullmatch(path)
             if match is not None:
                 resource, key, auth_id = match["resource"], match["key"], match["auth_id"]

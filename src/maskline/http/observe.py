@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maskline import telemetry
 from maskline.domain import errors
-from maskline.http.wire import error_reply
+from maskline.http.wire import collapse_slashes, error_reply
 
 _ids = random.Random(random.SystemRandom().getrandbits(64))  # request ids guard nothing: fast ones
 _SANE_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
@@ -31,7 +31,6 @@ API_ROUTES = {
     for kind, key in (("Session", "session_uuid"), ("Number", "number"))
     for item in (False, True)
 }
-_SLASHES = re.compile(r"/{2,}")
 _FIXED = {"/metrics", "/healthz", "/readyz", "/openapi.json"}
 # The scope key where the application may leave (route template, account) once it has matched
 # the path itself, sparing route_of the same work.
@@ -42,7 +41,7 @@ def route_of(path: str) -> tuple[str, str]:
     """The route template of ``path`` (``other`` for unknown paths) and the account it names."""
     if path in _FIXED:
         return path, ""
-    match = _API.fullmatch(_SLASHES.sub("/", path) if "//" in path else path)
+    match = _API.fullmatch(collapse_slashes(path))
     if match:
         return API_ROUTES[match["kind"], match["item"] is not None], match["account"]
     match = _WEBHOOK.fullmatch(path)

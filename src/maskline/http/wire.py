@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -64,12 +65,20 @@ def error_reply(error: MaskingError) -> Response:
     return response
 
 
+_SLASHES = re.compile(r"/{2,}")
+
+
+def collapse_slashes(path: str) -> str:
+    """``path`` with each run of ``/`` made one (contract §2.4)."""
+    return _SLASHES.sub("/", path) if "//" in path else path
+
+
 def header(request: Request, name: bytes) -> str:
     """The first value of the header ``name`` (lower case), or "": read from the raw list, which
     costs less than building Starlette's ``Headers`` for the one or two every API request reads."""
     for key, value in request.scope["headers"]:
         if key == name:
-            return str(value.decode("latin-1"))
+            return value.decode("latin-1")
     return ""
 
 
