@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import importlib.util
 import json
 import os
 import signal
@@ -303,6 +304,11 @@ def run_sim(args: argparse.Namespace) -> int:
     ]
     if unknown:
         raise ConfigError(f"unknown workload or policy {', '.join(unknown)}: see maskline sim --list")
+    if args.optimum and importlib.util.find_spec("pysat") is None:
+        raise ConfigError(
+            "the exact optimum (--optimum) needs python-sat, which is not installed:"
+            " pip install 'maskline[optimum]'"
+        )
     if args.trace is not None:
         trace = load_trace(args.trace)
         chosen = {args.trace.name: lambda seed: trace}
