@@ -141,7 +141,7 @@ def _date(text: str) -> int:
 
 
 async def _with_store(config: Config, work: Callable[[Store], Awaitable[int]]) -> int:
-    store = await open_store(config.database_url, pool_size=1)
+    store = await open_store(config.database_url, pool_size=1, durable=config.sqlite_durable)
     try:
         return await work(store)
     finally:

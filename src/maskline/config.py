@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,13 @@ from maskline.domain.params import Defaults
 
 DEFAULT_DATABASE_URL = "sqlite:///./maskline.db"
 _LOOPBACK = "127.0.0.1/32,::1/128"
+
+
+class SyncMode(enum.StrEnum):
+    """When the embedded database's commits reach the disk (``MASKLINE_SQLITE_SYNC``)."""
+
+    FULL = "full"  # before the write is answered: nothing answered is lost, even on power loss
+    NORMAL = "normal"  # at checkpoints: faster; a power loss can lose the last answered writes
 
 
 class ConfigError(ValueError):
@@ -33,6 +41,7 @@ class Config:
     twilio_api_url: str = ""
     delivery_interval: float = 0.5
     db_pool_size: int = 10  # PostgreSQL connections per process
+    sqlite_durable: bool = True  # each commit is synced to disk before it is answered
     rate_limit: int = 0  # requests a second per main account; 0: no limit
     rate_burst: int = 0  # ... of which this many at once (0: twice the rate)
     auth_failures_per_minute: int = 30  # per client address; 0: no limit
@@ -57,7 +66,7 @@ class Config:
                 raise ConfigError(f"{name} should be a whole number from {low} to {high}, not {raw!r}")
             return int(raw)
 
-        def choice(name: str, kind: type[CooloffScope] | type[Policy], default: object) -> object:
+        def choice(name: str, kind: type[CooloffScope | Policy | SyncMode], default: object) -> object:
             raw = env.get(name)
             if not raw:
                 return default
@@ -84,6 +93,7 @@ class Config:
             "policy": choice("MASKLINE_ALLOCATION_POLICY", Policy, Policy.FIRST_FIT),
             "allow_private_callbacks": env.get("MASKLINE_ALLOW_PRIVATE_CALLBACKS", "")
             in ("1", "true", "yes"),
+            "sqlite_durable": choice("MASKLINE_SQLITE_SYNC", SyncMode, SyncMode.FULL) is SyncMode.FULL,
             "plivo_api_url": env.get("MASKLINE_PLIVO_API_URL", ""),
             "twilio_api_url": env.get("MASKLINE_TWILIO_API_URL", ""),
             "rate_limit": integer("MASKLINE_RATE_LIMIT", 0, 0, 1_000_000),

@@ -16,6 +16,8 @@ def test_defaults_when_nothing_is_set() -> None:
         90,
         CooloffScope.PER_PARTY,
     )
+    assert config.sqlite_durable  # answered writes survive power loss unless the operator says
+    assert not Config.from_env({"MASKLINE_SQLITE_SYNC": "normal"}).sqlite_durable
 
 
 def test_values_and_overrides() -> None:
@@ -47,6 +49,7 @@ def test_values_and_overrides() -> None:
             "some",
             "MASKLINE_COOLOFF_SCOPE should be one of per_party, global, not 'some'",
         ),
+        ("MASKLINE_SQLITE_SYNC", "off", "MASKLINE_SQLITE_SYNC should be one of full, normal, not 'off'"),
     ],
 )
 def test_a_bad_value_is_named(name: str, value: str, message: str) -> None:

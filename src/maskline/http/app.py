@@ -122,7 +122,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        opened = store or await open_store(config.database_url, config.db_pool_size)
+        opened = store or await open_store(config.database_url, config.db_pool_size, config.sqlite_durable)
         calls = CallService(opened, clock, CarrierDialer(config.plivo_api_url, config.twilio_api_url))
         session_service = SessionService(opened, clock, config, calls)
         planner = CapacityPlanner(opened, clock, config.policy, config.plan_window, config.plan_refresh)

@@ -50,13 +50,17 @@ class SQLiteStore(SqlStore):
         self._group: asyncio.Future[None] | None = None
 
     @classmethod
-    def open(cls, path: str) -> SQLiteStore:
-        """Open the database at ``path``, whose schema must be up to date (``migrate``)."""
+    def open(cls, path: str, durable: bool = True) -> SQLiteStore:
+        """Open the database at ``path``, whose schema must be up to date (``migrate``).
+
+        ``durable``: every commit syncs the write-ahead log to disk before it returns, so an
+        answered write survives power loss; without it, only a crash of the process.
+        """
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, isolation_level=None)
         for pragma in (
             "journal_mode=WAL",
-            "synchronous=NORMAL",
+            "synchronous=FULL" if durable else "synchronous=NORMAL",
             "busy_timeout=5000",
             "foreign_keys=ON",
             "cache_size=-65536",
