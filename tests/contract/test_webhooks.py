@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import httpx
@@ -366,3 +367,48 @@ def test_a_call_whose_end_never_arrives_is_closed(
         time.sleep(0.05)
     [interaction] = http.get(f"/Session/{s['session_uuid']}/").json()["response"]["interaction"]
     assert interaction["end_time"] != "" and interaction["total_call_count"] == 2
+
+
+def test_a_subaccounts_carrier_never_routes_its_parents_or_siblings_numbers(
+    server: ServerThread, tenant: Tenant, http_for: Callable[..., httpx.Client]
+) -> None:
+    for kind in ("plivo", "twilio"):
+        child = server.tenant(numbers=1, parent=tenant.auth_id)
+        sibling = server.tenant(numbers=1, parent=tenant.auth_id)
+        parents = session(http_for(tenant))
+        siblings = session(http_for(sibling))
+        subaccount = Carrier(server, child, kind)
+        for s, owner in ((parents, tenant), (siblings, sibling)):
+            document = subaccount.call(
+                f"cross-{kind}-{owner.auth_id}", "+" + s["first_party"], "+" + s["virtual_number"]
+            )
+            assert document.find("Dial") is None
+            assert s["second_party"] not in ET.tostring(document, encoding="unicode")
+            got = http_for(owner).get(f"/Session/{s['session_uuid']}/").json()["response"]
+            assert got["interaction"] is None and got["total_call_count"] == 0
+        own = session(http_for(child))
+        _, dialled = dial_of(
+            subaccount.call(f"own-{kind}", "+" + own["first_party"], "+" + own["virtual_number"])
+        )
+        assert dialled == "+" + own["second_party"]
+
+
+def test_a_main_accounts_carrier_routes_its_subaccounts_calls_to_the_end(
+    server: ServerThread, tenant: Tenant, http_for: Callable[..., httpx.Client]
+) -> None:
+    for kind in ("plivo", "twilio"):
+        child = server.tenant(numbers=1, parent=tenant.auth_id)
+        s = session(http_for(child))
+        main = Carrier(server, tenant, kind)
+        call = f"parent-routes-{kind}"
+        _, dialled = dial_of(main.call(call, "+" + s["first_party"], "+" + s["virtual_number"]))
+        assert dialled == "+" + s["second_party"]
+        main.leg(call, "ringing")
+        main.leg(call, "answered")
+        server.clock.advance(30)
+        main.leg(call, "completed")
+        main.hangup(call)
+        got = http_for(child).get(f"/Session/{s['session_uuid']}/").json()["response"]
+        assert got["total_call_count"] == 2 and got["total_call_billed_duration"] == 30
+        [interaction] = got["interaction"]
+        assert interaction["end_time"] != ""

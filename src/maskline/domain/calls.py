@@ -29,7 +29,7 @@ class Carrier:
     auth_token: str
     carrier_auth_id: str
     public_url: str
-    main_id: str = ""  # the account's main account: whose numbers the carrier may route
+    main_id: str = ""  # the account's main account
 
     def webhook_base(self) -> str:
         return f"{self.public_url.rstrip('/')}/webhooks/{self.kind.value}/{self.account_id}"

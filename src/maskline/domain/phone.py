@@ -51,4 +51,3 @@ def is_region(code: str) -> bool:
 def digits(e164: str) -> str:
     """The wire form inside a session object: no leading ``+``."""
     return e164[1:] if e164.startswith("+") else e164
-

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from maskline.domain import errors
 from maskline.domain.calls import Call, CallState, Carrier, CarrierKind
 from maskline.domain.events import Event, recording_event, status_event
-from maskline.domain.model import Account, Session
+from maskline.domain.model import Account, Scope, Session
 from maskline.domain.params import is_url
 from maskline.domain.phone import to_e164
 from maskline.domain.ports import Clock, Dialer, Store
@@ -85,7 +85,7 @@ class CallService:
     async def answer_placed(self, carrier: Carrier, call_id: str, session_uuid: str) -> Decision:
         """The first party answered a call maskline placed: bridge to the second party."""
         now = self._now()
-        session = await self._store.session_by_uuid(carrier.account_id, session_uuid)
+        session = await self._store.session_by_uuid(_scope(carrier), session_uuid)
         if session is None or not session.is_live(now) or not session.second_party:
             return Reject(NO_SESSION)
         decision = Bridge(session, session.second_party, caller_is_first=True)
@@ -117,10 +117,10 @@ class CallService:
         caller = to_e164(caller_raw)
         existing = await self._store.get_call(carrier.account_id, call_id)
         if existing is not None and existing.state is CallState.PIN:
-            prompted = await self._store.session_by_uuid(carrier.account_id, existing.session_uuid or "")
+            prompted = await self._store.session_by_uuid(_scope(carrier), existing.session_uuid or "")
             if prompted is not None:
                 return PromptPin(prompted, existing.pin_attempts)
-        decision = route(caller, await self._store.number_view(caller, number, carrier.main_id, now))
+        decision = route(caller, await self._store.number_view(caller, number, _scope(carrier), now))
         if existing is None:
             call = Call(
                 carrier.account_id,
@@ -155,7 +155,7 @@ class CallService:
             return Reject(UNKNOWN_CALLER)
         caller = to_e164(caller_raw)
         unknown = isinstance(decision, Reject) and decision.sip_code == UNKNOWN_CALLER
-        if unknown and caller and await self._store.had_session(caller, number, carrier.main_id, self._now()):
+        if unknown and caller and await self._store.had_session(caller, number, _scope(carrier), self._now()):
             return Reject(SESSION_EXPIRED, "session expired")
         return decision
 
@@ -210,13 +210,13 @@ class CallService:
         call = await self._store.get_call(carrier.account_id, call_id)
         if call is None or call.state is not CallState.PIN:
             return Reject(NO_SESSION)
-        prompted = await self._store.session_by_uuid(carrier.account_id, call.session_uuid or "")
+        prompted = await self._store.session_by_uuid(_scope(carrier), call.session_uuid or "")
         if prompted is None or not prompted.is_live(now):
             return Reject(NO_SESSION)
         digits = digits.strip().rstrip("#")
         found = None
         if digits.isascii() and digits.isdigit() and 4 <= len(digits) <= 15:
-            found = await self._store.session_by_pin(call.virtual_number, digits, now)
+            found = await self._store.session_by_pin(call.virtual_number, digits, _scope(carrier), now)
         decision = route_pin(digits, call.caller, prompted, found, call.pin_attempts)
         await self._advance(call, replace(call), decision, now)
         return decision
@@ -227,7 +227,7 @@ class CallService:
         call = await self._store.get_call(carrier.account_id, call_id)
         if call is None or call.session_uuid is None or call.state in (CallState.PIN, CallState.ENDED):
             return
-        session = await self._store.session_by_uuid(carrier.account_id, call.session_uuid)
+        session = await self._store.session_by_uuid(_scope(carrier), call.session_uuid)
         if session is None:
             return
         before = replace(call)
@@ -274,7 +274,8 @@ class CallService:
         if call.b_leg and call.b_status in ("ringing", "in-progress", ""):
             call.b_status = "completed" if call.answered is not None else "no-answer"
         events: list[Event | None] = []
-        session = await self._store.session_by_uuid(call.account_id, call.session_uuid or "")
+        # The call's own link, made when it was routed within its carrier's scope.
+        session = await self._store.session_by_uuid(None, call.session_uuid or "")
         if session is not None and call.callee:
             figures = _figures(call, now)
             events += [
@@ -292,7 +293,7 @@ class CallService:
         now = self._now()
         before = replace(call)
         call.recording_url = url
-        session = await self._store.session_by_uuid(carrier.account_id, call.session_uuid or "")
+        session = await self._store.session_by_uuid(_scope(carrier), call.session_uuid or "")
         event = None
         if session is not None:
             event = recording_event(
@@ -305,11 +306,17 @@ class CallService:
 
     async def callee_prompt(self, carrier: Carrier, session_uuid: str, party: str) -> str:
         """The play URL of the dialled party of a session: ``first`` or ``second``."""
-        session = await self._store.session_by_uuid(carrier.account_id, session_uuid)
+        session = await self._store.session_by_uuid(_scope(carrier), session_uuid)
         if session is None:
             return ""
         s = session.settings
         return s.first_party_play_url if party == "first" else s.second_party_play_url
+
+
+def _scope(carrier: Carrier) -> Scope:
+    """What a carrier's webhooks may reach: the numbers and sessions of its account and, for a
+    main account, of its subaccounts; never a parent's or a sibling's."""
+    return Scope(carrier.main_id, None if carrier.account_id == carrier.main_id else carrier.account_id)
 
 
 def _figures(call: Call, now: int) -> dict[str, object]:

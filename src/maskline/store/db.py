@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from maskline.domain.model import Scope
+
 Row = Sequence[Any]
 
 
@@ -17,3 +19,10 @@ class Db(Protocol):
 def marks(items: Sequence[object]) -> str:
     """Placeholders for ``items``, as in ``IN (?,?,?)``."""
     return ",".join("?" * len(items))
+
+
+def scope_sql(scope: Scope, owner: str = "account_id") -> tuple[str, list[object]]:
+    """The WHERE clause of a scope; ``owner`` names the column of the owning account."""
+    if scope.account_id is not None:
+        return f"main_id = ? AND {owner} = ?", [scope.main_id, scope.account_id]
+    return "main_id = ?", [scope.main_id]

@@ -28,7 +28,7 @@ from maskline.domain.allocation import (
 from maskline.domain.events import timeout_event
 from maskline.domain.listing import ListQuery
 from maskline.domain.model import Account, Number, NumberState, Scope, Session, SessionSettings
-from maskline.store.db import Db, Row, marks
+from maskline.store.db import Db, Row, marks, scope_sql
 from maskline.store.sql_calls import SqlCalls
 
 T = TypeVar("T")
@@ -47,13 +47,6 @@ _DEPARTURES_AT_ONCE = 1000  # rows of one insert: three parameters each, within 
 
 def session_from_row(row: Row) -> Session:
     return Session(*row[:_SETTINGS], _decode_settings(row[_SETTINGS]), *row[_SETTINGS + 1 :])
-
-
-def _scope_sql(scope: Scope, owner: str = "account_id") -> tuple[str, list[object]]:
-    """The WHERE clause of a scope; ``owner`` names the column of the owning account."""
-    if scope.account_id is not None:
-        return f"main_id = ? AND {owner} = ?", [scope.main_id, scope.account_id]
-    return "main_id = ?", [scope.main_id]
 
 
 class SqlStore(SqlCalls):
@@ -160,7 +153,7 @@ class SqlStore(SqlCalls):
         await self._transact(work)
 
     async def list_numbers(self, scope: Scope, now: int, number: str | None = None) -> list[Number]:
-        where, params = _scope_sql(scope, owner="pool_id")
+        where, params = scope_sql(scope, owner="pool_id")
         if number is not None:
             where += " AND number = ?"
             params.append(number)
@@ -334,7 +327,7 @@ class SqlStore(SqlCalls):
         return session
 
     async def get_session(self, uuid: str, scope: Scope) -> Session | None:
-        where, params = _scope_sql(scope)
+        where, params = scope_sql(scope)
         row = await self._read.fetchrow(
             f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE uuid = ? AND {where}", uuid, *params
         )
@@ -393,7 +386,7 @@ class SqlStore(SqlCalls):
         return await self._transact(work)
 
     async def list_sessions(self, query: ListQuery, scope: Scope, now: int) -> tuple[int, list[Session]]:
-        where, params = _scope_sql(scope)
+        where, params = scope_sql(scope)
         clauses = [where]
         if query.subaccount is not None:
             clauses.append("account_id = ?")

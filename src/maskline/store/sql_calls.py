@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 from maskline.domain.allocation import WILDCARD, pin_key
 from maskline.domain.calls import Call, CallState, Carrier, CarrierKind
 from maskline.domain.events import Event, Outgoing
-from maskline.domain.model import Session
+from maskline.domain.model import Scope, Session
 from maskline.domain.routing import NumberView
-from maskline.store.db import Db, Row
+from maskline.store.db import Db, Row, scope_sql
 
 T = TypeVar("T")
 
@@ -68,40 +68,54 @@ class SqlCalls:
         return None if row is None else Carrier(account_id, CarrierKind(row[0]), *row[1:])
 
     # -- routing ----------------------------------------------------------------------------
-    async def _held_session(self, key: str, number: str, now: int) -> Session | None:
-        """The live session holding ``key`` on ``number`` (the guard index makes it unique)."""
+    async def _held_session(self, key: str, number: str, scope: Scope, now: int) -> Session | None:
+        """The live session in ``scope`` holding ``key`` on ``number`` (the guard index makes it
+        unique)."""
+        where, params = scope_sql(scope)
         found = await self._sessions_where(
             self._read,
             "id = (SELECT session_id FROM holds WHERE party = ? AND virtual_number = ?)"
-            " AND expiry > ?",
+            f" AND expiry > ? AND {where}",
             key,
             number,
             now,
+            *params,
         )
         return found[0] if found else None
 
-    async def number_view(self, caller: str | None, number: str, main_id: str, now: int) -> NumberView:
-        """What a call from ``caller`` to ``number`` may reach; nothing unless the number is
-        one of ``main_id``'s (a carrier's webhooks route only their own account's numbers)."""
-        owner = await self._read.fetchrow("SELECT main_id FROM numbers WHERE number = ?", number)
-        if owner is None or owner[0] != main_id:
+    async def number_view(self, caller: str | None, number: str, scope: Scope, now: int) -> NumberView:
+        """What a call from ``caller`` to ``number`` may reach; nothing unless the number is in
+        ``scope`` (a carrier's webhooks route only their own account's numbers and, for a main
+        account, its subaccounts'), and only sessions in ``scope``."""
+        where, params = scope_sql(scope, owner="pool_id")
+        owned = await self._read.fetchrow(
+            f"SELECT 1 FROM numbers WHERE number = ? AND {where}", number, *params
+        )
+        if owned is None:
             return NumberView()
-        own = await self._held_session(caller, number, now) if caller else None
+        own = await self._held_session(caller, number, scope, now) if caller else None
         if own is not None:
             return NumberView(own=own)
-        open_session = await self._held_session(WILDCARD, number, now)
+        open_session = await self._held_session(WILDCARD, number, scope, now)
         if open_session is not None:
             return NumberView(open=open_session)
         # An unknown caller on a shared number: the live PIN session that lasts longest, and the
         # newest live session with a prompt; partial indexes keep both lookups short.
+        where, params = scope_sql(scope)
         pin = await self._sessions_where(
-            self._read, "virtual_number = ? AND pin AND expiry > ? ORDER BY expiry DESC LIMIT 1", number, now
+            self._read,
+            f"virtual_number = ? AND pin AND expiry > ? AND {where} ORDER BY expiry DESC LIMIT 1",
+            number,
+            now,
+            *params,
         )
         prompt = await self._sessions_where(
             self._read,
-            "virtual_number = ? AND prompt AND expiry > ? ORDER BY created DESC, id DESC LIMIT 1",
+            f"virtual_number = ? AND prompt AND expiry > ? AND {where}"
+            " ORDER BY created DESC, id DESC LIMIT 1",
             number,
             now,
+            *params,
         )
         return NumberView(pin=pin[0] if pin else None, prompt=prompt[0] if prompt else None)
 
@@ -110,26 +124,28 @@ class SqlCalls:
         row = await self._read.fetchrow("SELECT main_id FROM numbers WHERE number = ?", number)
         return None if row is None else str(row[0])
 
-    async def had_session(self, caller: str, number: str, main_id: str, now: int) -> bool:
-        """Whether ``caller`` was a party of a session on ``number`` that has ended."""
+    async def had_session(self, caller: str, number: str, scope: Scope, now: int) -> bool:
+        """Whether ``caller`` was a party of a session in ``scope`` on ``number`` that has ended."""
+        where, params = scope_sql(scope)
         row = await self._read.fetchrow(
-            "SELECT 1 FROM sessions WHERE virtual_number = ? AND main_id = ? AND expiry <= ?"
+            f"SELECT 1 FROM sessions WHERE virtual_number = ? AND {where} AND expiry <= ?"
             " AND (first_party = ? OR second_party = ?) LIMIT 1",
             number,
-            main_id,
+            *params,
             now,
             caller,
             caller,
         )
         return row is not None
 
-    async def session_by_pin(self, number: str, pin: str, now: int) -> Session | None:
-        return await self._held_session(pin_key(pin), number, now)
+    async def session_by_pin(self, number: str, pin: str, scope: Scope, now: int) -> Session | None:
+        return await self._held_session(pin_key(pin), number, scope, now)
 
-    async def session_by_uuid(self, account_id: str, session_uuid: str) -> Session | None:
-        found = await self._sessions_where(
-            self._read, "uuid = ? AND account_id = ?", session_uuid, account_id
-        )
+    async def session_by_uuid(self, scope: Scope | None, session_uuid: str) -> Session | None:
+        """The session ``session_uuid`` if it is in ``scope``; None: in any (only for a link
+        maskline recorded itself)."""
+        where, params = scope_sql(scope) if scope is not None else ("1 = 1", [])
+        found = await self._sessions_where(self._read, f"uuid = ? AND {where}", session_uuid, *params)
         return found[0] if found else None
 
     # -- the interaction log ----------------------------------------------------------------

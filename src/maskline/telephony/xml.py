@@ -101,8 +101,13 @@ def _bridge(kind: CarrierKind, root: ET.Element, decision: Bridge, urls: Urls) -
     if kind is CarrierKind.PLIVO:
         if s.record:
             _child(
-                root, "Record", startOnDialAnswer="true", redirect="false", fileFormat=s.record_file_format,
-                maxLength=s.call_time_limit, callbackUrl=urls.of("recording"),
+                root,
+                "Record",
+                startOnDialAnswer="true",
+                redirect="false",
+                fileFormat=s.record_file_format,
+                maxLength=s.call_time_limit,
+                callbackUrl=urls.of("recording"),
             )
         dial_attributes.update(callbackUrl=dial_status, redirect="false")
         if prompt:
@@ -131,13 +136,26 @@ def _prompt(kind: CarrierKind, root: ET.Element, decision: PromptPin, urls: Urls
     action = urls.of("pin", attempt=decision.attempt)
     if kind is CarrierKind.PLIVO:
         gather = _child(
-            root, "GetDigits", action=action, method="POST", numDigits=MAX_PIN_DIGITS, finishOnKey="#",
-            timeout=10, digitTimeout=3, retries=1,
+            root,
+            "GetDigits",
+            action=action,
+            method="POST",
+            numDigits=MAX_PIN_DIGITS,
+            finishOnKey="#",
+            timeout=10,
+            digitTimeout=3,
+            retries=1,
         )
     else:
         gather = _child(
-            root, "Gather", input="dtmf", action=action, method="POST", numDigits=MAX_PIN_DIGITS,
-            finishOnKey="#", timeout=10,
+            root,
+            "Gather",
+            input="dtmf",
+            action=action,
+            method="POST",
+            numDigits=MAX_PIN_DIGITS,
+            finishOnKey="#",
+            timeout=10,
         )
     _child(gather, "Play", s.pin_prompt_play or "")
     _child(root, "Hangup")
