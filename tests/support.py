@@ -75,7 +75,9 @@ class ServerThread:
         self.url = f"http://127.0.0.1:{self.port}"
         app = create_app(self.config, clock=clock)
         self._server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", lifespan="on", loop="asyncio", access_log=False)
+            uvicorn.Config(
+                app, log_level="warning", lifespan="on", loop="asyncio", access_log=False, proxy_headers=False
+            )
         )
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True

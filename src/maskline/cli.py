@@ -276,6 +276,7 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
         "access_log": False,  # maskline logs each request itself, without query strings
         "log_config": None,
         "limit_concurrency": config.max_connections,
+        "proxy_headers": False,  # the app reads forwarding headers, from trusted proxies only
     }
     if workers == 1:
         uvicorn.run(create_app(config), **options)

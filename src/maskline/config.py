@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,13 @@ class SyncMode(enum.StrEnum):
 
     FULL = "full"  # before the write is answered: nothing answered is lost, even on power loss
     NORMAL = "normal"  # at checkpoints: faster; a power loss can lose the last answered writes
+
+
+class ProxyHeader(enum.StrEnum):
+    """The header a trusted proxy names the client in (``MASKLINE_PROXY_HEADER``)."""
+
+    X_FORWARDED_FOR = "x-forwarded-for"
+    FORWARDED = "forwarded"  # RFC 7239
 
 
 class ConfigError(ValueError):
@@ -51,6 +59,8 @@ class Config:
     sip_secret: str = ""  # shared secret the proxy sends to /sip/*; empty: source addresses only
     sip_allow: tuple[str, ...] = tuple(_LOOPBACK.split(","))  # where /sip/* may be called from
     metrics_token: str = ""  # bearer token for /metrics; empty: loopback clients only
+    trusted_proxies: tuple[str, ...] = ()  # networks whose forwarding header names the client
+    proxy_header: str = "x-forwarded-for"  # the header they write: x-forwarded-for or forwarded
     plan_window: int = 86400  # seconds of history the /metrics capacity plan is made from
     plan_refresh: int = 300  # how often at most that plan is made again
 
@@ -66,7 +76,9 @@ class Config:
                 raise ConfigError(f"{name} should be a whole number from {low} to {high}, not {raw!r}")
             return int(raw)
 
-        def choice(name: str, kind: type[CooloffScope | Policy | SyncMode], default: object) -> object:
+        def choice(
+            name: str, kind: type[CooloffScope | Policy | SyncMode | ProxyHeader], default: object
+        ) -> object:
             raw = env.get(name)
             if not raw:
                 return default
@@ -75,6 +87,17 @@ class Config:
             except ValueError:
                 allowed = ", ".join(m.value for m in kind)
                 raise ConfigError(f"{name} should be one of {allowed}, not {raw!r}") from None
+
+        def networks(name: str, default: str) -> tuple[str, ...]:
+            listed = tuple(n.strip() for n in env.get(name, default).split(",") if n.strip())
+            for net in listed:
+                try:
+                    ipaddress.ip_network(net, strict=False)
+                except ValueError:
+                    raise ConfigError(
+                        f"{name} should list addresses or networks (CIDR), not {net!r}"
+                    ) from None
+            return listed
 
         values: dict[str, object] = {
             "database_url": env.get("MASKLINE_DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -103,10 +126,10 @@ class Config:
             "max_connections": integer("MASKLINE_MAX_CONNECTIONS", 4000, 1, 1_000_000),
             "sip_trunk": env.get("MASKLINE_SIP_TRUNK") or "127.0.0.1:5080",
             "sip_secret": env.get("MASKLINE_SIP_SECRET", ""),
-            "sip_allow": tuple(
-                n.strip() for n in env.get("MASKLINE_SIP_ALLOW", _LOOPBACK).split(",") if n.strip()
-            ),
+            "sip_allow": networks("MASKLINE_SIP_ALLOW", _LOOPBACK),
             "metrics_token": env.get("MASKLINE_METRICS_TOKEN", ""),
+            "trusted_proxies": networks("MASKLINE_TRUSTED_PROXIES", ""),
+            "proxy_header": choice("MASKLINE_PROXY_HEADER", ProxyHeader, ProxyHeader.X_FORWARDED_FOR),
             "plan_window": integer("MASKLINE_PLAN_WINDOW", 86400, 3600, 90 * 86400),
             "plan_refresh": integer("MASKLINE_PLAN_REFRESH", 300, 1, 86400),
         }

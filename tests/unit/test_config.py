@@ -49,6 +49,11 @@ def test_values_and_overrides() -> None:
             "some",
             "MASKLINE_COOLOFF_SCOPE should be one of per_party, global, not 'some'",
         ),
+        (
+            "MASKLINE_TRUSTED_PROXIES",
+            "10.0.0.0/8,nonsense",
+            "MASKLINE_TRUSTED_PROXIES should list addresses or networks (CIDR), not 'nonsense'",
+        ),
         ("MASKLINE_SQLITE_SYNC", "off", "MASKLINE_SQLITE_SYNC should be one of full, normal, not 'off'"),
     ],
 )

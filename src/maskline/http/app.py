@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import re
 import time
@@ -20,6 +21,7 @@ from maskline.config import Config
 from maskline.domain import errors
 from maskline.domain.ports import Clock, Store
 from maskline.domain.ratelimit import Limiter
+from maskline.http.forwarded import ClientAddress
 from maskline.http.metrics import Metrics
 from maskline.http.numbers import NumberEndpoints
 from maskline.http.observe import API_ROUTES, ROUTE, Observed
@@ -185,4 +187,8 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    return Observed(ApiFront(fallback, endpoints), config.max_in_flight)
+    app: ASGIApp = Observed(ApiFront(fallback, endpoints), config.max_in_flight)
+    if config.trusted_proxies:
+        proxies = [ipaddress.ip_network(net, strict=False) for net in config.trusted_proxies]
+        app = ClientAddress(app, proxies, config.proxy_header)
+    return app

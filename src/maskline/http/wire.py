@@ -9,7 +9,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from maskline.domain import errors
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
 from maskline.domain.ratelimit import Limiter
+from maskline.http.forwarded import Networks, forwarded_by_someone_else
 from maskline.service.accounts import Authenticator
 
 log = logging.getLogger("maskline.http")
@@ -112,15 +113,17 @@ class RateLimits:
     failures: Limiter | None = None
 
 
-Networks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 LOOPBACK: Networks = [ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128")]
 
 
 def trusted(request: Request, presented: str, secret: str, networks: Networks) -> bool:
     """Whether an operator-side caller (a scraper, the SIP proxy) may be answered: with a
-    secret configured, it must present it; without one, it must come from ``networks``."""
+    secret configured, it must present it; without one, it must come from ``networks``, and
+    not through a proxy maskline does not trust (which would make every client look local)."""
     if secret:
         return hmac.compare_digest(presented.encode(), secret.encode())
+    if forwarded_by_someone_else(request.scope):
+        return False
     try:
         address = ipaddress.ip_address(request.client.host if request.client else "")
     except ValueError:
