@@ -129,3 +129,16 @@ def test_without_a_secret_the_source_address_decides(host: str, allowed: bool) -
     endpoints = SipEndpoints(lambda: None, "trunk", "", ["127.0.0.1/32", "10.0.0.0/8"])  # type: ignore[arg-type,return-value]
     scope = {"type": "http", "method": "GET", "path": "/sip/route", "headers": [], "client": (host, 5)}
     assert endpoints._allowed(Request(scope)) is allowed
+
+
+def test_a_call_id_no_database_could_store_is_refused_alike_on_both(
+    server: ServerThread, http: httpx.Client
+) -> None:
+    s = session(http)
+    for call_id in ("x" * 100, "nul-\x00-id"):
+        assert ask(server, s["first_party"], s["virtual_number"], call_id)["code"] == 404
+        event = {"event": "answered", "callid": call_id, "to": s["virtual_number"]}
+        reply = httpx.post(f"{server.url}/sip/event", json=event, trust_env=False)
+        assert reply.status_code == 400 and set(reply.json()) == {"api_id", "error"}
+    got = http.get(f"/Session/{s['session_uuid']}/").json()["response"]
+    assert got["interaction"] is None

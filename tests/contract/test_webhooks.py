@@ -412,3 +412,36 @@ def test_a_main_accounts_carrier_routes_its_subaccounts_calls_to_the_end(
         assert got["total_call_count"] == 2 and got["total_call_billed_duration"] == 30
         [interaction] = got["interaction"]
         assert interaction["end_time"] != ""
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("CallUUID", "call-\x00-nul"),
+        ("CallUUID", "c" * 100),  # longer than any carrier's call id
+        ("From", "\x00"),
+    ],
+)
+def test_fields_no_database_could_store_change_nothing_on_either(
+    carrier: Carrier, http: httpx.Client, field: str, value: str
+) -> None:
+    s = session(http)
+    caller, number = "+" + s["first_party"], "+" + s["virtual_number"]
+    key = {"CallUUID": "CallUUID" if carrier.kind == "plivo" else "CallSid", "From": "From"}[field]
+    form = {"CallUUID": "odd-fields", "CallSid": "odd-fields", "From": caller, "To": number}
+    if field == "From":
+        value = caller[:5] + value + caller[5:]
+    form[key] = value
+    reply = carrier.post("answer" if carrier.kind == "plivo" else "voice", form)
+    assert reply.status_code == 200
+    document = ET.fromstring(reply.text)  # valid XML, and not the apology of a failure inside
+    assert "Sorry" not in reply.text and document.find("Dial") is None
+    got = http.get(f"/Session/{s['session_uuid']}/").json()["response"]
+    assert got["interaction"] is None and got["total_call_count"] == 0
+
+
+def test_query_fields_with_a_nul_are_absent(carrier: Carrier, http: httpx.Client) -> None:
+    s = session(http)
+    reply = carrier.post("callee-prompt", {}, {"session": s["session_uuid"] + "\x00", "party": "first"})
+    assert reply.status_code == 200 and "Sorry" not in reply.text
+    ET.fromstring(reply.text)

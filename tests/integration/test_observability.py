@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -206,3 +207,33 @@ def test_access_lines_wait_for_the_end_of_the_loop_turn_and_keep_the_log_in_orde
         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", lines[0]["time"]
     )
     assert written.count("\n") == 3
+
+
+def test_what_a_path_or_header_carries_reaches_the_log_only_in_shape(tmp_path: Path) -> None:
+    """Account ids from paths and client request ids are logged only when they have an id's
+    shape: a path can carry a phone number, or a great deal of text."""
+    database = f"sqlite:///{tmp_path / 'shapes.db'}"
+    setup_account(database)
+    server = ServerProcess(database)
+    junk = "14155550177" + "x" * 6000
+    try:
+        with httpx.Client(base_url=server.url, trust_env=False) as client:
+            assert (
+                client.get(f"/v1/Account/{junk}/Masking/Session/", auth=(AUTH_ID, TOKEN)).status_code == 401
+            )
+            reply = client.get(SESSION, auth=(AUTH_ID, TOKEN), headers={"X-Request-Id": junk})
+            assert reply.status_code == 200 and reply.headers["x-request-id"] != junk
+            assert client.post(f"/webhooks/plivo/{junk}/answer", data={"From": "1"}).status_code == 403
+            assert client.post(f"/webhooks/twilio/{AUTH_ID}/voice", data={"From": "1"}).status_code == 403
+    finally:
+        output = server.stop()
+    lines = output.splitlines()
+    assert "14155550177" not in output and "xxxxxx" not in output
+    assert max(len(line) for line in lines) < 1000
+    logged = [json.loads(line) for line in lines if line.startswith("{")]
+    assert {e.get("account") for e in logged if e["logger"] == "maskline.access"} >= {"-", AUTH_ID}
+    refusals = [e["message"] for e in logged if e["logger"] == "maskline.webhooks"]
+    assert refusals == [
+        "webhook refused: bad signature (plivo, account -)",
+        f"webhook refused: bad signature (twilio, account {AUTH_ID})",
+    ]

@@ -13,6 +13,12 @@ class CarrierKind(enum.StrEnum):
 
 
 WEBHOOK_CARRIERS = (CarrierKind.PLIVO, CarrierKind.TWILIO)  # the carriers that call webhooks
+MAX_CALL_ID = 64  # no carrier's call id is longer (Plivo's are uuids, Twilio's 34 characters)
+
+
+def usable_call_id(call_id: str) -> bool:
+    """Whether a call id from a carrier or proxy can be a call's key on every database."""
+    return 0 < len(call_id) <= MAX_CALL_ID and "\x00" not in call_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,12 @@ from maskline.domain.calls import Call
 AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
 
 
+def shown_account(auth_id: str) -> str:
+    """An account id from a path, as a log may show it: only what has an id's shape (a path
+    can hold any text, a phone number or megabytes of it)."""
+    return auth_id if AUTH_ID.fullmatch(auth_id) else "-"
+
+
 def is_subaccount_id(auth_id: str) -> bool:
     """Whether ``auth_id`` is shaped like a subaccount's id (anything else, NUL included, is
     refused before it is looked up)."""

@@ -24,11 +24,11 @@ from maskline.domain.ratelimit import Limiter
 from maskline.http.forwarded import ClientAddress
 from maskline.http.metrics import Metrics
 from maskline.http.numbers import NumberEndpoints
-from maskline.http.observe import API_ROUTES, ROUTE, Observed
+from maskline.http.observe import API_ROUTES, Observed
 from maskline.http.openapi import openapi
 from maskline.http.sessions import SessionEndpoints
 from maskline.http.sip import SipEndpoints
-from maskline.http.wire import Endpoint, RateLimits, collapse_slashes, error_reply, resource
+from maskline.http.wire import ROUTE, Endpoint, RateLimits, collapse_slashes, error_reply, resource
 from maskline.service.accounts import Authenticator
 from maskline.service.calls import CallService
 from maskline.service.capacity import CapacityPlanner

@@ -19,7 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maskline import telemetry
 from maskline.domain import errors
-from maskline.http.wire import collapse_slashes, error_reply
+from maskline.domain.model import shown_account
+from maskline.http.wire import ROUTE, collapse_slashes, error_reply
 
 _ids = random.Random(random.SystemRandom().getrandbits(64))  # request ids guard nothing: fast ones
 _SANE_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
@@ -32,9 +33,6 @@ API_ROUTES = {
     for item in (False, True)
 }
 _FIXED = {"/metrics", "/healthz", "/readyz", "/openapi.json"}
-# The scope key where the application may leave (route template, account) once it has matched
-# the path itself, sparing route_of the same work.
-ROUTE = "maskline.route"
 
 
 def route_of(path: str) -> tuple[str, str]:
@@ -106,5 +104,5 @@ class Observed:
                 )
             counted[0].inc()
             counted[1].observe(elapsed)
-            telemetry.log_access(method, route, status, round(elapsed * 1000, 2), account, rid)
+            telemetry.log_access(method, route, status, round(elapsed * 1000, 2), shown_account(account), rid)
             telemetry.request_id.reset(token)

@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from maskline.domain import errors
+from maskline.domain.calls import usable_call_id
 from maskline.domain.params import JSON_ERRORS
-from maskline.domain.routing import Bridge, Reject
+from maskline.domain.routing import NO_SESSION, Bridge, Decision, Reject
 from maskline.http.wire import JsonReply, error_reply, trusted
 from maskline.service.calls import CallService, LegStatus
 
@@ -62,10 +63,13 @@ class SipEndpoints:
         if not self._allowed(request):
             return error_reply(errors.proxy_only())
         params = await self._params(request)
+        call_id = params.get("callid", "")
         try:
-            decision = await self._calls().sip_answer(
-                params.get("callid", ""), params.get("from", ""), params.get("to", "")
-            )
+            decision: Decision = Reject(NO_SESSION)  # a call with no usable id cannot be recorded
+            if usable_call_id(call_id):
+                decision = await self._calls().sip_answer(
+                    call_id, params.get("from", ""), params.get("to", "")
+                )
         except Exception:
             log.exception("SIP routing failed")
             return error_reply(errors.cannot_route())
@@ -88,7 +92,7 @@ class SipEndpoints:
             return error_reply(errors.proxy_only())
         params = await self._params(request)
         status = EVENTS.get(params.get("event", ""))
-        if status is None or not params.get("callid"):
+        if status is None or not usable_call_id(params.get("callid", "")):
             return error_reply(errors.bad_sip_event())
         await self._calls().sip_progress(params["callid"], params.get("to", ""), status)
         return _json({"ok": True})

@@ -113,6 +113,9 @@ class RateLimits:
     failures: Limiter | None = None
 
 
+# The scope key where the application leaves (route template, account) once it has matched an
+# API path, for the request's observation and logs.
+ROUTE = "maskline.route"
 LOOPBACK: Networks = [ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128")]
 
 
@@ -172,7 +175,7 @@ def resource(
         except MaskingError as error:
             return error_reply(error)
         except Exception:
-            log.exception("unexpected failure on %s %s", request.method, request.url.path)
+            log.exception("unexpected failure on %s %s", request.method, request.scope.get(ROUTE, ("?",))[0])
             return error_reply(errors.internal_error())
 
     return endpoint

@@ -7,12 +7,14 @@ import logging
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
 from maskline import telemetry
-from maskline.domain.calls import WEBHOOK_CARRIERS, Carrier, CarrierKind
-from maskline.domain.model import AUTH_ID
+from maskline.domain.calls import WEBHOOK_CARRIERS, Carrier, CarrierKind, usable_call_id
+from maskline.domain.model import AUTH_ID, shown_account
+from maskline.domain.routing import NO_SESSION, Reject
 from maskline.service.calls import CallService, LegStatus
 from maskline.telephony import xml
 from maskline.telephony.signatures import Params, plivo_valid, twilio_valid
@@ -51,9 +53,12 @@ def _form(raw: bytes) -> dict[str, str | list[str]]:
     return form
 
 
-def _text(params: Params, name: str) -> str:
+def _text(params: Params | QueryParams, name: str) -> str:
+    """A field's value; one holding a NUL (which no id, number or URL has, and which PostgreSQL
+    cannot store) counts as absent, on every database alike."""
     value = params.get(name, "")
-    return value[-1] if isinstance(value, list) else value
+    value = value[-1] if isinstance(value, list) else value
+    return "" if "\x00" in value else value
 
 
 class Webhooks:
@@ -76,12 +81,12 @@ class Webhooks:
         carrier = await service.carrier(auth_id) if AUTH_ID.fullmatch(auth_id) else None
         if carrier is None or carrier.kind is not kind or not self._signed(carrier, request, form):
             telemetry.SIGNATURE_FAILURES.labels(kind.value).inc()
-            log.warning("webhook refused: bad signature on %s", request.url.path)
+            log.warning("webhook refused: bad signature (%s, account %s)", kind.value, shown_account(auth_id))
             return Response("Forbidden", 403, media_type="text/plain")
         try:
             return _xml(await self._act(service, carrier, request.path_params["action"], form, request))
         except Exception:
-            log.exception("webhook %s failed", request.url.path)
+            log.exception("%s webhook of account %s failed", kind.value, shown_account(auth_id))
             return _xml(xml.apology(kind))
 
     @staticmethod
@@ -99,10 +104,18 @@ class Webhooks:
     ) -> str:
         kind = carrier.kind
         plivo = kind is CarrierKind.PLIVO
-        call_id = request.query_params.get("call") or _text(form, "CallUUID" if plivo else "CallSid")
+        query = request.query_params
+        call_id = _text(query, "call") or _text(form, "CallUUID" if plivo else "CallSid")
         urls = xml.Urls(carrier.webhook_base(), call_id)
+        if action == "callee-prompt":
+            url = await service.callee_prompt(carrier, _text(query, "session"), _text(query, "party"))
+            return xml.callee_prompt(url)
+        if not usable_call_id(call_id):  # nothing to record it under
+            return (
+                xml.render(kind, Reject(NO_SESSION), urls) if action in ("answer", "voice") else xml.empty()
+            )
         if action in ("answer", "voice"):
-            placed = request.query_params.get("session")
+            placed = _text(query, "session")
             if placed:  # a call maskline placed to the first party (request-a-call)
                 decision = await service.answer_placed(carrier, call_id, placed)
             else:
@@ -124,10 +137,6 @@ class Webhooks:
             recording_id = _text(form, "RecordingID" if plivo else "RecordingSid")
             await service.recording(carrier, call_id, url, recording_id, _text(form, "RecordingDuration"))
             return xml.empty()
-        if action == "callee-prompt":
-            query = request.query_params
-            url = await service.callee_prompt(carrier, query.get("session", ""), query.get("party", ""))
-            return xml.callee_prompt(url)
         return xml.empty()
 
     @staticmethod
