@@ -13,6 +13,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -43,24 +44,27 @@ class SQLiteDb:
 
 
 class SQLiteStore(SqlStore):
-    def __init__(self, connection: sqlite3.Connection, path: str) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: str, durable: bool = True) -> None:
         super().__init__(SQLiteDb(connection))
         self._db = connection
         self._checkpointer = _Checkpointer(path)
         self._group: asyncio.Future[None] | None = None
+        self._syncer = _Syncer(path + "-wal") if durable else None
 
     @classmethod
     def open(cls, path: str, durable: bool = True) -> SQLiteStore:
         """Open the database at ``path``, whose schema must be up to date (``migrate``).
 
-        ``durable``: every commit syncs the write-ahead log to disk before it returns, so an
+        ``durable``: a commit returns only once the write-ahead log holding it is on disk, so an
         answered write survives power loss; without it, only a crash of the process.
         """
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, isolation_level=None)
         for pragma in (
             "journal_mode=WAL",
-            "synchronous=FULL" if durable else "synchronous=NORMAL",
+            # Commits write the log without waiting for the disk; durable stores sync it off the
+            # event loop before answering (_Syncer), which serves more than synchronous=FULL.
+            "synchronous=NORMAL",
             "busy_timeout=5000",
             "foreign_keys=ON",
             "cache_size=-65536",
@@ -69,17 +73,20 @@ class SQLiteStore(SqlStore):
             f"journal_size_limit={WAL_LIMIT}",  # a log that started over is cut back to this
         ):
             db.execute(f"PRAGMA {pragma}")
-        return cls(db, path)
+        return cls(db, path, durable)
 
     async def close(self) -> None:
         self._checkpointer.stop()
+        if self._syncer is not None:
+            self._syncer.close()
         self._db.close()
 
     # Group commit: the writes of every request that runs before the event loop's next turn
     # share one transaction; each request's writes are a savepoint of it, and a request is
-    # answered only once the whole group has committed. This shares one COMMIT, and the pages
-    # it writes, among concurrent requests. The SQLite driver never suspends, so a unit runs
-    # from its BEGIN or SAVEPOINT to its RELEASE without another request in between.
+    # answered only once the whole group has committed (and, when durable, is on disk). This
+    # shares one COMMIT, and the pages it writes, among concurrent requests. The SQLite driver
+    # never suspends, so a unit runs from its BEGIN or SAVEPOINT to its RELEASE without another
+    # request in between.
     async def _transact(self, work: Callable[[Db], Awaitable[T]]) -> T:
         with self._unit():
             result = await work(self._read)
@@ -115,7 +122,62 @@ class SQLiteStore(SqlStore):
                 self._db.execute("ROLLBACK")
             group.set_exception(error)
         else:
-            group.set_result(None)
+            if self._syncer is None:
+                group.set_result(None)
+            else:
+                self._syncer.after(group)
+
+
+class _Syncer:
+    """Syncs the write-ahead log to disk from a thread of its own, and only then lets the groups
+    committed before the sync answer. The event loop goes on meanwhile, and one sync covers
+    every group that committed while the one before it ran.
+
+    A commit has written its frames to the log, so syncing the log makes it durable; a log whose
+    tail did not reach the disk is cut at its first frame with a bad checksum when the database
+    is opened again, so what is recovered is always a prefix of what was committed.
+    """
+
+    def __init__(self, wal: str) -> None:
+        self._wal = wal
+        self._fd: int | None = None
+        self._waiting: list[asyncio.Future[None]] = []
+        self._syncing = False
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-sync")
+
+    def after(self, group: asyncio.Future[None]) -> None:
+        self._waiting.append(group)
+        if not self._syncing:
+            self._start()
+
+    def _start(self) -> None:
+        batch, self._waiting = self._waiting, []
+        self._syncing = True
+        synced = asyncio.get_running_loop().run_in_executor(self._thread, self._sync)
+        synced.add_done_callback(lambda done: self._done(done, batch))
+
+    def _sync(self) -> None:
+        if self._fd is None:
+            self._fd = os.open(self._wal, os.O_RDONLY)
+        os.fdatasync(self._fd)
+
+    def _done(self, synced: asyncio.Future[None], batch: list[asyncio.Future[None]]) -> None:
+        self._syncing = False
+        error = None if synced.cancelled() else synced.exception()
+        for group in batch:
+            if synced.cancelled():
+                group.cancel()
+            elif error is None:
+                group.set_result(None)
+            else:
+                group.set_exception(error)
+        if self._waiting:
+            self._start()
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        if self._fd is not None:
+            os.close(self._fd)
 
 
 def _retrieve(group: asyncio.Future[None]) -> None:
