@@ -46,10 +46,11 @@ def sqlite_revision(path: str) -> str | None:
     return None
 
 
-async def open_store(url: str, pool_size: int = 10) -> Store:
+async def open_store(url: str, pool_size: int = 10, timeout: float = 5.0) -> Store:
     """The store at ``url``. An embedded database is brought up to date first; PostgreSQL is
     shared with other processes and hosts, so its schema is upgraded only on purpose
-    (``maskline db upgrade``) and an outdated one is refused."""
+    (``maskline db upgrade``) and an outdated one is refused. ``timeout``: seconds to wait for
+    a PostgreSQL connection."""
     check_url(url)
     path = sqlite_path(url)
     if path is not None:
@@ -61,4 +62,4 @@ async def open_store(url: str, pool_size: int = 10) -> Store:
         return SQLiteStore.open(path)
     from maskline.store.postgres import PostgresStore
 
-    return await PostgresStore.open(url, pool_size)
+    return await PostgresStore.open(url, pool_size, timeout)
