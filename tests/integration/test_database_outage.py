@@ -4,13 +4,15 @@ answering creates and gets, then comes back on the same data and socket.
 During the outage every answer is a success or a 503 with ``Retry-After`` in the Plivo error
 shape (never a 500; the webhooks apologise in XML, the SIP endpoints answer 503), the log says so
 in a line every few seconds instead of a traceback per request, and afterwards the server serves
-again without a restart, with every session whose create was answered 201 there. On SQLite, a
-database another process keeps locked is the same kind of outage.
+again without a restart, with every session whose create was answered 201 there. A database
+that stops answering without closing its connections holds a request back for the connection
+timeout at most. On SQLite, a database another process keeps locked is the same kind of outage.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from maskline.domain import errors
@@ -66,6 +69,20 @@ class Postgres:
         with self._server._lock:
             self._server.ensure_postgres_running()
         assert self._server.get_uri() == self.url
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Every process of the server stopped (SIGSTOP) while inside: connections stay open,
+        and nothing answers on them, as when the database's host hangs or the network drops."""
+        postmaster = psutil.Process(self._server.get_pid())
+        processes = [postmaster, *postmaster.children(recursive=True)]
+        for process in processes:
+            process.suspend()
+        try:
+            yield
+        finally:
+            for process in processes:
+                process.resume()
 
     def close(self) -> None:
         self._server.cleanup()
@@ -227,6 +244,41 @@ def test_a_database_outage_is_answered_503_and_the_server_recovers(postgres: Pos
     # The lines count every request refused.
     counted = sum(int(n) for message in told for n in re.findall(r"(\d+) requests? refused", message))
     assert counted == len(refused) + 4  # and the webhook, the SIP route and event, the metrics
+
+
+def test_a_database_that_stops_answering_is_refused_within_the_timeout(postgres: Postgres) -> None:
+    prepare(postgres.url)
+    env = {"MASKLINE_DB_TIMEOUT": "1", "MASKLINE_DB_POOL_SIZE": "2"}
+    server = ServerProcess(postgres.url, env=env)
+    path = f"/v1/Account/{AUTH_ID}/Masking/Session/"
+    parties = (f"+1415301{i:04d}" for i in itertools.count())
+
+    async def create(http: httpx.AsyncClient) -> tuple[int, float]:
+        reply = await http.post(path, json={"first_party": next(parties), "second_party": next(parties)})
+        return reply.status_code, time.monotonic()
+
+    async def run() -> tuple[list[tuple[int, float]], float, int]:
+        async with httpx.AsyncClient(
+            base_url=server.url, auth=(AUTH_ID, TOKEN), timeout=90, trust_env=False
+        ) as http:
+            assert (await create(http))[0] == 201
+            with postgres.frozen():
+                asking = [asyncio.create_task(create(http)) for _ in range(10)]
+                await asyncio.sleep(4)  # four times the timeout
+                resumed = time.monotonic()
+            answers = await asyncio.gather(*asking)
+            return answers, resumed, (await create(http))[0]
+
+    try:
+        answers, resumed, after = asyncio.run(run())
+    finally:
+        output = server.stop()
+    assert {status for status, _ in answers} <= {201, 503}
+    # At most the pool's two connections were lent out, and stay stuck until the database
+    # answers again; every other request was refused while it still did not.
+    assert sum(1 for status, at in answers if status == 503 and at < resumed) >= 10 - 2
+    assert after == 201  # and once it answers, the server serves again
+    assert "Traceback" not in output
 
 
 def test_a_sqlite_database_another_process_keeps_locked_is_unavailable(tmp_path: Path) -> None:
