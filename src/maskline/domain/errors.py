@@ -83,7 +83,7 @@ def overloaded() -> MaskingError:
 
 
 def unavailable() -> MaskingError:
-    """The database cannot be reached: nothing was done (see ``ports.StoreUnavailable``)."""
+    """The database cannot be reached (``ports.StoreUnavailable``): nothing was acknowledged."""
     return MaskingError(503, "Service temporarily unavailable. Try again later.", retry_after=5)
 
 

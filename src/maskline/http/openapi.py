@@ -370,7 +370,7 @@ def _error_replies() -> dict[str, Schema]:
         "TooManyRequests": _error("The account or the client address is over its rate limit.", retry),
         "InternalError": _error("An unexpected failure, never after a write was committed."),
         "Unavailable": _error(
-            "The process is working on too many requests, or cannot reach its database; nothing was done.",
+            "The process is working on too many requests, or cannot reach its database.",
             retry,
         ),
     }
