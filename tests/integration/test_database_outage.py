@@ -207,6 +207,7 @@ def test_a_database_outage_is_answered_503_and_the_server_recovers(postgres: Pos
                 for uuid in created
                 if http.get(f"/v1/Account/{AUTH_ID}/Masking/Session/{uuid}/").status_code != 200
             ]
+            metrics = http.get("/metrics").text
     finally:
         output = server.stop()
 
@@ -244,6 +245,7 @@ def test_a_database_outage_is_answered_503_and_the_server_recovers(postgres: Pos
     # The lines count every request refused.
     counted = sum(int(n) for message in told for n in re.findall(r"(\d+) requests? refused", message))
     assert counted == len(refused) + 4  # and the webhook, the SIP route and event, the metrics
+    assert f'maskline_database_unavailable_total{{work="request"}} {counted}.0' in metrics
 
 
 def test_a_database_that_stops_answering_is_refused_within_the_timeout(postgres: Postgres) -> None:
