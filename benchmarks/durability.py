@@ -111,7 +111,9 @@ def main() -> int:
     finally:
         for server in servers:
             server.stop()
-    bad = [f"{m} round {i + 1}" for m, rs in results.items() for i, r in enumerate(rs) if r.non2xx or r.errors]
+    bad = [
+        f"{m} round {i + 1}" for m, rs in results.items() for i, r in enumerate(rs) if r.non2xx or r.errors
+    ]
     rates = {m: statistics.median(r.rate for r in rs) for m, rs in results.items()}
     p99 = {m: statistics.median(r.p99_us for r in rs) for m, rs in results.items()}
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -23,7 +23,7 @@ from maskline.domain.allocation import CooloffScope
 from maskline.domain.calls import WEBHOOK_CARRIERS, CarrierKind
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
-from maskline.domain.ports import Store
+from maskline.domain.ports import Store, StoreUnavailable
 from maskline.http.render import number_object
 from maskline.service.accounts import create_account
 from maskline.service.calls import CallService
@@ -363,7 +363,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("maskline: the database schema is up to date")
             return 0
         return asyncio.run(_run(args, config))
-    except (MaskingError, ConfigError, UnsupportedDatabase, OutdatedSchema, OSError, ValueError) as error:
+    except (
+        MaskingError,
+        ConfigError,
+        UnsupportedDatabase,
+        OutdatedSchema,
+        StoreUnavailable,
+        OSError,
+        ValueError,
+    ) as error:
         print(f"maskline: {error}", file=sys.stderr)
         return 1
 

@@ -50,6 +50,7 @@ class Config:
     delivery_interval: float = 0.5
     db_pool_size: int = 10  # PostgreSQL connections per process
     sqlite_durable: bool = True  # each commit is synced to disk before it is answered
+    db_timeout: int = 5  # seconds a request waits for a PostgreSQL connection before its 503
     rate_limit: int = 0  # requests a second per main account; 0: no limit
     rate_burst: int = 0  # ... of which this many at once (0: twice the rate)
     auth_failures_per_minute: int = 30  # per client address; 0: no limit
@@ -112,6 +113,7 @@ class Config:
             ),
             "retention_days": integer("MASKLINE_RETENTION_DAYS", 90, 1, 3650),
             "db_pool_size": integer("MASKLINE_DB_POOL_SIZE", 10, 1, 1000),
+            "db_timeout": integer("MASKLINE_DB_TIMEOUT", 5, 1, 600),
             "cooloff_scope": choice("MASKLINE_COOLOFF_SCOPE", CooloffScope, CooloffScope.PER_PARTY),
             "policy": choice("MASKLINE_ALLOCATION_POLICY", Policy, Policy.FIRST_FIT),
             "allow_private_callbacks": env.get("MASKLINE_ALLOW_PRIVATE_CALLBACKS", "")

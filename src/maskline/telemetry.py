@@ -12,6 +12,7 @@ import contextvars
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 import msgspec
@@ -31,6 +32,11 @@ SIGNATURE_FAILURES = Counter(
     "maskline_webhook_signature_failures", "Carrier webhooks refused for a bad signature.", ["carrier"]
 )
 RATE_LIMITED = Counter("maskline_rate_limited", "Requests refused with 429.", ["reason"])
+DATABASE_UNAVAILABLE = Counter(
+    "maskline_database_unavailable",
+    "Requests refused (503) and background runs skipped because the database could not be reached.",
+    ["work"],
+)
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
@@ -173,3 +179,70 @@ def configure_logging(level: str = "INFO") -> None:
         logger.handlers[:] = [_handler]
         logger.setLevel(level)
         logger.propagate = False
+
+
+class Outage:
+    """What the log says while the database cannot be reached: one warning line at most every
+    ``window`` seconds (the first at once), counting the requests refused and the background runs
+    skipped since the last line, and one when it is over; never a traceback per request.
+
+    It is over when background work (sweep, event delivery) succeeds again and says so
+    (``reachable``): that work runs every second or so in every process, whatever the traffic.
+    Counts not yet written are written at shutdown (``flush``).
+    """
+
+    def __init__(self, window: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._log = logging.getLogger("maskline.database")
+        self._window = window
+        self._clock = clock
+        self._down = False
+        self._told_down = False  # whether the last line said it is unreachable
+        self._last_line = -float("inf")
+        self._requests = self._background = 0
+        self._cause = ""
+
+    def refused(self, error: BaseException) -> None:
+        """A request was answered 503 because of ``error``."""
+        DATABASE_UNAVAILABLE.labels("request").inc()
+        self._requests += 1
+        self._failed(error)
+
+    def skipped(self, error: BaseException) -> None:
+        """A run of background work failed because of ``error``."""
+        DATABASE_UNAVAILABLE.labels("background").inc()
+        self._background += 1
+        self._failed(error)
+
+    def reachable(self) -> None:
+        """The database answered."""
+        self._down = False
+        if self._told_down and self._clock() - self._last_line >= self._window:
+            self._write()
+
+    def flush(self) -> None:
+        if self._requests or self._background or self._told_down != self._down:
+            self._write()
+
+    def _failed(self, error: BaseException) -> None:
+        self._down = True
+        self._cause = str(error)
+        if self._clock() - self._last_line >= self._window:
+            self._write()
+
+    def _write(self) -> None:
+        if self._down:
+            what = f"database {'still ' if self._told_down else ''}unreachable ({self._cause})"
+        else:
+            what = "database reachable again"
+        self._log.warning(
+            "%s: %d requests refused, %d background runs skipped since the last line",
+            what,
+            self._requests,
+            self._background,
+        )
+        self._requests = self._background = 0
+        self._told_down = self._down
+        self._last_line = self._clock()
+
+
+OUTAGE = Outage()

@@ -11,12 +11,14 @@ __all__ = ["MaskingError"]
 
 
 class MaskingError(Exception):
-    """An error the API answers with ``{"api_id": ..., "error": message}``."""
+    """An error the API answers with ``{"api_id": ..., "error": message}``; with
+    ``retry_after``, also a ``Retry-After`` header of that many seconds."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, MaskingError) and (self.status, self.message) == (
@@ -77,7 +79,12 @@ def bad_sip_event() -> MaskingError:
 
 
 def overloaded() -> MaskingError:
-    return MaskingError(503, "Service overloaded. Retry later.")
+    return MaskingError(503, "Service overloaded. Retry later.", retry_after=1)
+
+
+def unavailable() -> MaskingError:
+    """The database cannot be reached (``ports.StoreUnavailable``): nothing was acknowledged."""
+    return MaskingError(503, "Service temporarily unavailable. Try again later.", retry_after=5)
 
 
 def internal_error() -> MaskingError:

@@ -13,6 +13,13 @@ from maskline.domain.model import Account, Number, Scope, Session
 from maskline.domain.routing import NumberView
 
 
+class StoreUnavailable(Exception):
+    """The store cannot reach its database now (refused, cut, shutting down, or no connection
+    free in time). The unit of work did not happen, or, if the connection was cut while it
+    committed, may have: its caller was never told it succeeded. The store raises this, and
+    only this, for an outage, whatever its driver raised; the message says what that was."""
+
+
 class Clock(Protocol):
     def __call__(self) -> float:
         """Seconds since the epoch."""

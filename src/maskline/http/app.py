@@ -17,9 +17,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from maskline import telemetry
 from maskline.config import Config
 from maskline.domain import errors
-from maskline.domain.ports import Clock, Store
+from maskline.domain.ports import Clock, Store, StoreUnavailable
 from maskline.domain.ratelimit import Limiter
 from maskline.http.forwarded import ClientAddress
 from maskline.http.metrics import Metrics
@@ -28,7 +29,15 @@ from maskline.http.observe import API_ROUTES, Observed
 from maskline.http.openapi import openapi
 from maskline.http.sessions import SessionEndpoints
 from maskline.http.sip import SipEndpoints
-from maskline.http.wire import ROUTE, Endpoint, RateLimits, collapse_slashes, error_reply, resource
+from maskline.http.wire import (
+    ROUTE,
+    Endpoint,
+    RateLimits,
+    collapse_slashes,
+    error_reply,
+    resource,
+    unavailable,
+)
 from maskline.service.accounts import Authenticator
 from maskline.service.calls import CallService
 from maskline.service.capacity import CapacityPlanner
@@ -94,13 +103,18 @@ class Services:
 
 
 async def _every(interval: float, work: Callable[[], Awaitable[object]]) -> None:
-    """Background work (the sweep, event delivery), again and again; a failure is logged."""
+    """Background work (the sweep, event delivery), again and again; a failure is logged, and
+    while the database cannot be reached, counted in the outage's log line instead."""
     while True:
         await asyncio.sleep(interval)
         try:
             await work()
+        except StoreUnavailable as error:
+            telemetry.OUTAGE.skipped(error)
         except Exception:
             log.exception("background work failed")
+        else:
+            telemetry.OUTAGE.reachable()
 
 
 def worker_app() -> ASGIApp:
@@ -124,7 +138,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        opened = store or await open_store(config.database_url, config.db_pool_size, config.sqlite_durable)
+        opened = store or await open_store(
+            config.database_url, config.db_pool_size, config.db_timeout, config.sqlite_durable
+        )
         calls = CallService(opened, clock, CarrierDialer(config.plivo_api_url, config.twilio_api_url))
         session_service = SessionService(opened, clock, config, calls)
         planner = CapacityPlanner(opened, clock, config.policy, config.plan_window, config.plan_refresh)
@@ -149,6 +165,7 @@ def create_app(
             await planner.close()
             if store is None:
                 await opened.close()
+            telemetry.OUTAGE.flush()
 
     authenticator = lambda: services().authenticator  # noqa: E731
     sessions = SessionEndpoints(lambda: services().sessions, config.max_body_bytes)
@@ -156,6 +173,10 @@ def create_app(
 
     async def not_found(request: Request) -> Response:
         return error_reply(errors.resource_not_found())
+
+    async def store_unavailable(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StoreUnavailable)
+        return unavailable(error)
 
     limits = RateLimits(
         Limiter(config.rate_limit, config.rate_burst or 2 * config.rate_limit) if config.rate_limit else None,
@@ -186,6 +207,9 @@ def create_app(
             Route("/{path:path}", not_found, methods=ALL_METHODS),
         ],
         lifespan=lifespan,
+        # What the operator's endpoints (metrics, SIP events) answer while the database
+        # cannot be reached; the API and the webhooks answer it themselves.
+        exception_handlers={StoreUnavailable: store_unavailable},
     )
     app: ASGIApp = Observed(ApiFront(fallback, endpoints), config.max_in_flight)
     if config.trusted_proxies:

@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from maskline.domain.ports import Clock, Store
+from maskline.domain.ports import Clock, Store, StoreUnavailable
 from maskline.http.wire import LOOPBACK, trusted
 from maskline.service.capacity import CapacityPlanner
 from maskline.sim.plan import PlanRow
@@ -123,7 +123,9 @@ class Metrics:
         try:
             store, _, _ = self._services()
             await store.ping()
-        except Exception as error:  # not started, or the database cannot be reached
+        except StoreUnavailable:  # the outage's own log lines say so
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        except Exception as error:  # not started, or the database failed otherwise
             log.warning("not ready: %s", error)
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})

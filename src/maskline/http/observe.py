@@ -86,9 +86,7 @@ class Observed:
         self.in_flight += 1
         try:
             if self.in_flight > self.max_in_flight:
-                response = error_reply(errors.overloaded())
-                response.headers["Retry-After"] = "1"
-                await response(scope, receive, send_observed)
+                await error_reply(errors.overloaded())(scope, receive, send_observed)
             else:
                 await self.app(scope, receive, send_observed)
         finally:

@@ -369,7 +369,10 @@ def _error_replies() -> dict[str, Schema]:
         "MethodNotAllowed": _error("The method is not one of the path's (checked after the credentials)."),
         "TooManyRequests": _error("The account or the client address is over its rate limit.", retry),
         "InternalError": _error("An unexpected failure, never after a write was committed."),
-        "Overloaded": _error("The process is working on too many requests.", retry),
+        "Unavailable": _error(
+            "The process is working on too many requests, or cannot reach its database.",
+            retry,
+        ),
     }
 
 
@@ -383,7 +386,7 @@ def _replies(success: dict[str, Schema], *errors: str) -> dict[str, Schema]:
         replies["404"] = _ref("responses", "NotFound")
         replies["429"] = _ref("responses", "TooManyRequests")
         replies["500"] = _ref("responses", "InternalError")
-    replies["503"] = _ref("responses", "Overloaded")
+    replies["503"] = _ref("responses", "Unavailable")
     return replies
 
 
@@ -588,7 +591,10 @@ def _sip_paths() -> dict[str, Schema]:
             {"oneOf": [bridge, reject]}, "Bridge to dest with caller_id, or reject with a SIP code."
         ),
         "403": forbidden,
-        "503": _error("Cannot decide (the proxy then answers 503), or the process is overloaded."),
+        "503": _error(
+            "Cannot decide (the proxy then answers 503): the database cannot be reached, say; or the"
+            " process is overloaded."
+        ),
     }
     security = [{"sipSecret": []}, {}]
     query = [

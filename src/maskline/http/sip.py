@@ -19,9 +19,11 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from maskline import telemetry
 from maskline.domain import errors
 from maskline.domain.calls import usable_call_id
 from maskline.domain.params import JSON_ERRORS
+from maskline.domain.ports import StoreUnavailable
 from maskline.domain.routing import NO_SESSION, Bridge, Decision, Reject
 from maskline.http.wire import JsonReply, error_reply, trusted
 from maskline.service.calls import CallService, LegStatus
@@ -70,6 +72,9 @@ class SipEndpoints:
                 decision = await self._calls().sip_answer(
                     call_id, params.get("from", ""), params.get("to", "")
                 )
+        except StoreUnavailable as error:
+            telemetry.OUTAGE.refused(error)
+            return error_reply(errors.cannot_route())
         except Exception:
             log.exception("SIP routing failed")
             return error_reply(errors.cannot_route())

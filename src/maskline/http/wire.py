@@ -21,6 +21,7 @@ from maskline import telemetry
 from maskline.domain import errors
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
+from maskline.domain.ports import StoreUnavailable
 from maskline.domain.ratelimit import Limiter
 from maskline.http.forwarded import Networks, forwarded_by_someone_else
 from maskline.service.accounts import Authenticator
@@ -63,7 +64,16 @@ def error_reply(error: MaskingError) -> Response:
     response = reply({"error": error.message}, error.status)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="maskline"'
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
+
+
+def unavailable(error: StoreUnavailable) -> Response:
+    """The answer while the database cannot be reached: 503 with ``Retry-After``, counted in the
+    outage's log line instead of a traceback of its own."""
+    telemetry.OUTAGE.refused(error)
+    return error_reply(errors.unavailable())
 
 
 _SLASHES = re.compile(r"/{2,}")
@@ -145,7 +155,7 @@ def resource(
     authenticator: Callable[[], Authenticator], methods: dict[str, Handler], limits: RateLimits
 ) -> Endpoint:
     """An endpoint that authenticates, then dispatches on the method (401 before 405), within
-    the rate limits (429 with ``Retry-After``)."""
+    the rate limits (429 with ``Retry-After``); 503 while the database cannot be reached."""
 
     allowed = ", ".join(methods)  # what a 405 names (RFC 9110 §15.5.6)
 
@@ -174,6 +184,8 @@ def resource(
             return await handler(request, account)
         except MaskingError as error:
             return error_reply(error)
+        except StoreUnavailable as error:
+            return unavailable(error)
         except Exception:
             log.exception("unexpected failure on %s %s", request.method, request.scope.get(ROUTE, ("?",))[0])
             return error_reply(errors.internal_error())

@@ -13,8 +13,9 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
+from maskline import telemetry
 from maskline.domain.allocation import Policy
-from maskline.domain.ports import Clock, Store
+from maskline.domain.ports import Clock, Store, StoreUnavailable
 from maskline.sim.plan import HistoryRow, PlanRow, plan
 
 log = logging.getLogger("maskline")
@@ -53,6 +54,8 @@ class CapacityPlanner:
     async def _make_logged(self) -> None:
         try:
             await self.make()
+        except StoreUnavailable as error:
+            telemetry.OUTAGE.skipped(error)
         except Exception:
             log.exception("capacity plan failed")
 

@@ -46,11 +46,12 @@ def sqlite_revision(path: str) -> str | None:
     return None
 
 
-async def open_store(url: str, pool_size: int = 10, durable: bool = True) -> Store:
+async def open_store(url: str, pool_size: int = 10, timeout: float = 5.0, durable: bool = True) -> Store:
     """The store at ``url``. An embedded database is brought up to date first; PostgreSQL is
     shared with other processes and hosts, so its schema is upgraded only on purpose
-    (``maskline db upgrade``) and an outdated one is refused. ``durable`` (embedded only):
-    commits reach the disk before they return (PostgreSQL's own settings decide for it)."""
+    (``maskline db upgrade``) and an outdated one is refused. ``timeout``: seconds to wait for
+    a PostgreSQL connection. ``durable`` (embedded only): commits reach the disk before they
+    return (PostgreSQL's own settings decide for it)."""
     check_url(url)
     path = sqlite_path(url)
     if path is not None:
@@ -62,4 +63,4 @@ async def open_store(url: str, pool_size: int = 10, durable: bool = True) -> Sto
         return SQLiteStore.open(path, durable)
     from maskline.store.postgres import PostgresStore
 
-    return await PostgresStore.open(url, pool_size)
+    return await PostgresStore.open(url, pool_size, timeout)

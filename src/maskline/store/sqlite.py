@@ -18,10 +18,32 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from maskline.domain.ports import StoreUnavailable
 from maskline.store.db import Db, Row
 from maskline.store.sql import SqlStore
 
 T = TypeVar("T")
+
+# SQLite's primary result codes that say the database cannot be used now, rather than that a
+# statement is wrong: another process held the write lock past the busy timeout, or the disk
+# failed, filled up or went away.
+_UNAVAILABLE = frozenset(
+    (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+    )
+)
+
+
+def _unavailable(error: sqlite3.Error) -> bool:
+    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in _UNAVAILABLE
+
+
+def _outage(error: sqlite3.Error) -> StoreUnavailable:
+    return StoreUnavailable(f"{type(error).__name__}: {error} ({getattr(error, 'sqlite_errorname', '')})")
 
 
 class SQLiteDb:
@@ -33,14 +55,29 @@ class SQLiteDb:
         self._db = connection
 
     async def fetch(self, sql: str, *args: object) -> list[Row]:
-        return self._db.execute(sql, args).fetchall()
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as error:
+            if _unavailable(error):
+                raise _outage(error) from error
+            raise
 
     async def fetchrow(self, sql: str, *args: object) -> Row | None:
-        row: Row | None = self._db.execute(sql, args).fetchone()
+        try:
+            row: Row | None = self._db.execute(sql, args).fetchone()
+        except sqlite3.Error as error:
+            if _unavailable(error):
+                raise _outage(error) from error
+            raise
         return row
 
     async def execute(self, sql: str, *args: object) -> None:
-        self._db.execute(sql, args)
+        try:
+            self._db.execute(sql, args)
+        except sqlite3.Error as error:
+            if _unavailable(error):
+                raise _outage(error) from error
+            raise
 
 
 class SQLiteStore(SqlStore):
@@ -88,10 +125,15 @@ class SQLiteStore(SqlStore):
     # never suspends, so a unit runs from its BEGIN or SAVEPOINT to its RELEASE without another
     # request in between.
     async def _transact(self, work: Callable[[Db], Awaitable[T]]) -> T:
-        with self._unit():
-            result = await work(self._read)
-        if self._group is not None:
-            await asyncio.shield(self._group)
+        try:
+            with self._unit():
+                result = await work(self._read)
+            if self._group is not None:
+                await asyncio.shield(self._group)
+        except sqlite3.Error as error:  # taking the write lock, or the group's commit
+            if _unavailable(error):
+                raise _outage(error) from error
+            raise
         return result
 
     @contextmanager
@@ -169,8 +211,8 @@ class _Syncer:
                 group.cancel()
             elif error is None:
                 group.set_result(None)
-            else:
-                group.set_exception(error)
+            else:  # the disk failed or filled up: what was committed may not be on it
+                group.set_exception(StoreUnavailable(f"cannot sync the write-ahead log: {error}"))
         if self._waiting:
             self._start()
 

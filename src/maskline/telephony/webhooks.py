@@ -1,5 +1,6 @@
 """``/webhooks/{plivo|twilio}/{auth_id}/{action}``: parse the form, check the signature first,
-call one use case, answer in the carrier's XML dialect (even when something fails inside)."""
+call one use case, answer in the carrier's XML dialect (even when something fails inside, or the
+database cannot be reached: then the caller hears the apology)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.responses import Response
 from maskline import telemetry
 from maskline.domain.calls import WEBHOOK_CARRIERS, Carrier, CarrierKind, usable_call_id
 from maskline.domain.model import AUTH_ID, shown_account
+from maskline.domain.ports import StoreUnavailable
 from maskline.domain.routing import NO_SESSION, Reject
 from maskline.service.calls import CallService, LegStatus
 from maskline.telephony import xml
@@ -78,13 +80,20 @@ class Webhooks:
         form = _form(raw)
         service = self._calls()
         auth_id = request.path_params["auth_id"]
-        carrier = await service.carrier(auth_id) if AUTH_ID.fullmatch(auth_id) else None
+        try:
+            carrier = await service.carrier(auth_id) if AUTH_ID.fullmatch(auth_id) else None
+        except StoreUnavailable as error:  # the signature cannot be checked: apologise, do nothing
+            telemetry.OUTAGE.refused(error)
+            return _xml(xml.apology(kind))
         if carrier is None or carrier.kind is not kind or not self._signed(carrier, request, form):
             telemetry.SIGNATURE_FAILURES.labels(kind.value).inc()
             log.warning("webhook refused: bad signature (%s, account %s)", kind.value, shown_account(auth_id))
             return Response("Forbidden", 403, media_type="text/plain")
         try:
             return _xml(await self._act(service, carrier, request.path_params["action"], form, request))
+        except StoreUnavailable as error:
+            telemetry.OUTAGE.refused(error)
+            return _xml(xml.apology(kind))
         except Exception:
             log.exception("%s webhook of account %s failed", kind.value, shown_account(auth_id))
             return _xml(xml.apology(kind))
