@@ -10,13 +10,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
 import httpx
+import plivo
 import pytest
 from plivo.utils import validate_v3_signature
 
 from maskline.domain.events import Outgoing, is_public_address
 from maskline.telephony.callbacks import HttpCallbacks
+from tests.contract.helpers import assert_error, raises_exact
 from tests.contract.test_webhooks import TOKEN, Carrier, session
-from tests.support import FakeClock, ServerThread, fresh_number
+from tests.support import FakeClock, ServerThread, fresh_number, plivo_sdk
+
+ValidationError = plivo.exceptions.ValidationError
 
 
 class Receiver:
@@ -199,8 +203,64 @@ def test_private_callback_addresses_are_refused_unless_allowed() -> None:
     assert asyncio.run(attempt("http://127.0.0.1:9/x", False)) == (private, False)
     assert asyncio.run(attempt("http://localhost/x", False)) == (private, False)
     assert asyncio.run(attempt("http://10.0.0.1/x", False)) == (private, False)
+    for url in EMBEDDED_IPV4:  # checked again when sent: a session may predate the rule
+        assert asyncio.run(attempt(url, False)) == (private, False)
     error, retry = asyncio.run(attempt("http://127.0.0.1:9/x", True))  # allowed: it is tried
     assert error.startswith("ConnectError") and retry is True
+
+
+EMBEDDED_IPV4 = [
+    "http://[::127.0.0.1]:18111/cb",  # IPv4-compatible
+    "http://[64:ff9b::7f00:1]:18111/cb",  # NAT64 of 127.0.0.1
+    "http://[2002:7f00:1::]:18111/cb",  # 6to4 of 127.0.0.1
+    "http://[64:ff9b::a00:1]/cb",  # NAT64 of 10.0.0.1
+]
+
+
+def test_ipv6_forms_of_private_ipv4_addresses_are_refused(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    running = ServerThread(database, clock, allow_private_callbacks=False).start()
+    try:
+        tenant = running.tenant()
+        sessions = plivo_sdk(monkeypatch, running.url, tenant).masking_sessions
+        kept = sessions.create_masking_session(
+            first_party=fresh_number(),
+            second_party=fresh_number(),
+            callback_url="https://hooks.example.com/cb",
+        )
+        first = fresh_number()
+        with httpx.Client(
+            base_url=f"{running.url}/v1/Account/{tenant.auth_id}/Masking",
+            auth=(tenant.auth_id, tenant.auth_token),
+            trust_env=False,
+        ) as http:
+            for url in EMBEDDED_IPV4:
+                for field in ("callback_url", "recording_callback_url"):
+                    body = {"first_party": first, "second_party": fresh_number(), field: url}
+                    assert_error(http.post("/Session/", json=body), 400, private(field))
+                    update = http.post(f"/Session/{kept.session_uuid}/", json={field: url})
+                    assert_error(update, 400, private(field))
+                with raises_exact(ValidationError, private("callback_url")):
+                    sessions.update_masking_session(kept.session_uuid, callback_url=url)
+        assert sessions.list_masking_session(first_party=first).response.meta.total_count == 0
+        after = sessions.get_masking_session(kept.session_uuid).response
+        assert after.callback_url == "https://hooks.example.com/cb" and after.recording_callback_url == ""
+    finally:
+        running.stop()
+
+
+def test_ipv6_forms_are_allowed_with_private_callbacks(sessions) -> None:  # type: ignore[no-untyped-def]
+    for url in EMBEDDED_IPV4:  # the shared server allows private callbacks
+        created = sessions.create_masking_session(
+            first_party=fresh_number(), second_party=fresh_number(), callback_url=url
+        )
+        assert sessions.get_masking_session(created.session_uuid).response.callback_url == url
+
+
+def private(field: str) -> str:
+    return f"Invalid parameter. {field} should not point to a private address."
 
 
 def test_recording_events_go_to_the_recording_callback(
