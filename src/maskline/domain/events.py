@@ -40,6 +40,7 @@ class Outgoing:
     method: str
     fields: dict[str, str]
     attempts: int
+    session_uuid: str = ""
 
 
 def status_event(
@@ -100,6 +101,18 @@ def retry_at(attempts: int, now: int) -> int | None:
     if attempts > len(RETRY_DELAYS):
         return None
     return now + RETRY_DELAYS[attempts - 1]
+
+
+def callback_origin(url: str) -> str:
+    """The scheme, host and port a callback URL reaches: what delivery limits requests by."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = (parts.hostname or "").rstrip(".")
+    return f"{scheme}://{host}:{port or (443 if scheme == 'https' else 80)}"
 
 
 def names_private_host(url: str) -> bool:

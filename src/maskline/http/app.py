@@ -92,7 +92,9 @@ class Services:
 
 
 async def _every(interval: float, work: Callable[[], Awaitable[object]]) -> None:
-    """Background work (the sweep, event delivery), again and again; a failure is logged."""
+    """Background work (the sweep, event delivery), again and again, one run at a time, each
+    ``interval`` after the last ended; a failure is logged. Event delivery's run only starts the
+    sending, so a receiver that hangs does not hold the loop up."""
     while True:
         await asyncio.sleep(interval)
         try:
@@ -143,6 +145,7 @@ def create_app(
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            await deliverer.close()
             await callbacks.close()
             await planner.close()
             if store is None:
