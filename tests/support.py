@@ -64,8 +64,8 @@ class ServerThread:
             database_url=database,
             sweep_interval=0.05,
             delivery_interval=0.05,
-            allow_private_callbacks=True,  # the test receivers listen on 127.0.0.1
-            **{"auth_failures_per_minute": 0, **settings},  # type: ignore[arg-type]
+            # allow_private_callbacks: the test receivers listen on 127.0.0.1
+            **{"auth_failures_per_minute": 0, "allow_private_callbacks": True, **settings},  # type: ignore[arg-type]
         )
         # IPPROTO_TCP so that asyncio sets TCP_NODELAY: otherwise each reply waits ~40 ms.
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -10,13 +11,63 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
 import httpx
+import plivo
 import pytest
 from plivo.utils import validate_v3_signature
 
-from maskline.domain.events import Outgoing, is_public_address
+from maskline.domain.events import Event, Outgoing, is_public_address
 from maskline.telephony.callbacks import HttpCallbacks
+from tests.contract.helpers import assert_error, raises_exact
 from tests.contract.test_webhooks import TOKEN, Carrier, session
-from tests.support import FakeClock, ServerThread, fresh_number
+from tests.support import FakeClock, ServerThread, fresh_number, plivo_sdk
+
+ValidationError = plivo.exceptions.ValidationError
+
+
+class Hanging:
+    """A receiver on 127.0.0.1 that accepts connections and never answers; it counts how many
+    it holds open at once."""
+
+    def __init__(self, drip: bool = False) -> None:
+        self.drip = drip  # answer headers a byte at a time, forever, instead of nothing
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/events"
+        self.open = self.most = self.accepted = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.open += 1
+                self.accepted += 1
+                self.most = max(self.most, self.open)
+            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+
+    def _hold(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                if self.drip:
+                    conn.recv(4096)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                    while True:
+                        conn.sendall(b"X")
+                        time.sleep(0.05)
+                while conn.recv(4096):  # read the request, never answer, until the client leaves
+                    pass
+            except OSError:
+                pass
+        with self._lock:
+            self.open -= 1
+
+    def close(self) -> None:
+        self.listener.close()
 
 
 class Receiver:
@@ -183,6 +234,60 @@ def test_delivery_survives_a_restart(receiver: Receiver, database: str) -> None:
         second.stop()
 
 
+def test_a_hanging_receiver_delays_only_its_own_events(receiver: Receiver, database: str) -> None:
+    clock = FakeClock()
+    running = ServerThread(database, clock).start()
+    hanging = Hanging()
+    try:
+        slow, fair = running.tenant(), running.tenant()
+        with httpx.Client(base_url=running.url, trust_env=False, timeout=30) as http:
+
+            def create(account, url: str) -> str:  # type: ignore[no-untyped-def]
+                http.auth = (account.auth_id, account.auth_token)
+                return session(http, callback_url=url)["session_uuid"]  # type: ignore[arg-type]
+
+            http.base_url = f"{running.url}/v1/Account/{slow.auth_id}/Masking"
+            stuck = [create(slow, hanging.url) for _ in range(5)]
+            http.base_url = f"{running.url}/v1/Account/{fair.auth_id}/Masking"
+            waiting = create(fair, receiver.url)
+        now = int(clock())
+
+        def event(uuid: str, account: str, url: str, n: int) -> Event:
+            return Event(uuid, account, url, "POST", now, {"EventName": f"Step{n}", "SessionUUID": uuid})
+
+        # 20 events for the receiver that hangs, 4 for each of 5 sessions, then one for another
+        # account's receiver: all due at once, the hanging ones first in the outbox.
+        backlog = [event(uuid, slow.auth_id, hanging.url, n) for uuid in stuck for n in range(4)]
+        backlog.append(event(waiting, fair.auth_id, receiver.url, 0))
+        running._with_store(lambda store: store.enqueue_events(backlog))
+        receiver.wait_for(1, seconds=3)  # well under one attempt's timeout at the hanging receiver
+        assert receiver.names() == ["Step0"] and receiver.received[0][0]["SessionUUID"] == waiting
+        assert hanging.accepted >= 1  # the hanging receiver was being tried meanwhile
+        assert hanging.most <= 4  # a few requests at a time per callback host
+    finally:
+        running.stop()
+        hanging.close()
+
+
+@pytest.mark.parametrize("drip", [False, True], ids=["silent", "dripping"])
+def test_an_attempt_ends_at_its_timeout(drip: bool) -> None:
+    hanging = Hanging(drip)
+
+    async def attempt() -> tuple[str, bool]:
+        transport = HttpCallbacks(allow_private=True, timeout=0.5)
+        try:
+            event = Outgoing(1, "MA", hanging.url, "POST", {"EventName": "x"}, 0)
+            return await asyncio.wait_for(transport.send(event, None), 10)  # the test ends regardless
+        finally:
+            await transport.close()
+
+    try:
+        assert asyncio.run(attempt()) == ("no reply within 0.5 s", True)  # failed, to be retried
+        assert hanging.accepted == 1
+    finally:
+        hanging.close()
+
+
 def test_private_callback_addresses_are_refused_unless_allowed() -> None:
     assert not is_public_address("127.0.0.1") and not is_public_address("10.1.2.3")
     assert not is_public_address("169.254.169.254") and not is_public_address("::1")
@@ -199,8 +304,64 @@ def test_private_callback_addresses_are_refused_unless_allowed() -> None:
     assert asyncio.run(attempt("http://127.0.0.1:9/x", False)) == (private, False)
     assert asyncio.run(attempt("http://localhost/x", False)) == (private, False)
     assert asyncio.run(attempt("http://10.0.0.1/x", False)) == (private, False)
+    for url in EMBEDDED_IPV4:  # checked again when sent: a session may predate the rule
+        assert asyncio.run(attempt(url, False)) == (private, False)
     error, retry = asyncio.run(attempt("http://127.0.0.1:9/x", True))  # allowed: it is tried
     assert error.startswith("ConnectError") and retry is True
+
+
+EMBEDDED_IPV4 = [
+    "http://[::127.0.0.1]:18111/cb",  # IPv4-compatible
+    "http://[64:ff9b::7f00:1]:18111/cb",  # NAT64 of 127.0.0.1
+    "http://[2002:7f00:1::]:18111/cb",  # 6to4 of 127.0.0.1
+    "http://[64:ff9b::a00:1]/cb",  # NAT64 of 10.0.0.1
+]
+
+
+def test_ipv6_forms_of_private_ipv4_addresses_are_refused(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    running = ServerThread(database, clock, allow_private_callbacks=False).start()
+    try:
+        tenant = running.tenant()
+        sessions = plivo_sdk(monkeypatch, running.url, tenant).masking_sessions
+        kept = sessions.create_masking_session(
+            first_party=fresh_number(),
+            second_party=fresh_number(),
+            callback_url="https://hooks.example.com/cb",
+        )
+        first = fresh_number()
+        with httpx.Client(
+            base_url=f"{running.url}/v1/Account/{tenant.auth_id}/Masking",
+            auth=(tenant.auth_id, tenant.auth_token),
+            trust_env=False,
+        ) as http:
+            for url in EMBEDDED_IPV4:
+                for field in ("callback_url", "recording_callback_url"):
+                    body = {"first_party": first, "second_party": fresh_number(), field: url}
+                    assert_error(http.post("/Session/", json=body), 400, private(field))
+                    update = http.post(f"/Session/{kept.session_uuid}/", json={field: url})
+                    assert_error(update, 400, private(field))
+                with raises_exact(ValidationError, private("callback_url")):
+                    sessions.update_masking_session(kept.session_uuid, callback_url=url)
+        assert sessions.list_masking_session(first_party=first).response.meta.total_count == 0
+        after = sessions.get_masking_session(kept.session_uuid).response
+        assert after.callback_url == "https://hooks.example.com/cb" and after.recording_callback_url == ""
+    finally:
+        running.stop()
+
+
+def test_ipv6_forms_are_allowed_with_private_callbacks(sessions) -> None:  # type: ignore[no-untyped-def]
+    for url in EMBEDDED_IPV4:  # the shared server allows private callbacks
+        created = sessions.create_masking_session(
+            first_party=fresh_number(), second_party=fresh_number(), callback_url=url
+        )
+        assert sessions.get_masking_session(created.session_uuid).response.callback_url == url
+
+
+def private(field: str) -> str:
+    return f"Invalid parameter. {field} should not point to a private address."
 
 
 def test_recording_events_go_to_the_recording_callback(

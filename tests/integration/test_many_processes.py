@@ -221,7 +221,7 @@ def test_two_deliverers_send_each_event_once(postgres: str) -> None:
         transport = Recording()
         deliverers = [EventDeliverer(store, clock, transport, batch=7) for store in (first, second)]
         while sum(await asyncio.gather(*(d.deliver_due() for d in deliverers))):
-            pass
+            await asyncio.gather(*(d.wait_idle() for d in deliverers))
         await first.close()
         await second.close()
         return transport, 100

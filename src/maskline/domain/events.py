@@ -7,6 +7,7 @@ delivered later, at least once, in order of its per-session ``SequenceNumber``.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -40,6 +41,7 @@ class Outgoing:
     method: str
     fields: dict[str, str]
     attempts: int
+    session_uuid: str = ""
 
 
 def status_event(
@@ -102,24 +104,105 @@ def retry_at(attempts: int, now: int) -> int | None:
     return now + RETRY_DELAYS[attempts - 1]
 
 
+def callback_origin(url: str) -> str:
+    """The scheme, host and port a callback URL reaches: what delivery limits requests by."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = (parts.hostname or "").rstrip(".")
+    return f"{scheme}://{host}:{port or (443 if scheme == 'https' else 80)}"
+
+
 def names_private_host(url: str) -> bool:
-    """Whether a URL names a private host outright (an IP literal or localhost); host names
-    are checked again, resolved, when an event is sent."""
+    """Whether a URL names a private host outright (an IP literal in any spelling the resolver
+    takes, or localhost); host names are checked again, resolved, when an event is sent."""
     host = (urlsplit(url).hostname or "").rstrip(".").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        return False
+        numeric = _inet_aton(host)
+        return numeric is not None and not is_public_address(str(numeric))
     return not is_public_address(host)
 
 
 def is_public_address(address: str) -> bool:
     """Whether a callback may be sent to this IP address: not loopback, private, link-local,
-    multicast, reserved or unspecified."""
+    multicast, reserved or unspecified. An IPv6 address that stands for IPv4 ones (see
+    ``embedded_ipv4``) is judged by those; the local-use NAT64 prefix is never public."""
     try:
         ip = ipaddress.ip_address(address.split("%")[0])
     except ValueError:
         return False
-    return ip.is_global and not ip.is_multicast
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return False
+        inside = embedded_ipv4(ip)
+        if inside:
+            return all(_public(v4) for v4 in inside)
+    return _public(ip)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address reaches: mapped ``::ffff:a.b.c.d``, compatible
+    ``::a.b.c.d``, translated ``::ffff:0:a.b.c.d``, NAT64 ``64:ff9b::a.b.c.d``, 6to4 ``2002::/16``
+    (bits 16-47), Teredo ``2001::/32`` (its server, bits 32-63, and its client, the last 32 bits
+    inverted); none for any other address."""
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,)
+    if any(ip in net for net in _LAST_32_BITS):
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip.teredo is not None:
+        return ip.teredo
+    return ()
+
+
+_LAST_32_BITS = tuple(map(ipaddress.IPv6Network, ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96")))
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: where IPv4 sits is the network's choice
+
+
+# Special-purpose ranges (the IANA registries) refused whatever the Python release's own
+# ``is_global`` table says: it has changed between patch releases.
+_NOT_PUBLIC = tuple(
+    map(
+        ipaddress.ip_network,
+        (
+            "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+            "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16",
+            "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/3",
+            "::/127", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "5f00::/16",
+            "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+        ),
+    )
+)  # fmt: skip
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return ip.is_global and not any(ip in net for net in _NOT_PUBLIC)
+
+
+_INET_PART = re.compile(r"0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*", re.ASCII)
+
+
+def _inet_aton(host: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address of a host in the short and numeric spellings resolvers take
+    (``127.1``, ``2130706433``, ``0x7f.0.0.1``, ``0177.0.0.1``), or None if it is not one."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4 or not all(_INET_PART.fullmatch(part) for part in parts):
+        return None
+    values = [
+        int(p[2:] or "0", 16) if p[:2] in ("0x", "0X") else int(p, 8 if p[0] == "0" else 10) for p in parts
+    ]
+    *front, last = values
+    if any(v > 255 for v in front) or last >= 256 ** (4 - len(front)):
+        return None
+    number = last
+    for position, value in enumerate(front):
+        number |= value << (8 * (3 - position))
+    return ipaddress.IPv4Address(number)

@@ -103,8 +103,10 @@ class Services:
 
 
 async def _every(interval: float, work: Callable[[], Awaitable[object]]) -> None:
-    """Background work (the sweep, event delivery), again and again; a failure is logged, and
-    while the database cannot be reached, counted in the outage's log line instead."""
+    """Background work (the sweep, event delivery), again and again, one run at a time, each
+    ``interval`` after the last ended; a failure is logged, and while the database cannot be
+    reached, counted in the outage's log line instead. Event delivery's run only starts the
+    sending, so a receiver that hangs does not hold the loop up."""
     while True:
         await asyncio.sleep(interval)
         try:
@@ -161,6 +163,7 @@ def create_app(
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            await deliverer.close()
             await callbacks.close()
             await planner.close()
             if store is None:

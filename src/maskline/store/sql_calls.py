@@ -11,7 +11,7 @@ from maskline.domain.calls import Call, CallState, Carrier, CarrierKind
 from maskline.domain.events import Event, Outgoing
 from maskline.domain.model import Scope, Session
 from maskline.domain.routing import NumberView
-from maskline.store.db import Db, Row, scope_sql
+from maskline.store.db import Db, Row, marks, scope_sql
 
 T = TypeVar("T")
 
@@ -272,14 +272,42 @@ class SqlCalls:
             return await db.fetch(
                 "UPDATE events SET next_attempt = ? WHERE id IN (SELECT id FROM events"
                 f" WHERE pending AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?{self.SKIP_LOCKED})"
-                " RETURNING id, account_id, url, method, payload, attempts",
+                " RETURNING id, account_id, url, method, payload, attempts, session_uuid",
                 now + LEASE,
                 now,
                 limit,
             )
 
         rows = sorted(await self._transact(work), key=lambda row: row[0])
-        return [Outgoing(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+        return [Outgoing(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+
+    async def release_events(self, events: Sequence[Outgoing], at: int) -> None:
+        """Hand events taken by ``due_events`` back, due again at ``at``, without an attempt.
+        The later pending events of the same session and URL become due no earlier, so that
+        they stay behind these."""
+
+        async def work(db: Db) -> None:
+            ids = [event.id for event in events]
+            await db.execute(
+                f"UPDATE events SET next_attempt = ? WHERE pending AND id IN ({marks(ids)})", at, *ids
+            )
+            first: dict[tuple[str, str], int] = {}
+            for event in events:
+                key = (event.session_uuid, event.url)
+                first[key] = min(first.get(key, event.id), event.id)
+            for (session_uuid, url), event_id in first.items():
+                await db.execute(
+                    "UPDATE events SET next_attempt = ? WHERE session_uuid = ? AND url = ? AND id > ?"
+                    " AND pending AND next_attempt < ?",
+                    at,
+                    session_uuid,
+                    url,
+                    event_id,
+                    at,
+                )
+
+        if events:
+            await self._transact(work)
 
     async def event_attempted(
         self, event_id: int, attempts: int, now: int, retry_at: int | None, error: str

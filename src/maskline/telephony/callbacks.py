@@ -14,9 +14,22 @@ from maskline.telephony.signatures import plivo_sign
 
 
 class HttpCallbacks:
-    def __init__(self, allow_private: bool = False, timeout: float = 5.0) -> None:
+    """Sends events over HTTP. ``connect_timeout`` bounds the TCP and TLS set-up, ``timeout``
+    the whole attempt (resolving the host included): a receiver that accepts and never answers,
+    or answers a byte at a time, is a failed attempt after ``timeout`` seconds. The reply's body
+    is not read. How many requests run at once is the deliverer's to limit."""
+
+    def __init__(
+        self, allow_private: bool = False, timeout: float = 5.0, connect_timeout: float = 2.0
+    ) -> None:
         self._allow_private = allow_private
-        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
+        self._timeout = timeout
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
+            follow_redirects=False,
+            trust_env=False,
+        )
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -39,15 +52,24 @@ class HttpCallbacks:
         return ""
 
     async def send(self, event: Outgoing, signing_token: str | None) -> tuple[str, bool]:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._send(event, signing_token)
+        except TimeoutError:
+            return f"no reply within {self._timeout:g} s", True
+
+    async def _send(self, event: Outgoing, signing_token: str | None) -> tuple[str, bool]:
         refusal = await self._refusal(event.url)
         if refusal:
             return refusal, False
         headers = plivo_sign(event.method, event.url, event.fields, signing_token) if signing_token else {}
+        if event.method == "GET":
+            request = self._client.build_request("GET", event.url, params=event.fields, headers=headers)
+        else:
+            request = self._client.build_request("POST", event.url, data=event.fields, headers=headers)
         try:
-            if event.method == "GET":
-                reply = await self._client.get(event.url, params=event.fields, headers=headers)
-            else:
-                reply = await self._client.post(event.url, data=event.fields, headers=headers)
+            reply = await self._client.send(request, stream=True)
+            await reply.aclose()
         except httpx.HTTPError as error:
             return f"{type(error).__name__}: {error}"[:200], True
         if 200 <= reply.status_code < 300:
