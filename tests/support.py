@@ -20,6 +20,7 @@ import uvicorn
 from maskline.config import Config
 from maskline.domain.model import Account
 from maskline.domain.ports import Store
+from maskline.edge import EdgeLimits, edge_protocol
 from maskline.http.app import create_app
 from maskline.service.accounts import create_account, new_auth_id
 from maskline.service.numbers import NumberService
@@ -74,8 +75,11 @@ class ServerThread:
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         app = create_app(self.config, clock=clock)
+        edge = edge_protocol(EdgeLimits.of(self.config))
         self._server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", lifespan="on", loop="asyncio", access_log=False)
+            uvicorn.Config(
+                app, log_level="warning", lifespan="on", loop="asyncio", access_log=False, http=edge
+            )
         )
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from maskline import telemetry
@@ -22,6 +22,7 @@ from maskline.domain import errors
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
 from maskline.domain.ratelimit import Limiter
+from maskline.edge import CLIENT_GONE, read_bounded
 from maskline.service.accounts import Authenticator
 
 log = logging.getLogger("maskline.http")
@@ -91,16 +92,10 @@ async def authenticate(request: Request, authenticator: Authenticator) -> Accoun
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    length = header(request, b"content-length")
-    if length.isdigit() and int(length) > limit:
+    body = await read_bounded(request, limit)
+    if body is None:
         raise errors.body_too_large(limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise errors.body_too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return body
 
 
 @dataclass(frozen=True)
@@ -168,6 +163,8 @@ def resource(
             return await handler(request, account)
         except MaskingError as error:
             return error_reply(error)
+        except ClientDisconnect:  # the body never came (the edge timed it out): nobody to answer
+            return Response(status_code=CLIENT_GONE)
         except Exception:
             log.exception("unexpected failure on %s %s", request.method, request.url.path)
             return error_reply(errors.internal_error())
