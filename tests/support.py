@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,9 @@ class Tenant:
 class ServerThread:
     """A real uvicorn server on 127.0.0.1 in a background thread, with an injectable clock."""
 
-    def __init__(self, database: str, clock: FakeClock, **settings: object) -> None:
+    def __init__(
+        self, database: str, clock: FakeClock, *, exempt: Sequence[str] = (), **settings: object
+    ) -> None:
         self.database = database
         self.clock = clock
         self.config = Config(
@@ -75,7 +78,7 @@ class ServerThread:
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         app = create_app(self.config, clock=clock)
-        edge = edge_protocol(EdgeLimits.of(self.config))
+        edge = edge_protocol(EdgeLimits.of(self.config, exempt))  # exempt: networks of trusted proxies
         self._server = uvicorn.Server(
             uvicorn.Config(
                 app, log_level="warning", lifespan="on", loop="asyncio", access_log=False, http=edge

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ServerProcess, maskline
+from tests.databases import Databases
+from tests.support import FakeClock, ServerProcess, ServerThread, fresh_number, maskline
 
 AUTH_ID = "MA" + "E" * 18
 ATTACKER = "127.0.0.2"  # another loopback address: a client the server tells apart from 127.0.0.1
@@ -301,3 +302,71 @@ def test_slow_webhook_bodies_from_one_address_do_not_starve_another(server: Serv
     asked, answered, opened = asyncio.run(_siege(server.port, 1_200, first, b"a"))
     assert opened >= 1_200
     assert answered >= 0.9 * asked, f"{answered} of {asked} answered within 3 s"
+
+
+# -- the limits leave ordinary use alone ------------------------------------------------------------
+def test_connections_beyond_the_cap_of_an_address_are_reset_unless_exempt(databases: Databases) -> None:
+    server = ServerThread(
+        databases.new(), FakeClock(), max_connections_per_address=3, exempt=["127.0.0.3/32"]
+    )
+    server.start()
+
+    async def open_many(source: str, count: int) -> list[int]:
+        """Open ``count`` connections from ``source`` and ask on each: the statuses (0: reset)."""
+        opened = [
+            await asyncio.open_connection("127.0.0.1", server.port, local_addr=(source, 0))
+            for _ in range(count)
+        ]
+        try:
+            statuses = []
+            for reader, writer in opened:
+                with contextlib.suppress(OSError):
+                    writer.write(head("GET", "/healthz"))
+                statuses.append((await read_reply(reader))[0])
+            return statuses
+        finally:
+            for _, writer in opened:
+                writer.transport.abort()
+
+    try:
+        assert asyncio.run(open_many("127.0.0.2", 5)) == [200, 200, 200, 0, 0]
+        assert asyncio.run(open_many("127.0.0.2", 3)) == [200] * 3  # closed ones no longer count
+        assert asyncio.run(open_many("127.0.0.3", 8)) == [200] * 8  # a trusted proxy's address
+    finally:
+        server.stop()
+
+
+def test_keep_alive_and_pipelining_still_work(databases: Databases) -> None:
+    server = ServerThread(databases.new(), FakeClock()).start()
+    tenant = server.tenant()
+
+    async def converse() -> list[tuple[int, bytes]]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            import base64
+
+            auth = (
+                "Authorization: Basic "
+                + base64.b64encode(f"{tenant.auth_id}:{tenant.auth_token}".encode()).decode()
+            )
+            body = json.dumps({"first_party": fresh_number(), "second_party": fresh_number()}).encode()
+            path = f"/v1/Account/{tenant.auth_id}/Masking/Session/"
+            post = head("POST", path, auth, "Content-Type: application/json", f"Content-Length: {len(body)}")
+            writer.write(post[:40])  # a head in pieces,
+            await asyncio.sleep(0.2)
+            writer.write(post[40:] + body[:10])  # and its body too
+            await asyncio.sleep(0.2)
+            writer.write(body[10:])
+            replies = [await read_reply(reader)]
+            writer.write(head("GET", "/healthz") * 3)  # three requests in one write
+            replies += [await read_reply(reader) for _ in range(3)]
+            return replies
+        finally:
+            writer.transport.abort()
+
+    try:
+        replies = asyncio.run(converse())
+    finally:
+        server.stop()
+    assert [status for status, _ in replies] == [201, 200, 200, 200]
+    assert json.loads(replies[0][1])["virtual_number"] in tenant.numbers
