@@ -67,7 +67,13 @@ async def exchange(
     port: int, first: bytes, body: bytes = b"", repeat: int = 1, timeout: float = 10.0, last: bytes = b""
 ) -> tuple[int, bytes]:
     """Send ``first``, ``body`` ``repeat`` times and ``last`` while reading the reply: (status,
-    body), or (0, b"") when the server closed the connection without a reply."""
+    body), or (0, b"") when the server closed the connection without a reply. ``timeout`` bounds
+    it all, from the connection on."""
+    async with asyncio.timeout(timeout):
+        return await _exchange(port, first, body, repeat, last)
+
+
+async def _exchange(port: int, first: bytes, body: bytes, repeat: int, last: bytes) -> tuple[int, bytes]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
 
     async def send() -> None:
@@ -81,8 +87,7 @@ async def exchange(
 
     sending = asyncio.create_task(send())
     try:
-        async with asyncio.timeout(timeout):
-            return await read_reply(reader)
+        return await read_reply(reader)
     finally:
         sending.cancel()
         writer.transport.abort()
