@@ -33,22 +33,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import httptools
-from prometheus_client import Counter
 from starlette.requests import Request
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from maskline.config import Config
+from maskline.telemetry import EDGE_REFUSALS
 
 MAX_LINE = 8192  # bytes of one header line, or of the request target
 LINGER_BYTES = 1024 * 1024  # what is discarded of a body nobody will read before closing
 LINGER_SECONDS = 2.0
 CLIENT_GONE = 499  # the status logged for a request whose client went away before its answer
 
-REFUSED = Counter(
-    "maskline_edge_refusals",
-    "Connections and requests refused at the edge, before the application.",
-    ["reason"],  # per_address, header_size, header_timeout, body_timeout
-)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -135,7 +130,7 @@ class EdgeProtocol(HttpToolsProtocol):
         if host is not None and limits.per_address and not self._exempt(host):
             open_now = self._peers.get(host, 0)
             if open_now >= limits.per_address:
-                REFUSED.labels("per_address").inc()
+                EDGE_REFUSALS.labels("per_address").inc()
                 transport.abort()  # a reset: no response to write, no TIME_WAIT left here
                 return
             self._peers[host] = open_now + 1
@@ -177,13 +172,13 @@ class EdgeProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self._phase == _HEAD:
-            REFUSED.labels("header_timeout").inc()
+            EDGE_REFUSALS.labels("header_timeout").inc()
             if self._raw_head or self._head:
                 self._refuse(*_TIMEOUT)
             else:
                 self.transport.close()  # nothing asked: nothing to answer
         elif self._phase == _BODY:
-            REFUSED.labels("body_timeout").inc()
+            EDGE_REFUSALS.labels("body_timeout").inc()
             cycle = self.cycle
             answered = cycle is not None and cycle.response_started
             if cycle is not None:  # the application reading the body learns that it will not come
@@ -198,6 +193,14 @@ class EdgeProtocol(HttpToolsProtocol):
 
     # -- refusals -----------------------------------------------------------------------------
     def _refuse(self, status: int, text: bytes) -> None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and not cycle.disconnected:
+            # A pipelined request refused while the one before it is answered: that answer is
+            # the last on this connection.
+            cycle.keep_alive = False
+            self._phase = _CLOSING
+            self.flow.pause_reading()
+            return
         self.transport.write(_reply(status, text))
         self._close_after_reply()
 
@@ -233,7 +236,7 @@ class EdgeProtocol(HttpToolsProtocol):
         except httptools.HttpParserCallbackError as error:
             refusal = error.__context__
             if isinstance(refusal, Refusal):
-                REFUSED.labels(refusal.reason).inc()
+                EDGE_REFUSALS.labels(refusal.reason).inc()
                 self._refuse(refusal.status, refusal.text)
                 return
             self._bad_request()
@@ -249,7 +252,7 @@ class EdgeProtocol(HttpToolsProtocol):
             return
         if self._raw_head > self._limits.max_header_bytes:
             if self._phase == _HEAD:
-                REFUSED.labels("header_size").inc()
+                EDGE_REFUSALS.labels("header_size").inc()
                 self._refuse(*_HEAD_TOO_LARGE[:2])
             elif self._phase == _APP:
                 self.flow.pause_reading()  # a head piling up behind a request: wait for its answer
@@ -298,8 +301,11 @@ class EdgeProtocol(HttpToolsProtocol):
         if unread:  # answered before its body was read: the connection is not reused
             self._close_after_reply()
         elif self._phase == _APP and not self.pipeline:
-            self._phase = _HEAD  # uvicorn's keep-alive timer runs until the next head begins
-            self._cancel()
+            self._phase = _HEAD  # uvicorn's keep-alive timer runs until the next head begins,
+            if self._raw_head:  # unless it has begun already
+                self._arm(self._limits.header_timeout)
+            else:
+                self._cancel()
 
 
 def edge_protocol(limits: EdgeLimits) -> type[EdgeProtocol]:

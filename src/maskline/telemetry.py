@@ -31,6 +31,11 @@ SIGNATURE_FAILURES = Counter(
     "maskline_webhook_signature_failures", "Carrier webhooks refused for a bad signature.", ["carrier"]
 )
 RATE_LIMITED = Counter("maskline_rate_limited", "Requests refused with 429.", ["reason"])
+EDGE_REFUSALS = Counter(
+    "maskline_edge_refusals",
+    "Connections and requests refused at the edge, before the application.",
+    ["reason"],  # per_address, header_size, header_timeout, body_timeout
+)
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 

@@ -337,6 +337,9 @@ def test_connections_beyond_the_cap_of_an_address_are_reset_unless_exempt(databa
         assert asyncio.run(open_many("127.0.0.2", 5)) == [200, 200, 200, 0, 0]
         assert asyncio.run(open_many("127.0.0.2", 3)) == [200] * 3  # closed ones no longer count
         assert asyncio.run(open_many("127.0.0.3", 8)) == [200] * 8  # a trusted proxy's address
+        metrics = asyncio.run(exchange(server.port, head("GET", "/metrics")))[1].decode()
+        counted = [line for line in metrics.splitlines() if line.startswith("maskline_edge_refusals_total")]
+        assert any('reason="per_address"' in line and float(line.split()[-1]) >= 2 for line in counted)
     finally:
         server.stop()
 
