@@ -1,9 +1,10 @@
 """The public edge under attack, on each HTTP server: the attacks of tests/integration/test_edge.py
 against maskline served by ``maskline serve`` (uvicorn within the edge limits), by plain uvicorn
 (its httptools protocol, ``--limit-concurrency 4000``: how maskline was served before) and by
-granian (``--http1-header-read-timeout 10000``), each attack on a fresh server process.
+granian (``--http1-header-read-timeout 10000``; ``maskline-granian-deep``: with a backlog and
+backpressure of 16,384 as well), each attack on a fresh server process.
 
-    .venv/bin/python benchmarks/edge.py [--servers maskline,maskline-plain,maskline-granian]
+    .venv/bin/python benchmarks/edge.py [--servers maskline,maskline-plain,...]
 
 * memory: twelve 50 MB webhook bodies and four 8 MB headers at once; the growth of the server's
   peak resident memory (VmHWM) over its resident memory before, and the statuses answered;
@@ -49,6 +50,10 @@ SERVERS = {
     "maskline-granian": lambda port: [
         *(str(BIN / "granian"), "--interface", "asgi", "--factory", "--loop", "uvloop", "--http", "1"),
         *("--no-ws", "--workers", "1", "--http1-header-read-timeout", "10000", "--port", str(port), APP),
+    ],
+    "maskline-granian-deep": lambda port: [
+        *SERVERS["maskline-granian"](port)[:-1],
+        *("--backlog", "16384", "--backpressure", "16384", APP),
     ],
 }
 
@@ -170,8 +175,9 @@ def main() -> int:
             "",
             "Servers: `maskline serve` (uvicorn within the edge limits, defaults); plain uvicorn "
             "(`--limit-concurrency 4000`, as maskline was served before); granian 2.8.9 "
-            "(`--http1-header-read-timeout 10000`, other settings default). The application is the "
-            "same in all three, with its bodies capped before they are read.",
+            "(`--http1-header-read-timeout 10000`, other settings default; `-deep`: also "
+            "`--backlog 16384 --backpressure 16384`). The application is the same in all of them, with "
+            "its bodies capped before they are read.",
             END,
         ]
     )
