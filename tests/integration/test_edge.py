@@ -164,6 +164,11 @@ def test_oversized_headers_are_refused(server: ServerProcess, lines: list[str], 
     assert asyncio.run(exchange(server.port, head("GET", "/healthz", f"X-Fine: {'a' * 4000}")))[0] == 200
 
 
+def test_a_request_target_over_8_kb_is_refused(server: ServerProcess) -> None:
+    status, body = asyncio.run(exchange(server.port, head("GET", "/healthz?" + "a" * 9000)))
+    assert (status, body) == (414, b"URI too long")
+
+
 def test_big_bodies_and_headers_leave_memory_flat(server: ServerProcess) -> None:
     """Twelve 50 MB webhook bodies and four 8 MB headers at once: the server's peak memory grows
     by less than 100 MB (before the caps, it read each body whole)."""
@@ -222,6 +227,13 @@ def test_a_body_that_never_ends_times_out(impatient_server: ServerProcess) -> No
     first = head("POST", WEBHOOK, "Content-Type: application/x-www-form-urlencoded", "Content-Length: 1000")
     status, _, took = asyncio.run(_trickle(impatient_server.port, [first] + [b"a"] * 999, 0.2, 10))
     assert status in (0, 408) and took < 6  # the body had 2 s
+
+
+def test_a_slow_request_within_the_timeouts_is_answered(impatient_server: ServerProcess) -> None:
+    first = head("POST", WEBHOOK, "Content-Type: application/x-www-form-urlencoded", "Content-Length: 9")
+    parts = [first[:20], first[20:], b"From", b"=1234"]  # 0.8 s for the head, 0.8 s for the body
+    status, body, _ = asyncio.run(_trickle(impatient_server.port, parts, 0.4, 8))
+    assert (status, body) == (403, b"Forbidden")  # the body was read whole, and its signature checked
 
 
 def test_an_idle_connection_is_closed(impatient_server: ServerProcess) -> None:
