@@ -81,7 +81,13 @@ class ServerThread:
         edge = edge_protocol(EdgeLimits.of(self.config, exempt))  # exempt: networks of trusted proxies
         self._server = uvicorn.Server(
             uvicorn.Config(
-                app, log_level="warning", lifespan="on", loop="asyncio", access_log=False, http=edge
+                app,
+                log_level="warning",
+                lifespan="on",
+                loop="asyncio",
+                access_log=False,
+                http=edge,
+                ws="none",
             )
         )
         self._thread = threading.Thread(

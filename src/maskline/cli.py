@@ -273,6 +273,7 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
         "host": host,
         "port": port,
         "loop": "uvloop",
+        "ws": "none",  # no websockets: an upgrade request is answered as any other request
         "access_log": False,  # maskline logs each request itself, without query strings
         "log_config": None,
         "limit_concurrency": config.max_connections,

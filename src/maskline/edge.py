@@ -59,6 +59,8 @@ class EdgeLimits:
 
     @classmethod
     def of(cls, config: Config, exempt: Sequence[str] = ()) -> EdgeLimits:
+        """The limits of ``config``; ``exempt``: networks (CIDR) whose connections are not
+        counted per address, such as those of trusted proxies."""
         return cls(
             per_address=config.max_connections_per_address,
             max_header_bytes=config.max_header_bytes,
@@ -86,16 +88,8 @@ _HEAD, _BODY, _APP, _CLOSING = range(4)
 
 
 def _reply(status: int, text: bytes) -> bytes:
-    return (
-        b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-        % (
-            status,
-            _REASONS[status].encode(),
-            len(text),
-        )
-        + b"connection: close\r\n\r\n"
-        + text
-    )
+    head = f"HTTP/1.1 {status} {_REASONS[status]}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    return f"{head}content-length: {len(text)}\r\nconnection: close\r\n\r\n".encode() + text
 
 
 class EdgeProtocol(HttpToolsProtocol):
@@ -147,6 +141,11 @@ class EdgeProtocol(HttpToolsProtocol):
         return any(address in network for network in self._limits.exempt)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._release()
+        super().connection_lost(exc)
+
+    def _release(self) -> None:
+        """This connection no longer counts: it is closed, or handed to another protocol."""
         self._cancel()
         if self._peer is not None:
             left = self._peers[self._peer] - 1
@@ -155,7 +154,6 @@ class EdgeProtocol(HttpToolsProtocol):
             else:
                 del self._peers[self._peer]
             self._peer = None
-        super().connection_lost(exc)
 
     # -- timers -------------------------------------------------------------------------------
     def _arm(self, seconds: float) -> None:
@@ -245,7 +243,8 @@ class EdgeProtocol(HttpToolsProtocol):
             self._bad_request()
             return
         except httptools.HttpParserUpgrade:
-            if self._should_upgrade():
+            if self._should_upgrade():  # (maskline serves no websockets: uvicorn's ws is "none")
+                self._release()
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
