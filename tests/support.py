@@ -202,7 +202,10 @@ class ServerProcess:
                 time.sleep(0.05)
 
     def stop(self) -> str:
-        """Stop the server (SIGINT, as Ctrl-C would) and return what it printed."""
+        """Stop the server (SIGINT, as Ctrl-C would) and return what it printed (again, if
+        it was stopped before)."""
+        if self._output.closed:
+            return self.output
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
         try:
@@ -211,9 +214,9 @@ class ServerProcess:
             self.process.kill()
             self.process.wait()
         self._output.seek(0)
-        output = self._output.read()
+        self.output = self._output.read()
         self._output.close()
-        return output
+        return self.output
 
 
 CARRIER_IDS = {"plivo": "MAPLIVOCARRIER000001", "twilio": "AC" + "0" * 31 + "1"}
