@@ -15,9 +15,11 @@ uvicorn's HTTP protocol (httptools) with limits it does not have:
   head (408 and the connection closed; trickling bytes does not extend either), and an idle
   keep-alive connection is closed after ``MASKLINE_KEEPALIVE_TIMEOUT``.
 * **Unread bodies**: when the application answers before reading the whole body (a body over
-  its cap, which it refuses from ``Content-Length`` or as it counts the chunks), the connection
-  is not reused: the server stops sending, discards at most 1 MiB more, stops reading, and
-  closes 2 s later, so that the client can read the refusal instead of a reset.
+  its cap, which it refuses from ``Content-Length`` or as it counts the chunks; a request that
+  fails authentication), the rest of the body is read and dropped, within the body's time,
+  and the connection goes on. When more than 1 MiB of it is left (as ``Content-Length`` says,
+  or as it arrives), the server stops sending instead, stops reading once it has dropped 1 MiB
+  more, and closes 2 s later, so that the client can read the answer rather than a reset.
 
 Bodies are capped by the application itself, each route in its own error shape
 (:func:`read_bounded`); uvicorn holds at most 64 KiB of a body the application has not read.
@@ -115,6 +117,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._raw_head = 0  # bytes received while a head was awaited
         self._head = 0  # bytes of the head parsed so far
         self._discarded = 0
+        self._draining = False  # a body answered before it was read is arriving
 
     # -- connections per address --------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -225,7 +228,12 @@ class EdgeProtocol(HttpToolsProtocol):
                 self.flow.pause_reading()  # the client has had its reply: it should stop sending
             return
         self._unset_keepalive_if_required()
-        if phase != _BODY:  # a head, or the next request's while this one is answered
+        if self._draining:  # the rest of a body already answered: read, and dropped by uvicorn
+            self._discarded += len(data)
+            if self._discarded > LINGER_BYTES:
+                self._close_after_reply()
+                return
+        elif phase != _BODY:  # a head, or the next request's while this one is answered
             if self._timer is None and phase == _HEAD:
                 self._arm(self._limits.header_timeout)  # a head begins after keep-alive
             self._raw_head += len(data)
@@ -281,6 +289,7 @@ class EdgeProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        self._unset_keepalive_if_required()  # (armed when a drained body ended in this same read)
         self._cancel()
         self._phase = _BODY
         self._raw_head = 0
@@ -291,20 +300,38 @@ class EdgeProtocol(HttpToolsProtocol):
             self._cancel()
             self._phase = _APP
         super().on_message_complete()
+        if self._draining:  # the body answered before it was read is over: the next request
+            self._draining = False
+            self._discarded = 0
+            self._phase = _HEAD
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
 
     def on_response_complete(self) -> None:
         unread = self._phase == _BODY and not self.pipeline
         super().on_response_complete()
         if self.transport.is_closing():
             return
-        if unread:  # answered before its body was read: the connection is not reused
-            self._close_after_reply()
+        if unread:  # answered before its body was read
+            if _declared(self.cycle.scope["headers"]) > LINGER_BYTES:
+                self._close_after_reply()  # too much to read for nothing: the connection ends
+            else:
+                self._draining = True  # read the rest (within the body's time), then go on
         elif self._phase == _APP and not self.pipeline:
             self._phase = _HEAD  # uvicorn's keep-alive timer runs until the next head begins,
             if self._raw_head:  # unless it has begun already
                 self._arm(self._limits.header_timeout)
             else:
                 self._cancel()
+
+
+def _declared(headers: list[tuple[bytes, bytes]]) -> int:
+    """The request's Content-Length, or 0."""
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
 
 
 def edge_protocol(limits: EdgeLimits) -> type[EdgeProtocol]:
