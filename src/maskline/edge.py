@@ -115,7 +115,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._phase = _HEAD
         self._timer: asyncio.TimerHandle | None = None
         self._raw_head = 0  # bytes received while a head was awaited
-        self._head = 0  # bytes of the head parsed so far
+        self._head = 0  # bytes of the header lines parsed so far
         self._discarded = 0
         self._draining = False  # a body answered before it was read is arriving
 
@@ -234,8 +234,6 @@ class EdgeProtocol(HttpToolsProtocol):
                 self._close_after_reply()
                 return
         elif phase != _BODY:  # a head, or the next request's while this one is answered
-            if self._timer is None and phase == _HEAD:
-                self._arm(self._limits.header_timeout)  # a head begins after keep-alive
             self._raw_head += len(data)
         try:
             self.parser.feed_data(data)
@@ -257,47 +255,55 @@ class EdgeProtocol(HttpToolsProtocol):
             else:
                 self._unsupported_upgrade_warning()
             return
-        if self._raw_head > self._limits.max_header_bytes:
-            if self._phase == _HEAD:
+        # Timers are armed only for what did not arrive whole in this read (most requests do).
+        phase = self._phase
+        if phase == _HEAD:
+            if self._raw_head > self._limits.max_header_bytes:
                 EDGE_REFUSALS.labels("header_size").inc()
                 self._refuse(*_HEAD_TOO_LARGE[:2])
-            elif self._phase == _APP:
-                self.flow.pause_reading()  # a head piling up behind a request: wait for its answer
-        elif self._phase == _BODY and self._timer is None:
-            self._arm(self._limits.body_timeout)
+            elif self._timer is None:
+                self._arm(self._limits.header_timeout)  # a head began after keep-alive
+        elif phase == _BODY:
+            if self._timer is None:
+                self._arm(self._limits.body_timeout)
+        elif phase == _APP and self._raw_head > self._limits.max_header_bytes:
+            self.flow.pause_reading()  # a head piling up behind a request: wait for its answer
 
     def _bad_request(self) -> None:
         msg = "Invalid HTTP request received."
         self.logger.warning(msg)
         self.send_400_response(msg)
 
-    def on_message_begin(self) -> None:
-        self._head = 0
-        super().on_message_begin()
-
+    # on_url and on_header do what uvicorn's do (inlined: they run for every line of every
+    # request), after counting.
     def on_url(self, url: bytes) -> None:
-        self._head += len(url)
-        if self._head > MAX_LINE:
+        self.url += url
+        if len(self.url) > MAX_LINE:
             raise Refusal(*_TARGET_TOO_LONG)
-        super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         size = len(name) + len(value) + 4
         self._head += size
         if size > MAX_LINE or self._head > self._limits.max_header_bytes:
             raise Refusal(*_HEAD_TOO_LARGE)
-        super().on_header(name, value)
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self._unset_keepalive_if_required()  # (armed when a drained body ended in this same read)
-        self._cancel()
+        if self.timeout_keep_alive_task is not None:  # (armed when a drained body ended in this read)
+            self._unset_keepalive_if_required()
+        if self._timer is not None:
+            self._cancel()
         self._phase = _BODY
-        self._raw_head = 0
+        self._raw_head = self._head = 0
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         if self._phase == _BODY:
-            self._cancel()
+            if self._timer is not None:
+                self._cancel()
             self._phase = _APP
         super().on_message_complete()
         if self._draining:  # the body answered before it was read is over: the next request
