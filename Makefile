@@ -5,6 +5,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 HOST ?= 127.0.0.1
 PORT ?= 8000
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: run test lint bench clean
 
@@ -20,6 +21,10 @@ $(TEST_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+$(BENCH_STAMP): pyproject.toml $(TEST_STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
 run: $(STAMP)
 	$(BIN)/maskline serve --host $(HOST) --port $(PORT)
 
@@ -28,7 +33,7 @@ test: $(TEST_STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2
 
-bench: $(TEST_STAMP)
+bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/api.py
 
 clean:

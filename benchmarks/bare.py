@@ -7,18 +7,21 @@ maskline's, and stdlib sqlite3 (WAL, synchronous=NORMAL) called inline on the ev
     POST /rows       {"first_party", "second_party", "session_expiry"} -> 201 and the row
     GET  /rows/{id}  -> 200 and the row, 404 if unknown
 
-Run: .venv/bin/python benchmarks/bare.py --port 8001 --database /tmp/bare.db
+Run: .venv/bin/python benchmarks/bare.py --port 8001 --database /tmp/bare.db [--server granian]
+(the same app on granian: uvloop, HTTP/1, one worker, no access log).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
 from functools import lru_cache
+from pathlib import Path
 
 import msgspec
 import phonenumbers
@@ -119,12 +122,38 @@ def create_app(path: str) -> Starlette:
     return Starlette(routes=routes, lifespan=lifespan)
 
 
+def from_env() -> Starlette:
+    """The app on the database named by $BARE_DATABASE (for servers that import a factory)."""
+    return create_app(os.environ["BARE_DATABASE"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--database", required=True, help="SQLite file")
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
     args = parser.parse_args()
+    if args.server == "granian":
+        # granian imports the app by name, in a process of its own: same loop, HTTP/1 only.
+        os.environ["BARE_DATABASE"] = args.database
+        from granian.constants import HTTPModes, Interfaces, Loops
+        from granian.server import Server
+
+        Server(
+            "bare:from_env",
+            address=args.host,
+            port=args.port,
+            interface=Interfaces.ASGI,
+            factory=True,
+            workers=1,
+            loop=Loops.uvloop,
+            http=HTTPModes.http1,
+            websockets=False,
+            log_access=False,
+            working_dir=Path(__file__).resolve().parent,
+        ).serve()
+        return
     uvicorn.run(
         create_app(args.database),
         host=args.host,

@@ -20,6 +20,7 @@ import uvicorn
 from maskline.config import Config
 from maskline.domain.model import Account
 from maskline.domain.ports import Store
+from maskline.edge import EdgeLimits, edge_protocol
 from maskline.http.app import create_app
 from maskline.service.accounts import create_account, new_auth_id
 from maskline.service.numbers import NumberService
@@ -74,9 +75,17 @@ class ServerThread:
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         app = create_app(self.config, clock=clock)
+        edge = edge_protocol(EdgeLimits.of(self.config))
         self._server = uvicorn.Server(
             uvicorn.Config(
-                app, log_level="warning", lifespan="on", loop="asyncio", access_log=False, proxy_headers=False
+                app,
+                log_level="warning",
+                lifespan="on",
+                loop="asyncio",
+                access_log=False,
+                http=edge,
+                ws="none",
+                proxy_headers=False,
             )
         )
         self._thread = threading.Thread(
@@ -191,7 +200,10 @@ class ServerProcess:
                 time.sleep(0.05)
 
     def stop(self) -> str:
-        """Stop the server (SIGINT, as Ctrl-C would) and return what it printed."""
+        """Stop the server (SIGINT, as Ctrl-C would) and return what it printed (again, if
+        it was stopped before)."""
+        if self._output.closed:
+            return self.output
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
         try:
@@ -200,9 +212,9 @@ class ServerProcess:
             self.process.kill()
             self.process.wait()
         self._output.seek(0)
-        output = self._output.read()
+        self.output = self._output.read()
         self._output.close()
-        return output
+        return self.output
 
 
 CARRIER_IDS = {"plivo": "MAPLIVOCARRIER000001", "twilio": "AC" + "0" * 31 + "1"}

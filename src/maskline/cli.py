@@ -261,9 +261,11 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
             "the embedded SQLite database serves one process: use --workers 1, or PostgreSQL"
             " (MASKLINE_DATABASE_URL=postgresql://...) for more"
         )
+    from maskline.edge import EdgeLimits, EdgeProtocol, edge_protocol, raise_open_files_limit
     from maskline.telemetry import configure_logging
 
     configure_logging()
+    raise_open_files_limit()  # every connection is an open file
     # uvicorn drains in-flight requests on SIGTERM, then raises the signal again to stop: a
     # drained stop is a clean one, so it ends with status 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -272,21 +274,25 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
         "host": host,
         "port": port,
         "loop": "uvloop",
-        "http": "httptools",
+        "ws": "none",  # no websockets: an upgrade request is answered as any other request
         "access_log": False,  # maskline logs each request itself, without query strings
         "log_config": None,
         "limit_concurrency": config.max_connections,
         "proxy_headers": False,  # the app reads forwarding headers, from trusted proxies only
+        "timeout_keep_alive": config.keepalive_timeout,
     }
     if workers == 1:
-        uvicorn.run(create_app(config), **options)
+        uvicorn.run(create_app(config), http=edge_protocol(EdgeLimits.of(config)), **options)
         return
     # Each worker process builds its app from the environment and writes its counters where
     # /metrics, in whichever process answers it, adds them up.
     with tempfile.TemporaryDirectory(prefix="maskline-metrics-") as counters:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = counters
         os.environ["MASKLINE_DATABASE_URL"] = config.database_url
-        uvicorn.run("maskline.http.app:worker_app", factory=True, workers=workers, **options)
+        # Worker processes import the protocol by name and read its limits from the environment.
+        uvicorn.run(
+            "maskline.http.app:worker_app", factory=True, workers=workers, http=EdgeProtocol, **options
+        )
 
 
 def run_sim(args: argparse.Namespace) -> int:

@@ -56,6 +56,11 @@ class Config:
     auth_failures_per_minute: int = 30  # per client address; 0: no limit
     max_in_flight: int = 1000  # requests a process works on at once; more are answered 503
     max_connections: int = 4000  # open connections per process; beyond, uvicorn answers 503
+    max_connections_per_address: int = 256  # open connections per client address; 0: no limit
+    max_header_bytes: int = 16384  # a request's head (request line and header lines)
+    header_timeout: int = 10  # seconds a request's head may take to arrive
+    body_timeout: int = 20  # seconds a request's body may take to arrive, after its head
+    keepalive_timeout: int = 5  # seconds an idle keep-alive connection is kept open
     sip_trunk: str = "127.0.0.1:5080"  # host[:port] the SIP proxy sends bridged calls to
     sip_secret: str = ""  # shared secret the proxy sends to /sip/*; empty: source addresses only
     sip_allow: tuple[str, ...] = tuple(_LOOPBACK.split(","))  # where /sip/* may be called from
@@ -126,6 +131,11 @@ class Config:
             "auth_failures_per_minute": integer("MASKLINE_AUTH_FAILURES_PER_MINUTE", 30, 0, 1_000_000),
             "max_in_flight": integer("MASKLINE_MAX_IN_FLIGHT", 1000, 1, 1_000_000),
             "max_connections": integer("MASKLINE_MAX_CONNECTIONS", 4000, 1, 1_000_000),
+            "max_connections_per_address": integer("MASKLINE_MAX_CONNECTIONS_PER_ADDRESS", 256, 0, 1_000_000),
+            "max_header_bytes": integer("MASKLINE_MAX_HEADER_BYTES", 16384, 1024, 1_048_576),
+            "header_timeout": integer("MASKLINE_HEADER_TIMEOUT", 10, 1, 3600),
+            "body_timeout": integer("MASKLINE_BODY_TIMEOUT", 20, 1, 3600),
+            "keepalive_timeout": integer("MASKLINE_KEEPALIVE_TIMEOUT", 5, 1, 3600),
             "sip_trunk": env.get("MASKLINE_SIP_TRUNK") or "127.0.0.1:5080",
             "sip_secret": env.get("MASKLINE_SIP_SECRET", ""),
             "sip_allow": networks("MASKLINE_SIP_ALLOW", _LOOPBACK),

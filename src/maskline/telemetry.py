@@ -37,6 +37,11 @@ DATABASE_UNAVAILABLE = Counter(
     "Requests refused (503) and background runs skipped because the database could not be reached.",
     ["work"],
 )
+EDGE_REFUSALS = Counter(
+    "maskline_edge_refusals",
+    "Connections and requests refused at the edge, before the application.",
+    ["reason"],  # per_address, header_size, header_timeout, body_timeout
+)
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 

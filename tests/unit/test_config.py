@@ -61,3 +61,23 @@ def test_a_bad_value_is_named(name: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError) as refused:
         Config.from_env({name: value})
     assert str(refused.value) == message
+
+
+def test_edge_limits_from_the_environment() -> None:
+    from maskline.edge import EdgeLimits
+
+    assert EdgeLimits.of(Config.from_env({})) == EdgeLimits()  # the defaults agree
+    env = {
+        "MASKLINE_MAX_CONNECTIONS_PER_ADDRESS": "0",
+        "MASKLINE_MAX_HEADER_BYTES": "32768",
+        "MASKLINE_HEADER_TIMEOUT": "3",
+        "MASKLINE_BODY_TIMEOUT": "30",
+        "MASKLINE_KEEPALIVE_TIMEOUT": "2",
+    }
+    env["MASKLINE_TRUSTED_PROXIES"] = "10.0.0.0/8,fd00::/8"  # a proxy's clients share its address
+    limits = EdgeLimits.of(Config.from_env(env))
+    assert (limits.per_address, limits.max_header_bytes) == (0, 32768)
+    assert (limits.header_timeout, limits.body_timeout, limits.keepalive_timeout) == (3, 30, 2)
+    assert [str(n) for n in limits.exempt] == ["10.0.0.0/8", "fd00::/8"]
+    with pytest.raises(ConfigError, match="MASKLINE_MAX_HEADER_BYTES should be a whole number from 1024"):
+        Config.from_env({"MASKLINE_MAX_HEADER_BYTES": "100"})

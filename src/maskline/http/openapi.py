@@ -535,7 +535,12 @@ def _webhook_paths() -> dict[str, Schema]:
     not_found = text("Not a carrier maskline speaks.")
     not_found["content"]["application/json"] = {"schema": _ref("schemas", "Error")}
     not_found["description"] += " A path that names no webhook gets the JSON error of unknown paths."
-    replies = {"200": xml, "403": text("Unsigned or wrongly signed; checked first."), "404": not_found}
+    replies = {
+        "200": xml,
+        "403": text("Unsigned or wrongly signed; checked first, after the body's size."),
+        "404": not_found,
+        "413": text("A body over 64 KiB, refused before it is read."),
+    }
     form = {
         "type": "object",
         "additionalProperties": {"type": "string"},

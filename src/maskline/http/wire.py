@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from maskline import telemetry
@@ -23,6 +23,7 @@ from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
 from maskline.domain.ports import StoreUnavailable
 from maskline.domain.ratelimit import Limiter
+from maskline.edge import CLIENT_GONE, read_bounded
 from maskline.http.forwarded import Networks, forwarded_by_someone_else
 from maskline.service.accounts import Authenticator
 
@@ -102,16 +103,10 @@ async def authenticate(request: Request, authenticator: Authenticator) -> Accoun
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    length = header(request, b"content-length")
-    if length.isdigit() and int(length) > limit:
+    body = await read_bounded(request, limit)
+    if body is None:
         raise errors.body_too_large(limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise errors.body_too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return body
 
 
 @dataclass(frozen=True)
@@ -186,6 +181,8 @@ def resource(
             return error_reply(error)
         except StoreUnavailable as error:
             return unavailable(error)
+        except ClientDisconnect:  # the body never came (the edge timed it out): nobody to answer
+            return Response(status_code=CLIENT_GONE)
         except Exception:
             log.exception("unexpected failure on %s %s", request.method, request.scope.get(ROUTE, ("?",))[0])
             return error_reply(errors.internal_error())

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import QueryParams
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from maskline import telemetry
@@ -17,6 +17,7 @@ from maskline.domain.calls import WEBHOOK_CARRIERS, Carrier, CarrierKind, usable
 from maskline.domain.model import AUTH_ID, shown_account
 from maskline.domain.ports import StoreUnavailable
 from maskline.domain.routing import NO_SESSION, Reject
+from maskline.edge import CLIENT_GONE, read_bounded
 from maskline.service.calls import CallService, LegStatus
 from maskline.telephony import xml
 from maskline.telephony.signatures import Params, plivo_valid, twilio_valid
@@ -74,9 +75,13 @@ class Webhooks:
             kind = None
         if kind is None or kind not in WEBHOOK_CARRIERS:
             return Response("Not found", 404, media_type="text/plain")
-        raw = await request.body() if request.method == "POST" else b""
-        if len(raw) > MAX_FORM:
-            return Response("Forbidden", 403, media_type="text/plain")
+        # Refused before the signature is checked: bounding what an unsigned request costs.
+        try:
+            raw = await read_bounded(request, MAX_FORM) if request.method == "POST" else b""
+        except ClientDisconnect:  # the body never came (the edge timed it out)
+            return Response(status_code=CLIENT_GONE)
+        if raw is None:
+            return Response("Request body too large", 413, media_type="text/plain")
         form = _form(raw)
         service = self._calls()
         auth_id = request.path_params["auth_id"]
