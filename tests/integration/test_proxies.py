@@ -78,3 +78,5 @@ def test_metrics_loopback_rule_sees_the_same_client(
     assert scrape(unlisted.url, {"Forwarded": "for=203.0.113.5"}) == 403
     assert scrape(behind_loopback_proxy.url, {"X-Forwarded-For": "203.0.113.5"}) == 403
     assert scrape(behind_loopback_proxy.url, {"X-Forwarded-For": "127.0.0.1"}) == 200
+    # A client the proxy could not name is not the proxy itself.
+    assert scrape(behind_loopback_proxy.url, {"X-Forwarded-For": "unknown"}) == 403

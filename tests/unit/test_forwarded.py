@@ -33,10 +33,13 @@ def test_forwarded_names_the_client_in_its_for_parameter() -> None:
     assert client_address("10.0.0.1", "forwarded", [value], PROXIES) == "2001:db8::17"
 
 
-def test_without_a_header_or_with_garbage_the_client_is_the_nearest_proxy() -> None:
+def test_without_a_header_the_client_is_the_proxy_and_one_it_cannot_name_is_unknown() -> None:
     assert client_address("10.1.2.3", XFF, [], PROXIES) == "10.1.2.3"
-    assert client_address("10.1.2.3", XFF, ["1.2.3.4, unknown"], PROXIES) == "10.1.2.3"
-    assert client_address("10.1.2.3", XFF, ["1.2.3.4, unknown, 10.0.0.7"], PROXIES) == "10.0.0.7"
+    # A proxy that writes "unknown" or an obfuscated name for its client does not make that
+    # client the proxy itself (which, on loopback, would pass for a local operator).
+    assert client_address("::1", XFF, ["1.2.3.4, unknown"], PROXIES) == "unknown"
+    assert client_address("::1", "forwarded", ["for=_hidden"], PROXIES) == "unknown"
+    assert client_address("10.1.2.3", XFF, ["1.2.3.4, unknown, 10.0.0.7"], PROXIES) == "unknown"
 
 
 @given(st.lists(public_v4, max_size=4), public_v4, st.lists(st.sampled_from(["10.0.0.1", "::1"]), max_size=3))

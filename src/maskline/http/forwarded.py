@@ -4,7 +4,8 @@ A request's client is the address that connected, unless that address is one of 
 the operator lists (``MASKLINE_TRUSTED_PROXIES``): then it is taken from the header the proxy
 writes (``MASKLINE_PROXY_HEADER``: ``X-Forwarded-For`` or ``Forwarded``), read from the right,
 past every listed proxy, to the first address that is not one. Entries left of that one were
-written by the client itself and are never believed. Everything that asks who the client is
+written by the client itself and are never believed; an entry that is no address (``unknown``,
+an obfuscated name) makes the client unknown, never the proxy. Everything that asks who the client is
 (the failed-authentication limiter, the loopback rule of ``/metrics`` and ``/sip/*``) reads
 the one answer this puts into the request.
 """
@@ -19,7 +20,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Networks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 HEADERS = {"x-forwarded-for": b"x-forwarded-for", "forwarded": b"forwarded"}
-RESOLVED = "maskline.client_resolved"  # scope key: the client was read from a trusted proxy's header
+RESOLVED = "maskline.client_resolved"
+UNKNOWN = "unknown"  # a client a proxy could not or would not name: never local, one bucket  # scope key: the client was read from a trusted proxy's header
 
 
 def parse_address(text: str) -> Address | None:
@@ -62,8 +64,8 @@ def client_address(peer: str, header: str, values: Iterable[str], proxies: Netwo
     client = peer
     for hop in reversed(_hops(header, values)):
         address = parse_address(hop)
-        if address is None:
-            break  # garbage from beyond the last proxy: the client is that proxy
+        if address is None:  # "unknown", an obfuscated name, garbage: nobody it could be
+            return UNKNOWN
         client = str(address)
         if not any(address in net for net in proxies):
             break

@@ -99,5 +99,11 @@ class SipEndpoints:
         status = EVENTS.get(params.get("event", ""))
         if status is None or not usable_call_id(params.get("callid", "")):
             return error_reply(errors.bad_sip_event())
-        await self._calls().sip_progress(params["callid"], params.get("to", ""), status)
+        try:
+            await self._calls().sip_progress(params["callid"], params.get("to", ""), status)
+        except StoreUnavailable:
+            raise  # the application's handler answers it
+        except Exception:
+            log.exception("SIP event failed")
+            return error_reply(errors.internal_error())
         return _json({"ok": True})
