@@ -20,8 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Networks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 HEADERS = {"x-forwarded-for": b"x-forwarded-for", "forwarded": b"forwarded"}
-RESOLVED = "maskline.client_resolved"
-UNKNOWN = "unknown"  # a client a proxy could not or would not name: never local, one bucket  # scope key: the client was read from a trusted proxy's header
+_FORWARDING = frozenset(HEADERS.values())
+RESOLVED = "maskline.client_resolved"  # scope key: the client was read from a trusted proxy's header
+UNKNOWN = "unknown"  # a client a proxy could not or would not name: never local, one bucket
 
 
 def parse_address(text: str) -> Address | None:
@@ -95,4 +96,4 @@ def forwarded_by_someone_else(scope: Scope) -> bool:
     came through a proxy maskline was not told about, so its address is not the client's."""
     if scope.get(RESOLVED):
         return False
-    return any(k in (b"x-forwarded-for", b"forwarded") for k, _ in scope["headers"])
+    return any(k in _FORWARDING for k, _ in scope["headers"])
