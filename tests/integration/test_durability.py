@@ -4,21 +4,30 @@ chose speed with ``MASKLINE_SQLITE_SYNC=normal``."""
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import free_port, maskline
+from maskline.domain.model import Account
+from maskline.domain.ports import StoreUnavailable
+from maskline.store.migrate import upgrade
+from maskline.store.sqlite import SQLiteStore
+from tests.support import free_port, fresh_number, maskline
 
 AUTH_ID, TOKEN = "MA" + "D" * 18, "durability-token"
+MAIN = Account(AUTH_ID, None)
 CREATES = 5
 # strace -y names each descriptor's file: fsync(7</path/db-wal>), write(9<TCP:[...]>, "HTTP/1.1 201 ...
 _CALL = re.compile(r"^(?P<tid>\d+)\s+(?P<name>\w+)\((?P<fd>\d+)<(?P<file>[^>]*)>(?:, \"(?P<data>[^\"]*))?")
@@ -103,3 +112,68 @@ def test_operators_may_trade_that_for_speed(tmp_path: Path) -> None:
     verdicts = _synced_before_answering(_syscalls_of_creates(tmp_path, "normal"))
     # (The checkpointer's own sync, once a second, may happen to fall before one of them.)
     assert len(verdicts) == CREATES and not all(verdicts)
+
+
+def _store(tmp_path: Path) -> SQLiteStore:
+    path = str(tmp_path / "synced.db")
+    upgrade(f"sqlite:///{path}")
+    return SQLiteStore.open(path)
+
+
+def _write(store: SQLiteStore) -> Awaitable[None]:
+    return store.add_numbers(MAIN.auth_id, MAIN.auth_id, [(fresh_number("+1628"), "US")], 0)
+
+
+def test_a_write_returns_only_once_the_log_is_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without strace: the sync is held back, and the write waits for it."""
+    synced, release = threading.Event(), threading.Event()
+    real = os.fdatasync
+
+    def held(fd: int) -> None:
+        release.wait(10)
+        real(fd)
+        synced.set()
+
+    store = _store(tmp_path)
+
+    async def scenario() -> None:
+        await store.create_account(MAIN, "not used", 0)
+        monkeypatch.setattr(os, "fdatasync", held)
+        write = asyncio.ensure_future(_write(store))
+        await asyncio.sleep(0.2)
+        assert not write.done()  # committed, not yet on disk: not answered
+        release.set()
+        await asyncio.wait_for(write, 10)
+        assert synced.is_set()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        asyncio.run(store.close())
+
+
+def test_after_a_failed_sync_nothing_is_acknowledged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel may drop pages it could not write and report the next sync a success: so one
+    failure refuses every write after it, until a restart recovers the log."""
+    failures = [OSError(errno.EIO, "Input/output error")]
+    real = os.fdatasync
+
+    def failing_once(fd: int) -> None:
+        if failures:
+            raise failures.pop()
+        real(fd)
+
+    store = _store(tmp_path)
+
+    async def scenario() -> None:
+        await store.create_account(MAIN, "not used", 0)
+        monkeypatch.setattr(os, "fdatasync", failing_once)
+        for _ in range(3):
+            with pytest.raises(StoreUnavailable, match="cannot sync the write-ahead log"):
+                await _write(store)
+        assert not failures  # the sync failed once; the later writes were refused all the same
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        asyncio.run(store.close())

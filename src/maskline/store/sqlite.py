@@ -177,7 +177,10 @@ class _Syncer:
 
     A commit has written its frames to the log, so syncing the log makes it durable; a log whose
     tail did not reach the disk is cut at its first frame with a bad checksum when the database
-    is opened again, so what is recovered is always a prefix of what was committed.
+    is opened again, so what is recovered is always a prefix of what was committed. A failed
+    sync is final: the kernel may have dropped the pages it could not write and report the next
+    sync as a success, so nothing committed after it is acknowledged until the process restarts
+    and SQLite recovers the log.
     """
 
     def __init__(self, wal: str) -> None:
@@ -185,9 +188,13 @@ class _Syncer:
         self._fd: int | None = None
         self._waiting: list[asyncio.Future[None]] = []
         self._syncing = False
+        self._failed: StoreUnavailable | None = None
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-sync")
 
     def after(self, group: asyncio.Future[None]) -> None:
+        if self._failed is not None:
+            group.set_exception(self._failed)
+            return
         self._waiting.append(group)
         if not self._syncing:
             self._start()
@@ -205,19 +212,27 @@ class _Syncer:
 
     def _done(self, synced: asyncio.Future[None], batch: list[asyncio.Future[None]]) -> None:
         self._syncing = False
-        error = None if synced.cancelled() else synced.exception()
-        for group in batch:
-            if synced.cancelled():
+        if not synced.cancelled() and (error := synced.exception()) is not None:
+            # The disk failed or filled up: what was committed may not be on it.
+            self._failed = StoreUnavailable(f"cannot sync the write-ahead log: {error}")
+        for group in batch + self._waiting if self._failed is not None else batch:
+            if self._failed is not None:
+                group.set_exception(self._failed)
+            elif synced.cancelled():
                 group.cancel()
-            elif error is None:
+            else:
                 group.set_result(None)
-            else:  # the disk failed or filled up: what was committed may not be on it
-                group.set_exception(StoreUnavailable(f"cannot sync the write-ahead log: {error}"))
-        if self._waiting:
+        if self._failed is not None:
+            self._waiting = []
+        elif self._waiting:
             self._start()
 
     def close(self) -> None:
+        self._failed = self._failed or StoreUnavailable("the store is closed")
         self._thread.shutdown(wait=True)
+        for group in self._waiting:  # committed but never synced: not acknowledged
+            group.set_exception(self._failed)
+        self._waiting = []
         if self._fd is not None:
             os.close(self._fd)
 
