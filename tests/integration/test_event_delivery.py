@@ -150,3 +150,69 @@ def test_failed_attempts_hand_the_rest_back_and_lose_nothing(database: str) -> N
     receiver, count = asyncio.run(scenario())
     assert len(receiver.tried) == count and set(receiver.tried.values()) == {2}
     assert query(database, "SELECT COUNT(*) FROM events WHERE pending OR attempts != 2") == [(0,)]
+
+
+class Hangs:
+    """Receivers on many hosts that answer nothing until opened; the others answer at once."""
+
+    def __init__(self, hanging: set[str]) -> None:
+        self.hanging = hanging
+        self.opened = asyncio.Event()
+        self.sent: list[str] = []
+        self.in_flight: Counter[str] = Counter()  # by account
+
+    async def send(self, event: Outgoing, signing_token: str | None) -> tuple[str, bool]:
+        self.in_flight[event.account_id] += 1
+        try:
+            if event.url in self.hanging:
+                await self.opened.wait()
+            await asyncio.sleep(0.001)
+        finally:
+            self.in_flight[event.account_id] -= 1
+        self.sent.append(event.url)
+        return "", False
+
+
+def test_an_account_hanging_on_many_hosts_fills_only_its_own_share(database: str) -> None:
+    """One account's callbacks on six hosts that hang, each with more events than a host may
+    hold: together they are more than the deliverer holds at all. Another account's events still
+    go out, and the first account holds only its share of memory and requests."""
+    clock = FakeClock()
+    attacker, other = "MA" + "A" * 18, "MA" + "B" * 18
+    hanging = {f"http://hangs.example:{8000 + i}/cb" for i in range(6)}
+
+    def events(account: str, url: str, count: int) -> list[Event]:
+        return [
+            Event(str(uuid.uuid4()), account, url, "POST", int(clock()), {"EventName": "x"})
+            for _ in range(count)
+        ]
+
+    async def scenario() -> tuple[Hangs, int, int]:
+        store = await open_store(database, pool_size=4)
+        receivers = Hangs(hanging)
+        deliverer = EventDeliverer(
+            store, clock, receivers, per_host=4, per_account=8, max_requests=16,
+            host_backlog=32, account_backlog=48, max_held=64,
+        )  # fmt: skip
+        try:
+            for url in sorted(hanging):
+                await store.enqueue_events(events(attacker, url, 40))  # 240 first in the outbox
+            await store.enqueue_events(events(other, "https://fine.example/cb", 10))
+            most_held = most_requests = 0
+            for _ in range(40):  # runs of the delivery loop while the six hosts hang
+                clock.advance(1)
+                await deliverer.deliver_due()
+                await asyncio.sleep(0.01)
+                most_held = max(most_held, deliverer.held)
+                most_requests = max(most_requests, receivers.in_flight[attacker])
+                if receivers.sent.count("https://fine.example/cb") == 10:
+                    break
+            return receivers, most_held, most_requests
+        finally:
+            receivers.opened.set()
+            await deliverer.close()
+            await store.close()
+
+    receivers, most_held, most_requests = asyncio.run(scenario())
+    assert receivers.sent.count("https://fine.example/cb") == 10
+    assert most_held <= 64 and most_requests <= 8

@@ -7,12 +7,14 @@ hands them to tasks that send them while the next runs go on:
 - the events of one session for one URL are sent one after the other, in outbox order (the
   order of their ``SequenceNumber``), by one task; when one fails, the ones after it go back to
   the outbox, due at once, rather than wait in memory behind a receiver that may hang;
-- at most ``per_host`` requests at once go to one callback host (scheme, host and port) and at
-  most ``max_requests`` in all;
-- at most ``host_backlog`` events per host and ``max_held`` in all are held in memory: a run
-  takes no more than there is room for, and hands the events of a host that already has its fill
-  back to the outbox, due in ``defer`` seconds, without counting an attempt; until then that
-  host's newer events go back too, so that they stay behind the older ones.
+- at most ``per_host`` requests at once go to one callback host (scheme, host and port), at most
+  ``per_account`` for one account, and at most ``max_requests`` in all;
+- at most ``host_backlog`` events per host, ``account_backlog`` per account and ``max_held`` in
+  all are held in memory: a run takes no more than there is room for, and hands the events of a
+  host or an account that already has its fill back to the outbox, due in ``defer`` seconds,
+  without counting an attempt; until then that host's or account's newer events go back too, so
+  that they stay behind the older ones. An account whose callbacks hang on many hosts fills
+  its own share, never the whole.
 
 A held event waits for at most ``host_backlog / per_host`` attempts of its host (and its share
 of ``max_requests``), each bounded by the transport's timeout: about two minutes with the
@@ -43,10 +45,16 @@ class CallbackTransport(Protocol):
 
 
 @dataclass
-class _Host:
+class _Share:
+    """What a callback host, or an account, has of the deliverer."""
+
     slots: asyncio.Semaphore
-    held: int = 0  # events of this host taken and not yet settled
+    held: int = 0  # events taken and not yet settled
     deferred_until: int = 0  # until then, its new events go back to the outbox (keeps their order)
+
+
+@dataclass
+class _Host(_Share):
     chains: dict[tuple[str, str], deque[Outgoing]] = field(default_factory=dict)
 
 
@@ -59,8 +67,10 @@ class EventDeliverer:
         batch: int = 50,
         *,
         per_host: int = 4,
+        per_account: int = 16,
         max_requests: int = 64,
         host_backlog: int = 100,
+        account_backlog: int = 100,
         max_held: int = 400,
         defer: int = 5,
     ) -> None:
@@ -69,11 +79,14 @@ class EventDeliverer:
         self._transport = transport
         self._batch = batch
         self._per_host = per_host
+        self._per_account = per_account
         self._requests = asyncio.Semaphore(max_requests)
         self._host_backlog = host_backlog
+        self._account_backlog = account_backlog
         self._max_held = max_held
         self._defer = defer
         self._hosts: dict[str, _Host] = {}
+        self._accounts: dict[str, _Share] = {}
         self._held: dict[int, Outgoing] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -89,8 +102,9 @@ class EventDeliverer:
         if room <= 0:
             return 0
         now = int(self._clock())
-        for origin in [o for o, h in self._hosts.items() if not h.held and h.deferred_until <= now]:
-            del self._hosts[origin]
+        for shares in (self._hosts, self._accounts):
+            for key in [k for k, s in shares.items() if not s.held and s.deferred_until <= now]:
+                del shares[key]
         due = await self._store.due_events(now, room)
         handed_back: dict[int, list[Outgoing]] = {}
         for event in due:
@@ -98,17 +112,28 @@ class EventDeliverer:
             host = self._hosts.get(origin)
             if host is None:
                 host = self._hosts[origin] = _Host(asyncio.Semaphore(self._per_host))
-            if host.deferred_until > now or host.held >= self._host_backlog:
-                host.deferred_until = max(host.deferred_until, now + self._defer)
-                handed_back.setdefault(host.deferred_until, []).append(event)
+            account = self._accounts.get(event.account_id)
+            if account is None:
+                account = self._accounts[event.account_id] = _Share(asyncio.Semaphore(self._per_account))
+            full = [
+                share
+                for share, backlog in ((host, self._host_backlog), (account, self._account_backlog))
+                if share.deferred_until > now or share.held >= backlog
+            ]
+            if full:
+                until = max(now + self._defer, *(share.deferred_until for share in full))
+                for share in full:
+                    share.deferred_until = until
+                handed_back.setdefault(until, []).append(event)
                 continue
-            self._take(event, host)
+            self._take(event, host, account)
         for at, events in handed_back.items():
             await self._store.release_events(events, at)
         return len(due)
 
-    def _take(self, event: Outgoing, host: _Host) -> None:
+    def _take(self, event: Outgoing, host: _Host, account: _Share) -> None:
         host.held += 1
+        account.held += 1
         self._held[event.id] = event
         key = (event.session_uuid, event.url)
         chain = host.chains.get(key)
@@ -152,12 +177,14 @@ class EventDeliverer:
 
     def _forget(self, event: Outgoing, host: _Host) -> None:
         host.held -= 1
+        self._accounts[event.account_id].held -= 1
         del self._held[event.id]
 
     async def _attempt(self, event: Outgoing, host: _Host) -> bool:
         """Send ``event`` and record the attempt; whether the receiver took it."""
         carrier = await self._store.get_carrier(event.account_id)
-        async with host.slots, self._requests:  # the host's slot first: a wait for it holds no other host up
+        # The host's and the account's slots first: a wait for them holds no one else up.
+        async with host.slots, self._accounts[event.account_id].slots, self._requests:
             error, retry = await self._transport.send(event, carrier.auth_token if carrier else None)
         now = int(self._clock())
         attempts = event.attempts + 1
@@ -180,6 +207,7 @@ class EventDeliverer:
         await asyncio.gather(*tasks, return_exceptions=True)
         held, self._held = list(self._held.values()), {}
         self._hosts.clear()
+        self._accounts.clear()
         if held:
             try:
                 await self._store.release_events(held, int(self._clock()))
