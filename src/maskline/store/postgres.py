@@ -12,6 +12,7 @@ store serves again by itself once the database is back.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from collections.abc import Awaitable, Callable
@@ -99,14 +100,19 @@ class PooledDb:
         self._timeout = timeout
 
     async def _call(self, method: str, sql: str, args: tuple[object, ...]) -> Any:
+        pool = self._pool
         try:
-            async with self._pool.acquire(timeout=self._timeout) as connection:
-                try:
-                    return await getattr(connection, method)(numbered(sql), *args)
-                except asyncpg.InterfaceError as error:
-                    if _cut(error, connection):
-                        raise _unavailable(error) from error
-                    raise
+            # asyncio.timeout, not acquire(timeout=...): that one runs each acquire as a task.
+            async with asyncio.timeout(self._timeout):
+                connection = await pool.acquire()
+            try:
+                return await getattr(connection, method)(numbered(sql), *args)
+            except asyncpg.InterfaceError as error:
+                if _cut(error, connection):
+                    raise _unavailable(error) from error
+                raise
+            finally:
+                await pool.release(connection)
         except _UNREACHABLE as error:
             raise _unavailable(error) from error
 
@@ -169,16 +175,20 @@ class PostgresStore(SqlStore):
         await self._connections.close()
 
     async def _transact(self, work: Callable[[Db], Awaitable[T]]) -> T:
+        pool = self._connections
         for attempt in itertools.count(1):
             try:
-                async with self._connections.acquire(timeout=self._timeout) as connection:
-                    try:
-                        async with connection.transaction():
-                            return await work(PostgresDb(connection))
-                    except asyncpg.InterfaceError as error:
-                        if _cut(error, connection):
-                            raise _unavailable(error) from error
-                        raise
+                async with asyncio.timeout(self._timeout):
+                    connection = await pool.acquire()
+                try:
+                    async with connection.transaction():
+                        return await work(PostgresDb(connection))
+                except asyncpg.InterfaceError as error:
+                    if _cut(error, connection):
+                        raise _unavailable(error) from error
+                    raise
+                finally:
+                    await pool.release(connection)
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
                 if attempt == _RETRIES:
                     raise
