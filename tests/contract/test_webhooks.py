@@ -391,6 +391,21 @@ def test_a_subaccounts_carrier_never_routes_its_parents_or_siblings_numbers(
             subaccount.call(f"own-{kind}", "+" + own["first_party"], "+" + own["virtual_number"])
         )
         assert dialled == "+" + own["second_party"]
+        # Nor through the URLs maskline hands out, with the parent's session named in them.
+        secret = session(http_for(tenant), first_party_play_url="https://example.com/parent-only.mp3")
+        prompt = subaccount.post("callee-prompt", {}, {"session": secret["session_uuid"], "party": "first"})
+        assert prompt.status_code == 200 and "parent-only" not in prompt.text
+        placed = subaccount.post(
+            "answer" if kind == "plivo" else "voice",
+            {
+                "CallUUID": f"placed-{kind}",
+                "CallSid": f"placed-{kind}",
+                "From": "+" + secret["virtual_number"],
+            },
+            {"session": secret["session_uuid"]},
+        )
+        assert placed.status_code == 200 and ET.fromstring(placed.text).find("Dial") is None
+        assert secret["second_party"] not in placed.text
 
 
 def test_a_main_accounts_carrier_routes_its_subaccounts_calls_to_the_end(
