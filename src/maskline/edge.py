@@ -124,13 +124,14 @@ class EdgeProtocol(HttpToolsProtocol):
         limits = self._limits
         host = self.client[0] if self.client else None
         if host is not None and limits.per_address and not self._exempt(host):
-            open_now = self._peers.get(host, 0)
+            peer = address_key(host)
+            open_now = self._peers.get(peer, 0)
             if open_now >= limits.per_address:
                 EDGE_REFUSALS.labels("per_address").inc()
                 transport.abort()  # a reset: no response to write, no TIME_WAIT left here
                 return
-            self._peers[host] = open_now + 1
-            self._peer = host
+            self._peers[peer] = open_now + 1
+            self._peer = peer
         self._arm(limits.header_timeout)
 
     def _exempt(self, host: str) -> bool:
@@ -337,6 +338,20 @@ def _declared(headers: list[tuple[bytes, bytes]]) -> int:
         if name == b"content-length":
             return int(value) if value.isdigit() else 0
     return 0
+
+
+def address_key(host: str) -> str:
+    """What the per-address cap counts a peer under: its IPv4 address (IPv4-mapped ones too), or
+    its IPv6 /64, the least a site is given, from which one client can take any address."""
+    if ":" not in host:
+        return host
+    try:
+        address = ipaddress.IPv6Address(host.split("%")[0])
+    except ValueError:
+        return host
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
 
 
 def edge_protocol(limits: EdgeLimits) -> type[EdgeProtocol]:
