@@ -22,7 +22,7 @@ uvicorn's HTTP protocol (httptools) with limits it does not have:
   more, and closes 2 s later, so that the client can read the answer rather than a reset.
 
 Bodies are capped by the application itself, each route in its own error shape
-(:func:`read_bounded`); uvicorn holds at most 64 KiB of a body the application has not read.
+(``maskline.bodies``); uvicorn holds at most 64 KiB of a body the application has not read.
 """
 
 from __future__ import annotations
@@ -34,16 +34,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import httptools
-from starlette.requests import Request
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from maskline.bodies import declared_length
 from maskline.config import Config
 from maskline.telemetry import EDGE_REFUSALS
 
 MAX_LINE = 8192  # bytes of one header line, or of the request target
 LINGER_BYTES = 1024 * 1024  # what is discarded of a body nobody will read before closing
 LINGER_SECONDS = 2.0
-CLIENT_GONE = 499  # the status logged for a request whose client went away before its answer
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -320,7 +319,7 @@ class EdgeProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if unread:  # answered before its body was read
-            if _declared(self.cycle.scope["headers"]) > LINGER_BYTES:
+            if declared_length(self.cycle.scope["headers"]) > LINGER_BYTES:
                 self._close_after_reply()  # too much to read for nothing: the connection ends
             else:
                 self._draining = True  # read the rest (within the body's time), then go on
@@ -330,14 +329,6 @@ class EdgeProtocol(HttpToolsProtocol):
                 self._arm(self._limits.header_timeout)
             else:
                 self._cancel()
-
-
-def _declared(headers: list[tuple[bytes, bytes]]) -> int:
-    """The request's Content-Length, or 0."""
-    for name, value in headers:
-        if name == b"content-length":
-            return int(value) if value.isdigit() else 0
-    return 0
 
 
 def address_key(host: str) -> str:
@@ -357,23 +348,6 @@ def address_key(host: str) -> str:
 def edge_protocol(limits: EdgeLimits) -> type[EdgeProtocol]:
     """The protocol class for uvicorn's ``http=`` within ``limits``, for one process."""
     return type("EdgeProtocol", (EdgeProtocol,), {"limits": limits, "_peers": {}})
-
-
-async def read_bounded(request: Request, limit: int) -> bytes | None:
-    """The request's body, or None when it is over ``limit`` bytes: refused from its
-    ``Content-Length`` before any of it is read, else counted chunk by chunk as it arrives."""
-    for name, value in request.scope["headers"]:
-        if name == b"content-length":
-            if value.isdigit() and int(value) > limit:
-                return None
-            break
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def raise_open_files_limit() -> int:

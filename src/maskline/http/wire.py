@@ -18,12 +18,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from maskline import telemetry
+from maskline.bodies import CLIENT_GONE, read_bounded
 from maskline.domain import errors
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
 from maskline.domain.ports import StoreUnavailable
 from maskline.domain.ratelimit import Limiter
-from maskline.edge import CLIENT_GONE, read_bounded
 from maskline.http.forwarded import Networks, forwarded_by_someone_else
 from maskline.service.accounts import Authenticator
 

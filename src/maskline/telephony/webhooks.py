@@ -13,11 +13,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from maskline import telemetry
+from maskline.bodies import CLIENT_GONE, read_bounded
 from maskline.domain.calls import WEBHOOK_CARRIERS, Carrier, CarrierKind, usable_call_id
 from maskline.domain.model import AUTH_ID, shown_account
 from maskline.domain.ports import StoreUnavailable
 from maskline.domain.routing import NO_SESSION, Reject
-from maskline.edge import CLIENT_GONE, read_bounded
 from maskline.service.calls import CallService, LegStatus
 from maskline.telephony import xml
 from maskline.telephony.signatures import Params, plivo_valid, twilio_valid
