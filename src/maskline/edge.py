@@ -38,6 +38,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from maskline.bodies import declared_length
 from maskline.config import Config
+from maskline.http.forwarded import in_networks
 from maskline.telemetry import EDGE_REFUSALS
 
 MAX_LINE = 8192  # bytes of one header line, or of the request target
@@ -134,13 +135,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._arm(limits.header_timeout)
 
     def _exempt(self, host: str) -> bool:
-        if not self._limits.exempt:
-            return False
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return any(address in network for network in self._limits.exempt)
+        return bool(self._limits.exempt) and in_networks(host, self._limits.exempt)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._release()

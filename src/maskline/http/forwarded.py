@@ -53,14 +53,15 @@ def _hops(header: str, values: Iterable[str]) -> list[str]:
     return hops
 
 
-def is_proxy(peer: str, proxies: Networks) -> bool:
-    address = parse_address(peer)
-    return address is not None and any(address in net for net in proxies)
+def in_networks(host: str, networks: Networks) -> bool:
+    """Whether ``host`` (an address as proxies or sockets write it) is in one of ``networks``."""
+    address = parse_address(host)
+    return address is not None and any(address in net for net in networks)
 
 
 def client_address(peer: str, header: str, values: Iterable[str], proxies: Networks) -> str:
     """The client of a request from ``peer`` carrying the forwarding header's ``values``."""
-    if not is_proxy(peer, proxies):
+    if not in_networks(peer, proxies):
         return peer
     client = peer
     for hop in reversed(_hops(header, values)):
@@ -84,7 +85,7 @@ class ClientAddress:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         peer = scope.get("client")
-        if scope["type"] == "http" and peer and is_proxy(peer[0], self.proxies):
+        if scope["type"] == "http" and peer and in_networks(peer[0], self.proxies):
             values = [v.decode("latin-1") for k, v in scope["headers"] if k == self._raw]
             client = client_address(peer[0], self.header, values, self.proxies)
             scope = {**scope, "client": (client, peer[1] if client == peer[0] else 0), RESOLVED: True}

@@ -24,7 +24,7 @@ from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
 from maskline.domain.ports import StoreUnavailable
 from maskline.domain.ratelimit import Limiter
-from maskline.http.forwarded import Networks, forwarded_by_someone_else
+from maskline.http.forwarded import Networks, forwarded_by_someone_else, in_networks
 from maskline.service.accounts import Authenticator
 
 log = logging.getLogger("maskline.http")
@@ -132,11 +132,7 @@ def trusted(request: Request, presented: str, secret: str, networks: Networks) -
         return hmac.compare_digest(presented.encode(), secret.encode())
     if forwarded_by_someone_else(request.scope):
         return False
-    try:
-        address = ipaddress.ip_address(request.client.host if request.client else "")
-    except ValueError:
-        return False
-    return any(address in net for net in networks)
+    return in_networks(request.client.host if request.client else "", networks)
 
 
 def too_many(wait: float, reason: str) -> Response:
