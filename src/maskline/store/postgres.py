@@ -59,6 +59,10 @@ def _cut(error: asyncpg.InterfaceError, connection: asyncpg.Connection) -> bool:
 def _unavailable(error: BaseException) -> StoreUnavailable:
     if isinstance(error.__context__, _UNREACHABLE):  # a cut transaction's rollback: say why
         error = error.__context__
+    if type(error) is TimeoutError and not str(error):  # asyncio.timeout's, around an acquire
+        return StoreUnavailable(
+            "no connection within MASKLINE_DB_TIMEOUT (none could be made, or all were busy)"
+        )
     return StoreUnavailable(f"{type(error).__name__}: {error}")
 
 
