@@ -28,7 +28,9 @@ from twilio.request_validator import RequestValidator
 
 from tests.support import ServerProcess, free_port, fresh_number, maskline
 
-NGINX, OPENSSL = shutil.which("nginx") or shutil.which("/usr/sbin/nginx"), shutil.which("openssl")
+# (/usr/sbin is not on every user's PATH)
+NGINX = shutil.which("nginx") or shutil.which("/usr/sbin/nginx") or ""
+OPENSSL = shutil.which("openssl") or ""
 if not (NGINX and OPENSSL):
     pytest.skip("the nginx tests need nginx (Debian: nginx) and openssl", allow_module_level=True)
 
