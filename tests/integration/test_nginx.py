@@ -40,21 +40,33 @@ TOKEN, CARRIER_TOKEN = "nginx-test-token", "carrier-token"
 FAILURES_PER_MINUTE = 5
 
 
-def render(site: str, *, http: int, https: int, upstream: int, cert: Path, key: Path) -> str:
-    """The shipped site with the operator's values replaced by the test's (each must be there)."""
-    edits = {
-        "    listen [::]:80;\n": "",
-        "    listen [::]:443 ssl;\n": "",
-        "listen 80;": f"listen 127.0.0.1:{http};",
-        "listen 443 ssl;": f"listen 127.0.0.1:{https} ssl;",
-        "/etc/ssl/certs/mask.example.com.pem": str(cert),
-        "/etc/ssl/private/mask.example.com.key": str(key),
-        "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream};",
-    }
+def edit(site: str, edits: dict[str, str]) -> str:
     for placeholder, value in edits.items():
         assert site.count(placeholder) == 1, placeholder
         site = site.replace(placeholder, value)
     return site
+
+
+def with_certificate(site: str, cert: Path, key: Path) -> str:
+    """The shipped site as an operator edits it: with the paths of their certificate and key."""
+    return edit(
+        site,
+        {"/etc/ssl/certs/mask.example.com.pem": str(cert), "/etc/ssl/private/mask.example.com.key": str(key)},
+    )
+
+
+def render(site: str, *, http: int, https: int, upstream: int, cert: Path, key: Path) -> str:
+    """The shipped site with the operator's values replaced by the test's (each must be there)."""
+    return edit(
+        with_certificate(site, cert, key),
+        {
+            "    listen [::]:80;\n": "",
+            "    listen [::]:443 ssl;\n": "",
+            "listen 80;": f"listen 127.0.0.1:{http};",
+            "listen 443 ssl;": f"listen 127.0.0.1:{https} ssl;",
+            "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream};",
+        },
+    )
 
 
 def main_config(folder: Path, site: Path) -> str:
@@ -79,7 +91,9 @@ class Deployment:
     https: str  # the public URL
     http: str
     direct: str  # maskline itself, as the operator reaches it on the host
+    folder: Path
     cert: Path
+    key: Path
     numbers: dict[str, list[str]]
 
     def client(self, source: str = "127.0.0.1") -> httpx.Client:
@@ -148,7 +162,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         nginx = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(https_port, nginx, log)
         wait_for_port(http_port, nginx, log)
-        yield Deployment(public, f"http://127.0.0.1:{http_port}", server.url, cert, numbers)
+        yield Deployment(public, f"http://127.0.0.1:{http_port}", server.url, folder, cert, key, numbers)
     finally:
         if nginx is not None:
             nginx.send_signal(signal.SIGQUIT)  # graceful: the master stops its workers
@@ -256,3 +270,57 @@ def test_nginx_refuses_a_body_over_maskline_limit(deployment: Deployment) -> Non
         passed = client.post(path, auth=(PLIVO_ID, TOKEN), content=b" " * (64 * 1024),
                              headers={"Content-Type": "application/json"})  # fmt: skip
         assert passed.status_code == 400 and passed.headers["content-type"].startswith("application/json")
+
+
+def test_the_shipped_site_is_valid_as_an_operator_installs_it(deployment: Deployment) -> None:
+    """Only the certificate paths edited: ports 80 and 443 on IPv4 and IPv6 (``nginx -t`` binds
+    nothing)."""
+    site = deployment.folder / "as-shipped.conf"
+    site.write_text(with_certificate(SITE.read_text(), deployment.cert, deployment.key))
+    config = deployment.folder / "as-shipped-nginx.conf"
+    config.write_text(main_config(deployment.folder, site).replace("nginx.pid", "as-shipped.pid"))
+    log = deployment.folder / "as-shipped-error.log"
+    command = [NGINX, "-t", "-p", str(deployment.folder), "-e", str(log), "-c", str(config)]
+    checked = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr
+
+
+CAP = 256  # limit_conn in the site
+
+
+def test_each_client_address_is_capped_by_nginx(deployment: Deployment) -> None:
+    """maskline does not cap its trusted proxy, so nginx caps each client address: CAP requests
+    in progress (heads sent, bodies still coming) from one address, and its next is refused
+    while another address is served."""
+    port = int(deployment.https.rsplit(":", 1)[1])
+    context = ssl.create_default_context(cafile=str(deployment.cert))
+    head = (
+        f"POST /v1/Account/{PLIVO_ID}/Masking/Session/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+    ).encode()
+    held: list[ssl.SSLSocket] = []
+
+    def next_status(source: str) -> int:
+        with deployment.client(source) as client:
+            return client.get("/healthz").status_code
+
+    try:
+        for _ in range(CAP):
+            raw = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.4", 0))
+            held.append(context.wrap_socket(raw, server_hostname="127.0.0.1"))
+            held[-1].sendall(head)
+        # nginx counts a request once it has read its head: give the last heads a moment.
+        for _ in range(50):
+            if (status := next_status("127.0.0.4")) == 429:
+                break
+            time.sleep(0.1)
+        assert status == 429
+        assert next_status("127.0.0.5") == 200
+    finally:
+        for connection in held:
+            connection.close()
+    for _ in range(50):
+        if (status := next_status("127.0.0.4")) == 200:
+            break
+        time.sleep(0.1)
+    assert status == 200  # the cap counts requests in progress, not an address for ever
