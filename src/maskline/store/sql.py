@@ -148,7 +148,7 @@ class SqlStore(SqlCalls):
                     main_id,
                 )
                 if row is None:
-                    raise errors.number_not_found()
+                    raise errors.number_not_held(number, main_id)
 
         await self._transact(work)
 
