@@ -9,6 +9,7 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -16,8 +17,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from maskline.config import Config, ConfigError
+from maskline.config import DEFAULT_DATABASE_URL, Config, ConfigError
 from maskline.domain import errors
 from maskline.domain.allocation import CooloffScope
 from maskline.domain.calls import WEBHOOK_CARRIERS, CarrierKind
@@ -226,19 +228,39 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
     return await _with_store(config, commands[args.command])
 
 
+def _database_option(url: str) -> str:
+    """`` --database URL`` for a command to use the database ``url``; none for the default.
+    A password in the URL is not printed: the operator puts it back."""
+    if url == DEFAULT_DATABASE_URL:
+        return ""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        url = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:PASSWORD@{host}"))
+    return f" --database {shlex.quote(url)}"
+
+
+def _base_url(host: str, port: int) -> str:
+    """The URL a client on this host reaches a server listening on ``host`` at."""
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 async def bootstrap(config: Config, host: str, port: int) -> None:
-    """On an empty database, create a first account and say how to use it."""
+    """On an empty database, create a first account and say how to use it, with the options
+    the server was started with."""
 
     async def work(store: Store) -> int:
         if await store.count_accounts():
             return 0
         account, token = await create_account(store, int(time.time()))
-        base = f"http://{host}:{port}"
+        base = _base_url(host, port)
+        database = _database_option(config.database_url)
         print(
             "Created the first account on this empty database:\n"
             f"  auth_id    {account.auth_id}\n  auth_token {token}\n\n"
             "Next steps:\n"
-            f"  .venv/bin/maskline number add +14155550100 --account {account.auth_id}\n"
+            f"  .venv/bin/maskline number add +14155550100 --account {account.auth_id}{database}\n"
             f"  curl -u {account.auth_id}:{token} -H 'Content-Type: application/json' \\\n"
             f'       -d \'{{"first_party": "+14155550111", "second_party": "+14155550122"}}\' \\\n'
             f"       {base}/v1/Account/{account.auth_id}/Masking/Session/\n",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
+from pathlib import Path
 
-from tests.support import maskline
+from tests.support import ServerProcess, maskline
 
 
 def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
@@ -52,3 +54,27 @@ def test_adding_another_accounts_number_names_it_and_adds_nothing(database: str)
     assert "+14155550100" in message and "another account" in message
     assert _numbers(url, second) == {}  # the first number was not added either
     assert _numbers(url, first) == {"14155550100": "in_service"}
+
+
+def test_first_start_next_steps_repeat_the_database_and_address(tmp_path: Path) -> None:
+    """The printed next steps work as printed: with the server's --database and port."""
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    server = ServerProcess(f"sqlite:///{tmp_path / 'unused.db'}", "--database", url)
+    printed = server.stop()
+    steps = printed.split("Next steps:\n", 1)[1].split("\n\n", 1)[0]
+    add, curl = (shlex.split(c) for c in steps.replace("\\\n", " ").splitlines() if c.strip())
+    assert add[0] == ".venv/bin/maskline" and add[add.index("--database") + 1] == url
+    assert curl[-1].startswith(f"{server.url}/v1/Account/")
+    account = add[add.index("--account") + 1]
+    maskline(*add[1:], database=f"sqlite:///{tmp_path / 'unused.db'}")  # the --database it says
+    assert _numbers(url, account) == {add[3].lstrip("+"): "in_service"}
+
+
+def test_next_steps_never_print_a_database_password() -> None:
+    from maskline.cli import _database_option
+    from maskline.config import DEFAULT_DATABASE_URL
+
+    assert _database_option(DEFAULT_DATABASE_URL) == ""
+    assert _database_option("postgresql://maskline:s3cret@db:5432/maskline") == (
+        " --database postgresql://maskline:PASSWORD@db:5432/maskline"
+    )
