@@ -27,7 +27,7 @@ from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
 from maskline.domain.ports import Store, StoreUnavailable
 from maskline.http.render import number_object
-from maskline.service.accounts import create_account
+from maskline.service.accounts import create_account, rotate_token
 from maskline.service.calls import CallService
 from maskline.service.numbers import NumberService
 from maskline.store.migrate import OutdatedSchema, upgrade
@@ -86,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--auth-id", help="MA or SA followed by 18 letters or digits (default: random)")
     create.add_argument("--auth-token", help="default: a random 40-character token")
     create.add_argument("--parent", help="main account of the new subaccount")
+    command(account, "list", "List the accounts: auth_id, parent and creation time (never tokens).")
+    rotate = command(
+        account,
+        "rotate-token",
+        "Give an account a new random auth token and print it once; the old one is refused at once.",
+    )
+    rotate.add_argument("--account", required=True)
 
     number = commands.add_parser("number", help="Manage the number pool.").add_subparsers(
         dest="action", required=True
@@ -164,7 +171,22 @@ def _print_json(value: object) -> None:
 async def _run(args: argparse.Namespace, config: Config) -> int:
     now = int(time.time())
 
-    async def account_create(store: Store) -> int:
+    async def account_command(store: Store) -> int:
+        if args.action == "list":
+            _print_json(
+                [
+                    {
+                        "auth_id": account.auth_id,
+                        "parent": account.parent_id,
+                        "created": dt.datetime.fromtimestamp(created, dt.UTC).isoformat(),
+                    }
+                    for account, created in await store.list_accounts()
+                ]
+            )
+            return 0
+        if args.action == "rotate-token":
+            _print_json({"auth_id": args.account, "auth_token": await rotate_token(store, args.account)})
+            return 0
         account, token = await create_account(
             store, now, auth_id=args.auth_id, auth_token=args.auth_token, parent_id=args.parent
         )
@@ -219,7 +241,7 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         return 0
 
     commands = {
-        "account": account_create,
+        "account": account_command,
         "purge": purge,
         "number": number_command,
         "carrier": carrier_set,

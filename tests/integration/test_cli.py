@@ -7,6 +7,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import httpx
+
 from tests.support import ServerProcess, maskline
 
 
@@ -78,3 +80,40 @@ def test_next_steps_never_print_a_database_password() -> None:
     assert _database_option("postgresql://maskline:s3cret@db:5432/maskline") == (
         " --database postgresql://maskline:PASSWORD@db:5432/maskline"
     )
+
+
+def test_account_list_shows_no_tokens(database: str) -> None:
+    url = database
+    main = json.loads(maskline("account", "create", "--auth-token", "main-token-1", database=url).stdout)
+    sub = json.loads(maskline("account", "create", "--parent", main["auth_id"], database=url).stdout)
+    printed = maskline("account", "list", database=url).stdout
+    assert "main-token-1" not in printed and sub["auth_token"] not in printed and "pbkdf2" not in printed
+    listed = {a["auth_id"]: a for a in json.loads(printed)}
+    assert set(listed) == {main["auth_id"], sub["auth_id"]}
+    assert listed[main["auth_id"]]["parent"] is None
+    assert listed[sub["auth_id"]]["parent"] == main["auth_id"]
+    assert all(set(a) == {"auth_id", "parent", "created"} for a in listed.values())
+    assert listed[main["auth_id"]]["created"].endswith("+00:00")
+
+
+def test_a_rotated_token_stops_working_at_once_on_a_running_server(database: str) -> None:
+    url = database
+    auth_id, old = "MA" + "R" * 18, "the-old-token"
+    maskline("account", "create", "--auth-id", auth_id, "--auth-token", old, database=url)
+    server = ServerProcess(url)
+    try:
+        path = f"{server.url}/v1/Account/{auth_id}/Masking/Session/"
+        with httpx.Client(trust_env=False, timeout=10) as client:
+            assert client.get(path, auth=(auth_id, old)).status_code == 200  # now known to the server
+            rotated = json.loads(
+                maskline("account", "rotate-token", "--account", auth_id, database=url).stdout
+            )
+            new = rotated["auth_token"]
+            assert rotated["auth_id"] == auth_id and new != old and len(new) >= 32
+            assert client.get(path, auth=(auth_id, old)).status_code == 401
+            assert client.get(path, auth=(auth_id, new)).status_code == 200
+            assert client.get(path, auth=(auth_id, old)).status_code == 401
+    finally:
+        server.stop()
+    unknown = maskline("account", "rotate-token", "--account", "MA" + "Q" * 18, database=url, check=False)
+    assert "MA" + "Q" * 18 in _one_line_error(unknown)
