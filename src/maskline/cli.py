@@ -1,5 +1,5 @@
-"""Operator commands: ``maskline serve | db upgrade | account create | number add/list/retire |
-carrier set | pool plan | sim``."""
+"""Operator commands: serve, db upgrade, account create/list/rotate-token, number
+add/list/retire, carrier set, pool plan, purge and sim."""
 
 from __future__ import annotations
 
@@ -36,8 +36,14 @@ from maskline.telephony.xml import webhook_urls
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="maskline", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="maskline",
+        description="Serve and run maskline, the phone-number masking service that speaks Plivo's"
+        " Masking Session API.",
+        epilog="Every command but sim takes --database URL (default: $MASKLINE_DATABASE_URL or"
+        " sqlite:///./maskline.db). 'maskline COMMAND --help' shows a command's options.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
 
     def command(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)

@@ -117,3 +117,27 @@ def test_a_rotated_token_stops_working_at_once_on_a_running_server(database: str
         server.stop()
     unknown = maskline("account", "rotate-token", "--account", "MA" + "Q" * 18, database=url, check=False)
     assert "MA" + "Q" * 18 in _one_line_error(unknown)
+
+
+def test_help_is_plain_text_and_lists_every_command() -> None:
+    top = maskline("--help", database="sqlite:///unused.db").stdout
+    assert "``" not in top and ":class:" not in top
+    commands = ("serve", "db", "account", "number", "carrier", "pool", "sim", "purge")
+    assert all(f"\n    {name} " in top or f"\n    {name}\n" in top for name in commands), top
+    for group, actions in {
+        "account": ("create", "list", "rotate-token"),
+        "number": ("add", "list", "retire"),
+        "db": ("upgrade",),
+        "pool": ("plan",),
+        "carrier": ("set",),
+    }.items():
+        text = maskline(group, "--help", database="sqlite:///unused.db").stdout
+        assert "``" not in text and all(action in text for action in actions), text
+
+
+def test_a_database_in_a_missing_folder_is_a_one_line_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'missing' / 'maskline.db'}"
+    for command in (("account", "list"), ("db", "upgrade"), ("number", "list", "--account", "MA" + "A" * 18)):
+        message = _one_line_error(maskline(*command, database=url, check=False))
+        assert str(tmp_path / "missing") in message
+    assert not (tmp_path / "missing").exists()

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TypeVar
 
 from maskline.domain.ports import StoreUnavailable
@@ -96,7 +95,6 @@ class SQLiteStore(SqlStore):
         ``durable``: a commit returns only once the write-ahead log holding it is on disk, so an
         answered write survives power loss; without it, only a crash of the process.
         """
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, isolation_level=None)
         for pragma in (
             "journal_mode=WAL",
