@@ -1,5 +1,5 @@
-"""Operator commands: ``maskline serve | db upgrade | account create | number add/list/retire |
-carrier set | pool plan | sim``."""
+"""Operator commands: serve, db upgrade, account create/list/rotate-token, number
+add/list/retire, carrier set, pool plan, purge and sim."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -16,8 +17,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from maskline.config import Config, ConfigError
+from maskline.config import DEFAULT_DATABASE_URL, Config, ConfigError
 from maskline.domain import errors
 from maskline.domain.allocation import CooloffScope
 from maskline.domain.calls import WEBHOOK_CARRIERS, CarrierKind
@@ -25,7 +27,7 @@ from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
 from maskline.domain.ports import Store, StoreUnavailable
 from maskline.http.render import number_object
-from maskline.service.accounts import create_account
+from maskline.service.accounts import create_account, rotate_token
 from maskline.service.calls import CallService
 from maskline.service.numbers import NumberService
 from maskline.store.migrate import OutdatedSchema, upgrade
@@ -34,8 +36,14 @@ from maskline.telephony.xml import webhook_urls
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="maskline", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="maskline",
+        description="Serve and run maskline, the phone-number masking service that speaks Plivo's"
+        " Masking Session API.",
+        epilog="Every command but sim takes --database URL (default: $MASKLINE_DATABASE_URL or"
+        " sqlite:///./maskline.db). 'maskline COMMAND --help' shows a command's options.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
 
     def command(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
@@ -84,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--auth-id", help="MA or SA followed by 18 letters or digits (default: random)")
     create.add_argument("--auth-token", help="default: a random 40-character token")
     create.add_argument("--parent", help="main account of the new subaccount")
+    command(account, "list", "List the accounts: auth_id, parent and creation time (never tokens).")
+    rotate = command(
+        account,
+        "rotate-token",
+        "Give an account a new random auth token and print it once; the old one is refused at once.",
+    )
+    rotate.add_argument("--account", required=True)
 
     number = commands.add_parser("number", help="Manage the number pool.").add_subparsers(
         dest="action", required=True
@@ -162,7 +177,22 @@ def _print_json(value: object) -> None:
 async def _run(args: argparse.Namespace, config: Config) -> int:
     now = int(time.time())
 
-    async def account_create(store: Store) -> int:
+    async def account_command(store: Store) -> int:
+        if args.action == "list":
+            _print_json(
+                [
+                    {
+                        "auth_id": account.auth_id,
+                        "parent": account.parent_id,
+                        "created": dt.datetime.fromtimestamp(created, dt.UTC).isoformat(),
+                    }
+                    for account, created in await store.list_accounts()
+                ]
+            )
+            return 0
+        if args.action == "rotate-token":
+            _print_json({"auth_id": args.account, "auth_token": await rotate_token(store, args.account)})
+            return 0
         account, token = await create_account(
             store, now, auth_id=args.auth_id, auth_token=args.auth_token, parent_id=args.parent
         )
@@ -217,7 +247,7 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         return 0
 
     commands = {
-        "account": account_create,
+        "account": account_command,
         "purge": purge,
         "number": number_command,
         "carrier": carrier_set,
@@ -226,19 +256,39 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
     return await _with_store(config, commands[args.command])
 
 
+def _database_option(url: str) -> str:
+    """`` --database URL`` for a command to use the database ``url``; none for the default.
+    A password in the URL is not printed: the operator puts it back."""
+    if url == DEFAULT_DATABASE_URL:
+        return ""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        url = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:PASSWORD@{host}"))
+    return f" --database {shlex.quote(url)}"
+
+
+def _base_url(host: str, port: int) -> str:
+    """The URL a client on this host reaches a server listening on ``host`` at."""
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 async def bootstrap(config: Config, host: str, port: int) -> None:
-    """On an empty database, create a first account and say how to use it."""
+    """On an empty database, create a first account and say how to use it, with the options
+    the server was started with."""
 
     async def work(store: Store) -> int:
         if await store.count_accounts():
             return 0
         account, token = await create_account(store, int(time.time()))
-        base = f"http://{host}:{port}"
+        base = _base_url(host, port)
+        database = _database_option(config.database_url)
         print(
             "Created the first account on this empty database:\n"
             f"  auth_id    {account.auth_id}\n  auth_token {token}\n\n"
             "Next steps:\n"
-            f"  .venv/bin/maskline number add +14155550100 --account {account.auth_id}\n"
+            f"  .venv/bin/maskline number add +14155550100 --account {account.auth_id}{database}\n"
             f"  curl -u {account.auth_id}:{token} -H 'Content-Type: application/json' \\\n"
             f'       -d \'{{"first_party": "+14155550111", "second_party": "+14155550122"}}\' \\\n'
             f"       {base}/v1/Account/{account.auth_id}/Masking/Session/\n",

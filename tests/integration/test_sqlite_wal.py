@@ -1,4 +1,5 @@
-"""The write-ahead log stays bounded under steady writes (checkpoints run off the event loop)."""
+"""The write-ahead log stays bounded under steady writes (checkpoints run off the event loop);
+closing the store ends the group commit it has pending."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
+from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
 from maskline.store import sqlite as sqlite_store
 from maskline.store.migrate import upgrade
@@ -43,3 +47,39 @@ def test_the_log_starts_over_under_steady_writes(tmp_path: Path) -> None:
     assert writes > 200
     # Unchecked, the log grows by tens of megabytes a second here; it must start over instead.
     assert peak < 16 * LIMIT, (writes, peak)
+
+
+def test_closing_the_store_ends_the_group_commit_it_has_pending(tmp_path: Path) -> None:
+    """A unit that failed leaves its group's commit scheduled: closing at once must not leave
+    it to run on a closed connection, and a unit that is waiting for its group is committed."""
+    path = str(tmp_path / "close.db")
+    upgrade(f"sqlite:///{path}")
+    other = Account("MA" + "8" * 18, None)
+    number = fresh_number("+1628")
+
+    async def scenario() -> list[dict[str, object]]:
+        problems: list[dict[str, object]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _, context: problems.append(context))
+        store = sqlite_store.SQLiteStore.open(path)
+        await store.create_account(MAIN, "not used", 0)
+        await store.create_account(other, "not used", 0)
+        await store.add_numbers(MAIN.auth_id, MAIN.auth_id, [(number, "US")], 0)
+        with pytest.raises(MaskingError):
+            await store.retire_numbers(other.auth_id, [number])  # not its number: refused
+        await store.close()  # with the failed unit's group still to commit
+        await asyncio.sleep(0.05)  # the loop turns on: nothing is left to run on the closed store
+
+        store = sqlite_store.SQLiteStore.open(path)
+        waiting = asyncio.create_task(store.create_account(Account("MA" + "9" * 18, None), "x", 0))
+        await asyncio.sleep(0)  # the unit has run and waits for its group's commit
+        await store.close()
+        await asyncio.sleep(0.05)
+        assert waiting.done() and waiting.exception() is None
+        store = sqlite_store.SQLiteStore.open(path)
+        try:
+            assert await store.get_account("MA" + "9" * 18) is not None
+        finally:
+            await store.close()
+        return problems
+
+    assert asyncio.run(scenario()) == []

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import pytest
 
 from maskline.domain import errors
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
-from maskline.service.accounts import Authenticator, create_account, hash_token, verify_token
+from maskline.service.accounts import Authenticator, create_account, hash_token, rotate_token, verify_token
 
 
 class Accounts:
@@ -23,6 +24,12 @@ class Accounts:
 
     async def get_account(self, auth_id: str) -> tuple[Account, str] | None:
         return self.rows.get(auth_id)
+
+    async def replace_token(self, auth_id: str, token_hash: str) -> bool:
+        if auth_id not in self.rows:
+            return False
+        self.rows[auth_id] = (self.rows[auth_id][0], token_hash)
+        return True
 
 
 def test_tokens_are_stored_hashed_and_salted() -> None:
@@ -41,8 +48,30 @@ def test_created_accounts_keep_no_plain_token() -> None:
     assert token not in store.rows[account.auth_id][1]
 
 
+def _header(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_a_remembered_header_is_refused_once_its_token_is_rotated() -> None:
+    store = Accounts()
+    account, old = asyncio.run(create_account(store, 0))
+    authenticator = Authenticator(store)
+    assert asyncio.run(authenticator.authenticate_basic(_header(account.auth_id, old))) == account
+    assert (
+        asyncio.run(authenticator.authenticate_basic(_header(account.auth_id, old))) == account
+    )  # remembered
+    new = asyncio.run(rotate_token(store, account.auth_id))
+    assert new != old and verify_token(new, store.rows[account.auth_id][1])
+    with pytest.raises(MaskingError) as caught:
+        asyncio.run(authenticator.authenticate_basic(_header(account.auth_id, old)))
+    assert caught.value == errors.authentication_failed()
+    assert asyncio.run(authenticator.authenticate_basic(_header(account.auth_id, new))) == account
+    with pytest.raises(MaskingError) as caught:
+        asyncio.run(rotate_token(store, "MA" + "Z" * 18))
+    assert caught.value == errors.account_not_found("MA" + "Z" * 18)
+
+
 def test_basic_authentication() -> None:
-    import base64
 
     store = Accounts()
     account, token = asyncio.run(create_account(store, 0, auth_id="MA" + "A" * 18, auth_token="right-token"))

@@ -202,6 +202,11 @@ def number_owned_elsewhere(number: str) -> MaskingError:
     return _bad(f"Number {number} already belongs to another account.")
 
 
+def number_not_held(number: str, auth_id: str) -> MaskingError:
+    """A number the account does not hold (the API answers ``number_not_found`` instead)."""
+    return MaskingError(404, f"Number {number} does not belong to account {auth_id}.")
+
+
 def invalid_number(number: str) -> MaskingError:
     return _bad(f"Invalid parameter. {number} is not a valid phone number.")
 

@@ -76,5 +76,10 @@ class NumberEndpoints:
         return reply({"response": number_object(number, account.auth_id)})
 
     async def retire(self, request: Request, account: Account) -> Response:
-        await self._service().retire(account, [request.path_params["number"]])
+        try:
+            await self._service().retire(account, [request.path_params["number"]])
+        except errors.MaskingError as error:
+            if error.status == 404:  # the API's text for any number the account does not hold
+                raise errors.number_not_found() from None
+            raise
         return reply({"message": "Number retired"})

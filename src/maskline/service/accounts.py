@@ -22,6 +22,10 @@ class AccountStore(Protocol):  # the part of domain.ports.Store used here
     async def get_account(self, auth_id: str) -> tuple[Account, str] | None: ...
 
 
+class TokenStore(Protocol):  # the part of domain.ports.Store that rotation uses
+    async def replace_token(self, auth_id: str, token_hash: str) -> bool: ...
+
+
 def hash_token(token: str, salt: bytes | None = None) -> str:
     """A slow salted hash, so that a stolen database does not give the tokens away."""
     salt = salt or secrets.token_bytes(16)
@@ -61,35 +65,58 @@ async def create_account(
     auth_id = auth_id or new_auth_id(parent_id is not None)
     if not AUTH_ID.fullmatch(auth_id) or auth_id.startswith("SA") != (parent_id is not None):
         raise errors.invalid_auth_id(auth_id)
-    token = auth_token or secrets.token_urlsafe(30)
-    if not (8 <= len(token) <= 128 and token.isprintable() and token.isascii()):
-        raise errors.weak_token()
+    token = _new_token(auth_token)
     account = Account(auth_id, parent_id)
     await store.create_account(account, hash_token(token), now)
     return account, token
 
 
+def _new_token(chosen: str | None) -> str:
+    token = chosen or secrets.token_urlsafe(30)
+    if not (8 <= len(token) <= 128 and token.isprintable() and token.isascii()):
+        raise errors.weak_token()
+    return token
+
+
+async def rotate_token(store: TokenStore, auth_id: str) -> str:
+    """Give the account a new random token and return it: the old one is refused from now on,
+    by every server process (``Authenticator`` checks the stored hash on each request)."""
+    token = _new_token(None)
+    if not await store.replace_token(auth_id, hash_token(token)):
+        raise errors.account_not_found(auth_id)
+    return token
+
+
 class Authenticator:
-    """Checks credentials. An ``Authorization`` header that verified once is remembered as it
-    is, so only a client's first request pays for the slow hash."""
+    """Checks credentials. An ``Authorization`` header that verified once is remembered with the
+    token hash it verified against, so only a client's first request pays for the slow hash;
+    later ones read the account's stored hash and accept the header only while it is the same,
+    so a token rotated by any process (``rotate_token``) is refused at once."""
 
     _REMEMBERED = 4096
 
     def __init__(self, store: AccountStore) -> None:
         self._store = store
-        self._headers: dict[str, Account] = {}
+        self._headers: dict[str, tuple[Account, str]] = {}
 
     async def authenticate(self, auth_id: str, token: str) -> Account:
+        return (await self._verify(auth_id, token))[0]
+
+    async def _verify(self, auth_id: str, token: str) -> tuple[Account, str]:
         found = await self._store.get_account(auth_id) if AUTH_ID.fullmatch(auth_id) else None
         if found is None or not verify_token(token, found[1]):
             raise errors.authentication_failed()
-        return found[0]
+        return found
 
     async def authenticate_basic(self, header: str) -> Account:
         """The account of an HTTP Basic ``Authorization`` header."""
-        account = self._headers.get(header)
-        if account is not None:
-            return account
+        remembered = self._headers.get(header)
+        if remembered is not None:
+            account, verified = remembered
+            found = await self._store.get_account(account.auth_id)
+            if found is not None and hmac.compare_digest(found[1], verified):
+                return found[0]
+            del self._headers[header]  # the token was rotated (or the account is gone)
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic":
             raise errors.authentication_failed()
@@ -100,8 +127,8 @@ class Authenticator:
         auth_id, separator, token = decoded.partition(":")
         if not separator:
             raise errors.authentication_failed()
-        account = await self.authenticate(auth_id, token)
+        account, verified = await self._verify(auth_id, token)
         if len(self._headers) >= self._REMEMBERED:
             self._headers.clear()
-        self._headers[header] = account
+        self._headers[header] = (account, verified)
         return account

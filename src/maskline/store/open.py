@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from pathlib import Path
 
 from maskline.domain.ports import Store
 from maskline.store.migrate import SCHEMA_REVISION, OutdatedSchema, require_revision, upgrade
@@ -24,10 +25,15 @@ def is_postgres(url: str) -> bool:
 
 
 def check_url(url: str) -> None:
-    if sqlite_path(url) is None and not is_postgres(url):
+    path = sqlite_path(url)
+    if path is None and not is_postgres(url):
         raise UnsupportedDatabase(
             f"unsupported database URL {url!r}: use sqlite:///PATH (for example sqlite:///./maskline.db)"
             " or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    if path is not None and not Path(path).parent.is_dir():
+        raise UnsupportedDatabase(
+            f"cannot open the database {path}: the folder {Path(path).parent} does not exist"
         )
 
 

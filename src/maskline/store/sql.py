@@ -88,6 +88,20 @@ class SqlStore(SqlCalls):
         )
         return None if row is None else (Account(auth_id, row[0]), row[1])
 
+    async def list_accounts(self) -> list[tuple[Account, int]]:
+        rows = await self._read.fetch(
+            "SELECT auth_id, parent_id, created FROM accounts ORDER BY created, auth_id"
+        )
+        return [(Account(row[0], row[1]), int(row[2])) for row in rows]
+
+    async def replace_token(self, auth_id: str, token_hash: str) -> bool:
+        async def work(db: Db) -> Row | None:
+            return await db.fetchrow(
+                "UPDATE accounts SET token_hash = ? WHERE auth_id = ? RETURNING auth_id", token_hash, auth_id
+            )
+
+        return await self._transact(work) is not None
+
     async def count_accounts(self) -> int:
         row = await self._read.fetchrow("SELECT COUNT(*) FROM accounts")
         assert row is not None
@@ -148,7 +162,7 @@ class SqlStore(SqlCalls):
                     main_id,
                 )
                 if row is None:
-                    raise errors.number_not_found()
+                    raise errors.number_not_held(number, main_id)
 
         await self._transact(work)
 

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TypeVar
 
 from maskline.domain.ports import StoreUnavailable
@@ -86,6 +85,7 @@ class SQLiteStore(SqlStore):
         self._db = connection
         self._checkpointer = _Checkpointer(path)
         self._group: asyncio.Future[None] | None = None
+        self._group_commit: asyncio.Handle | None = None  # the scheduled _commit_group
         self._syncer = _Syncer(path + "-wal") if durable else None
 
     @classmethod
@@ -95,7 +95,6 @@ class SQLiteStore(SqlStore):
         ``durable``: a commit returns only once the write-ahead log holding it is on disk, so an
         answered write survives power loss; without it, only a crash of the process.
         """
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, isolation_level=None)
         for pragma in (
             "journal_mode=WAL",
@@ -113,6 +112,15 @@ class SQLiteStore(SqlStore):
         return cls(db, path, durable)
 
     async def close(self) -> None:
+        group = self._group
+        if group is not None:
+            # A group still to commit: its units have run (some may have failed and been rolled
+            # back) and wait for it. It commits now, not on a later turn on a closed connection.
+            assert self._group_commit is not None
+            self._group_commit.cancel()
+            self._commit_group()
+            with contextlib.suppress(Exception):  # its units are told of a failure themselves
+                await asyncio.shield(group)
         self._checkpointer.stop()
         if self._syncer is not None:
             self._syncer.close()
@@ -144,7 +152,7 @@ class SQLiteStore(SqlStore):
             loop = asyncio.get_running_loop()
             self._group = loop.create_future()
             self._group.add_done_callback(_retrieve)
-            loop.call_soon(self._commit_group)
+            self._group_commit = loop.call_soon(self._commit_group)
         db.execute("SAVEPOINT unit")
         try:
             yield
@@ -155,7 +163,7 @@ class SQLiteStore(SqlStore):
         db.execute("RELEASE unit")
 
     def _commit_group(self) -> None:
-        group, self._group = self._group, None
+        group, self._group, self._group_commit = self._group, None, None
         assert group is not None
         try:
             self._db.execute("COMMIT")
