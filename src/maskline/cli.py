@@ -1,5 +1,5 @@
-"""Operator commands: ``maskline serve | db upgrade | account create | number add/list/retire |
-carrier set | pool plan | sim``."""
+"""Operator commands: ``maskline serve | db upgrade | backup | account create |
+number add/list/retire | carrier set | pool plan | sim``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from maskline import version
 from maskline.config import Config, ConfigError
 from maskline.domain import errors
 from maskline.domain.allocation import CooloffScope
@@ -28,6 +30,7 @@ from maskline.http.render import number_object
 from maskline.service.accounts import create_account
 from maskline.service.calls import CallService
 from maskline.service.numbers import NumberService
+from maskline.store.backup import BackupError, backup_sqlite
 from maskline.store.migrate import OutdatedSchema, upgrade
 from maskline.store.open import UnsupportedDatabase, check_url, open_store, sqlite_path
 from maskline.telephony.xml import webhook_urls
@@ -35,6 +38,7 @@ from maskline.telephony.xml import webhook_urls
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maskline", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"maskline {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -56,6 +60,14 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     command(db, "upgrade", "Bring the database schema up to date (run it before starting a new version).")
+    backup = command(
+        commands,
+        "backup",
+        "Copy the embedded SQLite database to FILE, consistently, while the server runs"
+        " (PostgreSQL: use pg_dump).",
+    )
+    backup.add_argument("file", type=Path, metavar="FILE")
+    backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
     sim = commands.add_parser(
         "sim",
@@ -295,6 +307,21 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
         )
 
 
+def backup(config: Config, file: Path, force: bool) -> int:
+    check_url(config.database_url)
+    path = sqlite_path(config.database_url)
+    if path is None:
+        print(
+            "maskline: backup copies the embedded SQLite database; back PostgreSQL up with"
+            " pg_dump --format=custom (see the README)",
+            file=sys.stderr,
+        )
+        return 1
+    pages = backup_sqlite(path, file, force)
+    print(f"maskline: copied {path} to {file} ({pages} pages)")
+    return 0
+
+
 def run_sim(args: argparse.Namespace) -> int:
     from maskline.sim import workloads
     from maskline.sim.replay import POLICIES
@@ -363,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             serve(config, args.host, args.port, args.workers)
             return 0
+        if args.command == "backup":
+            return backup(config, args.file, args.force)
         if args.command == "db":
             check_url(config.database_url)
             upgrade(config.database_url)
@@ -377,6 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         StoreUnavailable,
         OSError,
         ValueError,
+        BackupError,
+        sqlite3.Error,
     ) as error:
         print(f"maskline: {error}", file=sys.stderr)
         return 1
