@@ -1,4 +1,4 @@
-"""Operator commands: serve, db upgrade, account create/list/rotate-token, number
+"""Operator commands: serve, db upgrade, backup, account create/list/rotate-token, number
 add/list/retire, carrier set, pool plan, purge and sim."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import os
 import shlex
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from maskline import version
 from maskline.config import DEFAULT_DATABASE_URL, Config, ConfigError
 from maskline.domain import errors
 from maskline.domain.allocation import CooloffScope
@@ -30,6 +32,7 @@ from maskline.http.render import number_object
 from maskline.service.accounts import create_account, rotate_token
 from maskline.service.calls import CallService
 from maskline.service.numbers import NumberService
+from maskline.store.backup import BackupError, backup_sqlite
 from maskline.store.migrate import OutdatedSchema, upgrade
 from maskline.store.open import UnsupportedDatabase, check_url, open_store, sqlite_path
 from maskline.telephony.xml import webhook_urls
@@ -43,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Every command but sim takes --database URL (default: $MASKLINE_DATABASE_URL or"
         " sqlite:///./maskline.db). 'maskline COMMAND --help' shows a command's options.",
     )
+    parser.add_argument("--version", action="version", version=f"maskline {version()}")
     commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
 
     def command(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -64,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     command(db, "upgrade", "Bring the database schema up to date (run it before starting a new version).")
+    backup = command(
+        commands,
+        "backup",
+        "Copy the embedded SQLite database to FILE, consistently, while the server runs"
+        " (PostgreSQL: use pg_dump).",
+    )
+    backup.add_argument("file", type=Path, metavar="FILE")
+    backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
     sim = commands.add_parser(
         "sim",
@@ -345,6 +357,21 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
         )
 
 
+def backup(config: Config, file: Path, force: bool) -> int:
+    check_url(config.database_url)
+    path = sqlite_path(config.database_url)
+    if path is None:
+        print(
+            "maskline: backup copies the embedded SQLite database; back PostgreSQL up with"
+            " pg_dump --format=custom (see the README)",
+            file=sys.stderr,
+        )
+        return 1
+    pages = backup_sqlite(path, file, force)
+    print(f"maskline: copied {path} to {file} ({pages} pages)")
+    return 0
+
+
 def run_sim(args: argparse.Namespace) -> int:
     from maskline.sim import workloads
     from maskline.sim.replay import POLICIES
@@ -413,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             serve(config, args.host, args.port, args.workers)
             return 0
+        if args.command == "backup":
+            return backup(config, args.file, args.force)
         if args.command == "db":
             check_url(config.database_url)
             upgrade(config.database_url)
@@ -427,6 +456,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         StoreUnavailable,
         OSError,
         ValueError,
+        BackupError,
+        sqlite3.Error,
     ) as error:
         print(f"maskline: {error}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from maskline import telemetry
+from maskline import telemetry, version
 from maskline.http.metrics import Metrics
 from maskline.http.observe import route_of
 from maskline.telemetry import JsonFormatter, mask_phones, request_id
@@ -44,7 +44,7 @@ def test_health_metrics_and_json_logs(database: str) -> None:
     server = ServerProcess(database)
     try:
         with httpx.Client(base_url=server.url, auth=(AUTH_ID, TOKEN), trust_env=False) as client:
-            assert client.get("/healthz").json() == {"status": "ok"}
+            assert client.get("/healthz").json() == {"status": "ok", "version": version()}
             assert client.get("/readyz").json() == {"status": "ok"}
             created = client.post(
                 SESSION,

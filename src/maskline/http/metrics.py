@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from maskline import version
 from maskline.domain.ports import Clock, Store, StoreUnavailable
 from maskline.http.wire import LOOPBACK, trusted
 from maskline.service.capacity import CapacityPlanner
@@ -117,7 +118,7 @@ class Metrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", "version": version()})
 
     async def readyz(self, request: Request) -> Response:
         try:

@@ -11,13 +11,13 @@ describes what the server does, tolerances included (contract §4.2); the tests 
 from __future__ import annotations
 
 import functools
-from importlib.metadata import version
 from typing import Any
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from maskline import version
 from maskline.domain.allocation import MAX_COOLOFF
 from maskline.domain.listing import MAX_LIMIT, STATUSES
 from maskline.domain.params import ALIASES, UPDATABLE
@@ -337,7 +337,13 @@ def _reply_schemas() -> dict[str, Schema]:
         "NumberFound": _object({"api_id": api_id, "response": _ref("schemas", "Number")}),
         "NumberRetired": _object({"api_id": api_id, "message": {"const": "Number retired"}}),
         "NumberPage": _object({"api_id": api_id, "response": _page("Number")}),
-        "Health": _object({"status": {"enum": ["ok", "unavailable"]}}),
+        "Health": _object(
+            {
+                "status": {"enum": ["ok", "unavailable"]},
+                "version": {"type": "string", "description": "maskline's version (/healthz only)"},
+            },
+            optional=("version",),
+        ),
     }
 
 
@@ -650,8 +656,8 @@ def _operator_paths() -> dict[str, Schema]:
             "get": _operation(
                 "healthz",
                 "Operator",
-                "The process answers",
-                _replies({"200": _json(health, "Alive.")}),
+                "The process answers, and says its version",
+                _replies({"200": _json(health, 'Alive: {"status": "ok", "version": "X.Y.Z"}.')}),
                 security=[],
             )
         },
@@ -717,7 +723,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "maskline",
-            "version": version("maskline"),
+            "version": version(),
             "description": "Phone-number masking speaking Plivo's Number Masking Session API, plus"
             " maskline's number pool resource, the carriers' webhooks, the SIP proxy's routing"
             " endpoints and the operator's."

@@ -252,6 +252,7 @@ def _retrieve(group: asyncio.Future[None]) -> None:
 
 
 WAL_LIMIT = 64 * 1024 * 1024  # bytes of write-ahead log before it is made to start over
+RESTART_WAIT_MS = 50  # how long making it start over may hold writes back
 
 
 class _Checkpointer:
@@ -280,9 +281,20 @@ class _Checkpointer:
                 with contextlib.suppress(sqlite3.Error, OSError):
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)")
                     if os.path.getsize(self._wal) > self._limit:
-                        db.execute("PRAGMA wal_checkpoint(RESTART)")
+                        self._restart(db)
         finally:
             db.close()
+
+    @staticmethod
+    def _restart(db: sqlite3.Connection) -> None:
+        """Make the log start over. The checkpoint holds the write lock while it waits for
+        readers of older snapshots; another process's long reader (``maskline backup``) would
+        hold every write back for the whole wait, so it waits briefly and tries again later."""
+        db.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+        try:
+            db.execute("PRAGMA wal_checkpoint(RESTART)")
+        finally:
+            db.execute("PRAGMA busy_timeout=5000")
 
     def stop(self) -> None:
         self._stopping.set()
