@@ -373,6 +373,8 @@ def backup(config: Config, file: Path, force: bool) -> int:
 
 
 def run_sim(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from maskline.sim import workloads
     from maskline.sim.replay import POLICIES
     from maskline.sim.report import simulate, table
@@ -403,15 +405,22 @@ def run_sim(args: argparse.Namespace) -> int:
         with args.write_trace.open("w") as out:
             write_trace(first(1), out)
     seeds = range(1, max(args.seeds, 1) + 1)
-    rows = simulate(
-        chosen,
-        args.policy or list(POLICIES),
-        seeds,
-        CooloffScope(args.scope),
-        args.pool_size,
-        args.cooloff,
-        args.optimum,
+    policies = args.policy or list(POLICIES)
+    # A bar on standard error while it works, when that is a terminal (a run can take minutes).
+    bar = tqdm(
+        total=len(chosen) * len(policies), desc="simulating", unit="run", file=sys.stderr, disable=None
     )
+    with bar:
+        rows = simulate(
+            chosen,
+            policies,
+            seeds,
+            CooloffScope(args.scope),
+            args.pool_size,
+            args.cooloff,
+            args.optimum,
+            progress=bar.update,
+        )
     print(table(rows))
     return 0
 

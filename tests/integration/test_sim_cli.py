@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
 from pathlib import Path
 
 from tests.support import maskline
@@ -27,3 +35,25 @@ def test_sim_names_what_it_does_not_know(tmp_path: Path) -> None:
     bad.write_text('{"start": 10, "end": 5, "first": "a", "second": "b"}\n')
     refused = maskline("sim", "--trace", str(bad), database="", check=False)
     assert refused.returncode == 1 and "line 1: a session must end after it starts" in refused.stderr
+
+
+def test_sim_shows_its_progress_on_a_terminal_and_nowhere_else() -> None:
+    """On a terminal, a bar on standard error counts the runs as they finish; piped, the output
+    is the table alone."""
+    command = [sys.executable, "-m", "maskline", "sim", "--workload", "trap-3", "--workload", "trap-5"]
+    command += ["--policy", "first_fit", "--policy", "quarantine"]
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal's size
+    try:
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120)
+        os.close(terminal)
+        shown = b""
+        with contextlib.suppress(OSError):  # the terminal's other end is closed: all is read
+            while chunk := os.read(controller, 4096):
+                shown += chunk
+    finally:
+        os.close(controller)
+    assert done.returncode == 0 and "| trap-5 | quarantine |" in done.stdout
+    assert b"simulating" in shown and b"4/4" in shown
+    piped = maskline("sim", "--workload", "trap-3", "--policy", "first_fit", database="")
+    assert "simulating" not in piped.stderr and piped.stdout.startswith("|")
