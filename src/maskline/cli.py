@@ -367,7 +367,15 @@ def backup(config: Config, file: Path, force: bool) -> int:
             file=sys.stderr,
         )
         return 1
-    pages = backup_sqlite(path, file, force)
+    from tqdm import tqdm
+
+    with tqdm(desc="copying", unit="page", file=sys.stderr, disable=None) as bar:
+
+        def progress(copied: int, total: int) -> None:
+            bar.total = total
+            bar.update(copied - bar.n)
+
+        pages = backup_sqlite(path, file, force, progress)
     print(f"maskline: copied {path} to {file} ({pages} pages)")
     return 0
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from maskline.store.backup import backup_sqlite
 from tests.support import ServerProcess, maskline
 
 AUTH_ID, TOKEN = "MA" + "B" * 18, "backup-token"
@@ -122,3 +123,17 @@ def test_postgresql_is_backed_up_with_pg_dump(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "pg_dump" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_backup_tells_its_progress_step_by_step(tmp_path: Path) -> None:
+    source = tmp_path / "big.db"
+    with contextlib.closing(sqlite3.connect(source)) as db:
+        db.execute("CREATE TABLE t (x BLOB)")
+        db.executemany("INSERT INTO t VALUES (?)", [(b"x" * 4000,) for _ in range(1000)])
+        db.commit()
+    seen: list[tuple[int, int]] = []
+    pages = backup_sqlite(
+        str(source), tmp_path / "copy.db", progress=lambda done, total: seen.append((done, total))
+    )
+    assert len(seen) > 1 and seen[-1] == (pages, pages)  # several steps, the last one complete
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)

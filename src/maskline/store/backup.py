@@ -15,6 +15,7 @@ import os
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 PAGES_PER_STEP = 64  # 256 KiB at SQLite's default page size
@@ -25,8 +26,12 @@ class BackupError(Exception):
     pass
 
 
-def backup_sqlite(source: str, target: Path, force: bool = False) -> int:
-    """Copy the SQLite database at ``source`` to ``target``; returns the pages copied."""
+Progress = Callable[[int, int], object]  # (pages copied, pages in all)
+
+
+def backup_sqlite(source: str, target: Path, force: bool = False, progress: Progress | None = None) -> int:
+    """Copy the SQLite database at ``source`` to ``target``; returns the pages copied.
+    ``progress`` is told after each step how far the copy is."""
     if not Path(source).is_file():
         raise BackupError(f"there is no database at {source}")
     if target.exists() and not force:
@@ -35,7 +40,7 @@ def backup_sqlite(source: str, target: Path, force: bool = False) -> int:
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".partial")
     os.close(handle)
     try:
-        pages = _copy(source, temporary)
+        pages = _copy(source, temporary, progress)
         _sync(temporary)
         os.replace(temporary, target)
     except BaseException:
@@ -47,7 +52,12 @@ def backup_sqlite(source: str, target: Path, force: bool = False) -> int:
     return pages
 
 
-def _copy(source: str, temporary: str) -> int:
+def _copy(source: str, temporary: str, progress: Progress | None) -> int:
+    def step(status: int, remaining: int, total: int) -> None:
+        if progress is not None:
+            progress(total - remaining, total)
+        time.sleep(PAUSE)
+
     # Read-only: the backup never writes to the server's database, nor creates one.
     uri = "file:" + Path(source).resolve().as_posix() + "?mode=ro"
     with contextlib.closing(sqlite3.connect(uri, uri=True, isolation_level=None)) as src:
@@ -55,7 +65,7 @@ def _copy(source: str, temporary: str) -> int:
         src.execute("BEGIN")
         src.execute("SELECT count(*) FROM sqlite_master").fetchall()  # the snapshot starts here
         with contextlib.closing(sqlite3.connect(temporary, isolation_level=None)) as dst:
-            src.backup(dst, pages=PAGES_PER_STEP, progress=lambda *_: time.sleep(PAUSE))
+            src.backup(dst, pages=PAGES_PER_STEP, progress=step)
             # The copy keeps the source's page header (WAL mode); leave it a single file.
             dst.execute("PRAGMA journal_mode=DELETE")
             problems = [row[0] for row in dst.execute("PRAGMA integrity_check")]
