@@ -15,9 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from maskline.config import Config
+from tests.databases import Databases
+from tests.support import FakeClock, ServerThread, fresh_number
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "systemd" / "maskline.service"
@@ -25,6 +29,9 @@ ENV_FILE = ROOT / "deploy" / "systemd" / "maskline.env"
 CONFIG_SOURCE = ROOT / "src" / "maskline" / "config.py"
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or ""
 SHIPPED_PROGRAM = "/opt/maskline/.venv/bin/maskline"
+ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
+ALERTS_TEST = ROOT / "deploy" / "prometheus" / "alerts_test.yml"
+PROMTOOL = shutil.which("promtool") or ""
 
 
 def unit_for_test(tmp_path: Path, extra: str = "") -> Path:
@@ -49,9 +56,7 @@ def unit_for_test(tmp_path: Path, extra: str = "") -> Path:
 def verify(unit: Path) -> list[str]:
     """``systemd-analyze verify``'s complaints about ``unit`` (it exits 0 on unknown keys, and
     says so on stderr, naming the file)."""
-    done = subprocess.run(
-        [SYSTEMD_ANALYZE, "verify", str(unit)], capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([SYSTEMD_ANALYZE, "verify", str(unit)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return [line for line in done.stderr.splitlines() if unit.name in line]
 
@@ -117,3 +122,59 @@ def test_environment_file_loads() -> None:
     assert config.trusted_proxies == ("127.0.0.1",)
     assert config.database_url == "sqlite:///./maskline.db"
     assert config.metrics_token == values["MASKLINE_METRICS_TOKEN"]
+
+
+needs_promtool = pytest.mark.skipif(not PROMTOOL, reason="promtool (Debian: prometheus) is not installed")
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=60, cwd=ALERTS.parent)
+
+
+@needs_promtool
+def test_alert_rules_are_valid() -> None:
+    done = promtool("check", "rules", ALERTS.name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout
+
+
+@needs_promtool
+def test_alert_rules_pass_their_unit_tests() -> None:
+    """alerts_test.yml: each important alert fires when it should and stays quiet otherwise."""
+    done = promtool("test", "rules", ALERTS_TEST.name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    tested = set(re.findall(r"alertname: (\w+)", ALERTS_TEST.read_text()))
+    defined = set(re.findall(r"- alert: (\w+)", ALERTS.read_text()))
+    assert tested == defined
+
+
+def test_alert_rules_use_only_metrics_the_server_exports(databases: Databases) -> None:
+    """Every ``maskline_*`` name in alerts.yml is a family a real server's /metrics has, once
+    a pool has numbers and a session (the pool gauges need a plan to show)."""
+    token = "deploy-files-metrics-token"
+    server = ServerThread(databases.new(), FakeClock(), metrics_token=token, plan_refresh=1).start()
+    try:
+        tenant = server.tenant(numbers=2)
+        created = httpx.post(
+            f"{server.url}/v1/Account/{tenant.auth_id}/Masking/Session/",
+            json={"first_party": fresh_number(), "second_party": fresh_number()},
+            auth=(tenant.auth_id, tenant.auth_token),
+            trust_env=False,
+        )
+        assert created.status_code == 201, created.text
+        scraped = httpx.get(
+            f"{server.url}/metrics", headers={"Authorization": f"Bearer {token}"}, trust_env=False
+        )
+        assert scraped.status_code == 200
+    finally:
+        server.stop()
+    exported: set[str] = set()
+    for family in text_string_to_metric_families(scraped.text):
+        exported.add(family.name)
+        exported.update(sample.name for sample in family.samples)  # name_total, name_bucket...
+        if family.type == "counter":  # a labelled counter not yet counted has no samples
+            exported.add(f"{family.name}_total")
+    used = set(re.findall(r"\bmaskline_[a-z0-9_]+\b", ALERTS.read_text()))
+    assert {"maskline_pool_headroom", "maskline_database_unavailable_total"} <= used
+    assert "maskline_pool_headroom" in exported  # the plan was made
+    assert used - exported == set()
