@@ -34,7 +34,7 @@ def exported_names(exposition: str) -> set[str]:
         "histogram": ("_bucket", "_sum", "_count", "_created"),
         "summary": ("", "_sum", "_count", "_created"),
     }
-    names = set()
+    names: set[str] = set()
     for family in text_string_to_metric_families(exposition):
         names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
         names.update(sample.name for sample in family.samples)
