@@ -153,3 +153,21 @@ def test_revision_0004_moves_held_rows_to_holds_and_the_rest_to_departures(datab
         (3, "+1415", True, 1500),
         (3, "+1628", True, 1500),
     ]
+
+
+def test_db_upgrade_reads_the_url_as_the_server_does(databases: Databases) -> None:
+    """``?sslmode=…`` and the other libpq parameters of the URL reach ``db upgrade`` as they reach
+    ``serve``: SQLAlchemy handed them to asyncpg as keyword arguments, and ``sslmode`` is none."""
+    if databases.backend == "sqlite":
+        pytest.skip("the URL parameters are PostgreSQL's")
+    plain = databases.new(migrated=False)
+    url = plain + ("&" if "?" in plain else "?") + "sslmode=disable&application_name=maskline-upgrade"
+    upgraded = maskline("db", "upgrade", database=url, check=False)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert differences(plain) == []
+    # A URL asking for a verified TLS connection is held to it (the test server has no TLS).
+    other = databases.new(migrated=False)
+    verified = other + ("&" if "?" in other else "?") + "sslmode=verify-full&sslrootcert=/none/root.crt"
+    refused = maskline("db", "upgrade", database=verified, check=False)
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr and "unexpected keyword" not in refused.stderr

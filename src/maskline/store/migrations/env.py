@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -26,7 +27,12 @@ def _migrate(connection: Connection) -> None:
 
 
 async def _migrate_async(url: str) -> None:
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    # asyncpg reads the URL itself, as it does for the server (sslmode, sslrootcert and the other
+    # libpq parameters included): SQLAlchemy would pass its query to asyncpg.connect as keyword
+    # arguments, which has no sslmode.
+    engine = create_async_engine(
+        "postgresql+asyncpg://", poolclass=pool.NullPool, async_creator=lambda: asyncpg.connect(url)
+    )
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_migrate)
@@ -44,7 +50,7 @@ def run() -> None:
             _migrate(connection)
         engine.dispose()
     else:
-        asyncio.run(_migrate_async(url.replace("postgresql://", "postgresql+asyncpg://", 1)))
+        asyncio.run(_migrate_async(url))
 
 
 run()
