@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import importlib.util
 import json
@@ -15,7 +16,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -241,7 +242,8 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         rows = await store.session_history(account.main_id, now - args.days * 86400)
         history = [HistoryRow(*row) for row in rows]  # type: ignore[arg-type]
         in_service = await store.numbers_in_service(account.main_id)
-        print(plan_table(plan(history, in_service, now, config.policy)))
+        with _progress("sizing pools", "pool") as progress:
+            print(plan_table(plan(history, in_service, now, config.policy, progress)))
         return 0
 
     async def purge(store: Store) -> int:
@@ -357,6 +359,20 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
         )
 
 
+@contextlib.contextmanager
+def _progress(what: str, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A bar on standard error, when that is a terminal, told (done, in all) as work goes on."""
+    from tqdm import tqdm
+
+    with tqdm(desc=what, unit=unit, file=sys.stderr, disable=None) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield progress
+
+
 def backup(config: Config, file: Path, force: bool) -> int:
     check_url(config.database_url)
     path = sqlite_path(config.database_url)
@@ -367,22 +383,13 @@ def backup(config: Config, file: Path, force: bool) -> int:
             file=sys.stderr,
         )
         return 1
-    from tqdm import tqdm
-
-    with tqdm(desc="copying", unit="page", file=sys.stderr, disable=None) as bar:
-
-        def progress(copied: int, total: int) -> None:
-            bar.total = total
-            bar.update(copied - bar.n)
-
+    with _progress("copying", "page") as progress:
         pages = backup_sqlite(path, file, force, progress)
     print(f"maskline: copied {path} to {file} ({pages} pages)")
     return 0
 
 
 def run_sim(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from maskline.sim import workloads
     from maskline.sim.replay import POLICIES
     from maskline.sim.report import simulate, table
@@ -414,11 +421,7 @@ def run_sim(args: argparse.Namespace) -> int:
             write_trace(first(1), out)
     seeds = range(1, max(args.seeds, 1) + 1)
     policies = args.policy or list(POLICIES)
-    # A bar on standard error while it works, when that is a terminal (a run can take minutes).
-    bar = tqdm(
-        total=len(chosen) * len(policies), desc="simulating", unit="run", file=sys.stderr, disable=None
-    )
-    with bar:
+    with _progress("simulating", "run") as progress:  # a run can take minutes
         rows = simulate(
             chosen,
             policies,
@@ -427,7 +430,7 @@ def run_sim(args: argparse.Namespace) -> int:
             args.pool_size,
             args.cooloff,
             args.optimum,
-            progress=bar.update,
+            progress=progress,
         )
     print(table(rows))
     return 0
@@ -440,7 +443,8 @@ def plan_trace(path: Path) -> int:
     trace = load_trace(path)
     rows = [HistoryRow(s.start, s.end, s.end + s.cooloff, s.first, s.second, "", s.pool, "") for s in trace]
     after = max((s.end + s.cooloff for s in trace), default=0)  # a file has no "now": its end
-    print(plan_table(plan(rows, None, after, Config.from_env().policy)))
+    with _progress("sizing pools", "pool") as progress:
+        print(plan_table(plan(rows, None, after, Config.from_env().policy, progress)))
     return 0
 
 

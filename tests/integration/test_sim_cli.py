@@ -37,14 +37,13 @@ def test_sim_names_what_it_does_not_know(tmp_path: Path) -> None:
     assert refused.returncode == 1 and "line 1: a session must end after it starts" in refused.stderr
 
 
-def test_sim_shows_its_progress_on_a_terminal_and_nowhere_else() -> None:
-    """On a terminal, a bar on standard error counts the runs as they finish; piped, the output
-    is the table alone."""
-    command = [sys.executable, "-m", "maskline", "sim", "--workload", "trap-3", "--workload", "trap-5"]
-    command += ["--policy", "first_fit", "--policy", "quarantine"]
+def on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess[str], bytes]:
+    """Run the CLI with its standard error on a terminal (100 columns): what it printed, and
+    what the terminal showed."""
     controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal's size
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     try:
+        command = [sys.executable, "-m", "maskline", *args]
         done = subprocess.run(command, stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120)
         os.close(terminal)
         shown = b""
@@ -53,7 +52,37 @@ def test_sim_shows_its_progress_on_a_terminal_and_nowhere_else() -> None:
                 shown += chunk
     finally:
         os.close(controller)
+    return done, shown
+
+
+def test_sim_shows_its_progress_on_a_terminal_and_nowhere_else() -> None:
+    """On a terminal, a bar on standard error counts the runs as they finish; piped, the output
+    is the table alone."""
+    done, shown = on_a_terminal(
+        "sim",
+        "--workload",
+        "trap-3",
+        "--workload",
+        "trap-5",
+        "--policy",
+        "first_fit",
+        "--policy",
+        "quarantine",
+    )
     assert done.returncode == 0 and "| trap-5 | quarantine |" in done.stdout
     assert b"simulating" in shown and b"4/4" in shown
     piped = maskline("sim", "--workload", "trap-3", "--policy", "first_fit", database="")
     assert "simulating" not in piped.stderr and piped.stdout.startswith("|")
+
+
+def test_pool_plan_shows_its_progress_on_a_terminal(tmp_path: Path) -> None:
+    trace = tmp_path / "geo.jsonl"
+    maskline(
+        "sim", "--workload", "geo-split", "--policy", "first_fit", "--write-trace", str(trace), database=""
+    )
+    done, shown = on_a_terminal("pool", "plan", "--trace", str(trace))
+    pools = (
+        len([line for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line]) - 1
+    )
+    assert done.returncode == 0 and pools >= 2
+    assert b"sizing pools" in shown and f"{pools}/{pools}".encode() in shown

@@ -4,7 +4,7 @@ traffic needs now and at its peak, against the 2Δ−1 rule and the numbers in s
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from maskline.domain.allocation import WILDCARD, CooloffScope, Policy
@@ -62,8 +62,10 @@ def plan(
     in_service: Mapping[tuple[str, str], int] | None,
     now: int,
     policy: Policy = Policy.FIRST_FIT,
+    progress: Callable[[int, int], object] | None = None,
 ) -> list[PlanRow]:
-    """Per pool and country: what the history of ``rows`` needed of the server's ``policy``."""
+    """Per pool and country: what the history of ``rows`` needed of the server's ``policy``;
+    ``progress`` is told (pools done, pools in all) as each is sized."""
     by_pool = to_trace(rows)
     now_live: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     in_use: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -75,7 +77,7 @@ def plan(
             now_live[key].update(p for p in (r.first, r.second) if p)
     keys = sorted(set(by_pool) | set(in_service or {}))
     plans = []
-    for key in keys:
+    for done, key in enumerate(keys, 1):
         trace = by_pool.get(key, [])
         sizing = k_star(trace, POLICIES[policy.value], CooloffScope.PER_PARTY) if trace else None
         plans.append(
@@ -92,6 +94,8 @@ def plan(
                 rule=sizing.bound if sizing else 0,
             )
         )
+        if progress is not None:
+            progress(done, len(keys))
     return plans
 
 

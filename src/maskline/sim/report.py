@@ -39,11 +39,11 @@ def simulate(
     pool_size: int | None = None,
     cooloff: int | None = None,
     optimum: bool = False,
-    progress: Callable[[], object] | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> list[Row]:
     """One row per workload and policy: medians over the seeds (each seed a new trace); with
     ``optimum``, also the exact optimum (small traces only: it solves a SAT problem per size).
-    ``progress`` is called as each row is done."""
+    ``progress`` is told (rows done, rows in all) as each row is done."""
     rows = []
     for name, make in workloads.items():
         traces = [make(seed) for seed in seeds]
@@ -80,7 +80,7 @@ def simulate(
                 )
             )
             if progress is not None:
-                progress()
+                progress(len(rows), len(workloads) * len(policies))
     return rows
 
 
