@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import uvicorn
 
 from maskline.config import Config
@@ -329,3 +330,37 @@ async def hammer(url: str, path: str, headers: dict[str, str], total: int, conne
 
     await asyncio.gather(*(connection() for _ in range(connections)))
     return replies
+
+
+def exported_metrics(database: str) -> set[str]:
+    """Every sample name a real server's ``/metrics`` offers once a pool has numbers and a live
+    session (the pool gauges need both), whether or not a family has samples yet: a labelled
+    counter nothing has counted has a family and no samples, so the names follow from each
+    family's type (a counter ``X`` is sampled as ``X_total``, a histogram ``X`` as ``X_bucket``,
+    ``X_sum`` and ``X_count``, a gauge ``X`` as ``X``)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    server = ServerThread(database, FakeClock(), plan_refresh=1).start()
+    try:
+        tenant = server.tenant(numbers=2)
+        created = httpx.post(
+            f"{server.url}/v1/Account/{tenant.auth_id}/Masking/Session/",
+            json={"first_party": fresh_number(), "second_party": fresh_number()},
+            auth=(tenant.auth_id, tenant.auth_token),
+            trust_env=False,
+        )
+        assert created.status_code == 201, created.text
+        scraped = httpx.get(f"{server.url}/metrics", trust_env=False)  # loopback: no token needed
+        assert scraped.status_code == 200
+    finally:
+        server.stop()
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "histogram": ("_bucket", "_sum", "_count", "_created"),
+        "summary": ("", "_sum", "_count", "_created"),
+    }
+    names: set[str] = set()
+    for family in text_string_to_metric_families(scraped.text):
+        names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
+        names.update(sample.name for sample in family.samples)
+    return names

@@ -15,13 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from maskline.config import Config
 from tests.databases import Databases
-from tests.support import FakeClock, ServerThread, fresh_number
+from tests.support import exported_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "systemd" / "maskline.service"
@@ -149,31 +147,8 @@ def test_alert_rules_pass_their_unit_tests() -> None:
 
 
 def test_alert_rules_use_only_metrics_the_server_exports(databases: Databases) -> None:
-    """Every ``maskline_*`` name in alerts.yml is a family a real server's /metrics has, once
-    a pool has numbers and a session (the pool gauges need a plan to show)."""
-    token = "deploy-files-metrics-token"
-    server = ServerThread(databases.new(), FakeClock(), metrics_token=token, plan_refresh=1).start()
-    try:
-        tenant = server.tenant(numbers=2)
-        created = httpx.post(
-            f"{server.url}/v1/Account/{tenant.auth_id}/Masking/Session/",
-            json={"first_party": fresh_number(), "second_party": fresh_number()},
-            auth=(tenant.auth_id, tenant.auth_token),
-            trust_env=False,
-        )
-        assert created.status_code == 201, created.text
-        scraped = httpx.get(
-            f"{server.url}/metrics", headers={"Authorization": f"Bearer {token}"}, trust_env=False
-        )
-        assert scraped.status_code == 200
-    finally:
-        server.stop()
-    exported: set[str] = set()
-    for family in text_string_to_metric_families(scraped.text):
-        exported.add(family.name)
-        exported.update(sample.name for sample in family.samples)  # name_total, name_bucket...
-        if family.type == "counter":  # a labelled counter not yet counted has no samples
-            exported.add(f"{family.name}_total")
+    """Every ``maskline_*`` name in alerts.yml is one a real server's /metrics has."""
+    exported = exported_metrics(databases.new())
     used = set(re.findall(r"\bmaskline_[a-z0-9_]+\b", ALERTS.read_text()))
     assert {"maskline_pool_headroom", "maskline_database_unavailable_total"} <= used
     assert "maskline_pool_headroom" in exported  # the plan was made

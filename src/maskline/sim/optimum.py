@@ -46,7 +46,10 @@ def conflicts(trace: Sequence[TraceSession], scope: CooloffScope) -> set[tuple[i
 
 def colourable(size: int, count: int, pairs: set[tuple[int, int]]) -> bool:
     """Whether ``count`` sessions with these conflicts fit in ``size`` numbers."""
-    from pysat.solvers import Solver  # type: ignore[import-untyped]
+    try:
+        from pysat.solvers import Solver  # type: ignore[import-untyped]
+    except ImportError as missing:  # an optional extra (maskline sim --optimum checks first)
+        raise ImportError("the exact optimum needs python-sat: pip install 'maskline[optimum]'") from missing
 
     def var(session: int, number: int) -> int:
         return session * size + number + 1
