@@ -37,6 +37,11 @@ DATABASE_UNAVAILABLE = Counter(
     "Requests refused (503) and background runs skipped because the database could not be reached.",
     ["work"],
 )
+EVENT_FAILURES = Counter(
+    "maskline_event_delivery_failures",
+    "Session event deliveries that failed (unreachable, timed out, refused or not 2xx); each is"
+    " retried later, until it is given up.",
+)
 EDGE_REFUSALS = Counter(
     "maskline_edge_refusals",
     "Connections and requests refused at the edge, before the application.",

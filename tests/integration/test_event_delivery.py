@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from maskline.domain.events import Event, Outgoing
 from maskline.service.events import EventDeliverer
 from maskline.store.open import open_store
+from maskline.telemetry import EVENT_FAILURES
 from tests.databases import query
 from tests.support import FakeClock
 
@@ -147,8 +148,10 @@ def test_failed_attempts_hand_the_rest_back_and_lose_nothing(database: str) -> N
             await deliverer.close()
             await store.close()
 
+    failures = EVENT_FAILURES._value.get()
     receiver, count = asyncio.run(scenario())
     assert len(receiver.tried) == count and set(receiver.tried.values()) == {2}
+    assert EVENT_FAILURES._value.get() - failures == count  # each first attempt failed, counted
     assert query(database, "SELECT COUNT(*) FROM events WHERE pending OR attempts != 2") == [(0,)]
 
 

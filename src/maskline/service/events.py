@@ -190,6 +190,7 @@ class EventDeliverer:
         attempts = event.attempts + 1
         when = retry_at(attempts, now) if error and retry else None
         if error:
+            telemetry.EVENT_FAILURES.inc()
             log.info("event %s attempt %d failed: %s", event.id, attempts, error)
         await self._store.event_attempted(event.id, attempts, now, when, error)
         return not error
