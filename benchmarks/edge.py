@@ -35,7 +35,14 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from api import DOCS, command_line, machine, write_docs  # noqa: E402
-from tests.integration.test_edge import ATTACKER, MB, WEBHOOK, _siege, exchange, head, memory  # noqa: E402
+from tests.integration.test_edge import (  # noqa: E402
+    ATTACKER,
+    MB,
+    SLOW_BODIES,
+    SLOW_HEADS,
+    big_bodies_and_headers,
+    siege,
+)
 
 BIN = Path(sys.executable).parent
 BEGIN = "<!-- BEGIN benchmarks/edge.py: generated, do not edit by hand -->"
@@ -96,38 +103,17 @@ class Served:
 
 
 def attack_memory(server: Served) -> str:
-    asyncio.run(exchange(server.port, head("GET", "/healthz")))
-    before, _ = memory(server.process.pid)
-    block = b"a" * MB
-    body_head = head(
-        "POST", WEBHOOK, "Content-Type: application/x-www-form-urlencoded", f"Content-Length: {50 * MB}"
-    )
-    header_head = head("GET", "/healthz")[:-2] + b"X-Big: "
-
-    async def attack() -> list[object]:
-        bodies = [exchange(server.port, body_head, block, 50, timeout=30) for _ in range(12)]
-        headers = [exchange(server.port, header_head, block, 8, 30, b"\r\n\r\n") for _ in range(4)]
-        return await asyncio.gather(*bodies, *headers, return_exceptions=True)
-
-    replies = asyncio.run(attack())
-    _, peak = memory(server.process.pid)
+    growth, replies = big_bodies_and_headers(server.port, server.process.pid, 30)
     statuses = [r[0] if isinstance(r, tuple) else type(r).__name__ for r in replies]
     bodies = Counter(str(s) for s in statuses[:12])
     headers = Counter(str(s) for s in statuses[12:])
     shown = lambda c: ", ".join(f"{n}× {s}" for s, n in c.items())  # noqa: E731
-    return f"+{(peak - before) / MB:,.0f} MB | bodies: {shown(bodies)}; headers: {shown(headers)}"
+    return f"+{growth / MB:,.0f} MB | bodies: {shown(bodies)}; headers: {shown(headers)}"
 
 
 def attack_slow(server: Served, kind: str) -> str:
-    if kind == "heads":
-        asked, answered, opened = asyncio.run(
-            _siege(server.port, 5_000, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n", b"X-Slow: 1\r\n")
-        )
-    else:
-        first = head(
-            "POST", WEBHOOK, "Content-Type: application/x-www-form-urlencoded", "Content-Length: 10000"
-        )
-        asked, answered, opened = asyncio.run(_siege(server.port, 1_200, first, b"a"))
+    attack = SLOW_HEADS if kind == "heads" else SLOW_BODIES
+    asked, answered, opened = asyncio.run(siege(server.port, *attack))
     return f"{answered / asked:.0%} ({answered} of {asked}) | {opened:,}"
 
 

@@ -164,27 +164,32 @@ def test_a_request_target_over_8_kb_is_refused(server: ServerProcess) -> None:
     assert (status, body) == (414, b"URI too long")
 
 
-def test_big_bodies_and_headers_leave_memory_flat(server: ServerProcess) -> None:
-    """Twelve 50 MB webhook bodies and four 8 MB headers at once: the server's peak memory grows
-    by less than 100 MB (before the caps, it read each body whole)."""
-    pid = server.process.pid
-    assert asyncio.run(exchange(server.port, head("GET", "/healthz")))[0] == 200
+def big_bodies_and_headers(port: int, pid: int, timeout: float) -> tuple[int, list[object]]:
+    """Twelve 50 MB webhook bodies and four 8 MB headers at once: how much the server's peak
+    memory grew, and the replies (a (status, body) each, or the exception)."""
+    assert asyncio.run(exchange(port, head("GET", "/healthz")))[0] == 200
     before, _ = memory(pid)
     block = b"a" * MB
     body_head = head(
         "POST", WEBHOOK, "Content-Type: application/x-www-form-urlencoded", f"Content-Length: {50 * MB}"
     )
-
     header_head = head("GET", "/healthz")[:-2] + b"X-Big: "
 
     async def attack() -> list[object]:
-        bodies = [exchange(server.port, body_head, block, 50, timeout=20) for _ in range(12)]
-        headers = [exchange(server.port, header_head, block, 8, 20, b"\r\n\r\n") for _ in range(4)]
+        bodies = [exchange(port, body_head, block, 50, timeout=timeout) for _ in range(12)]
+        headers = [exchange(port, header_head, block, 8, timeout, b"\r\n\r\n") for _ in range(4)]
         return await asyncio.gather(*bodies, *headers, return_exceptions=True)
 
     replies = asyncio.run(attack())
     _, peak = memory(pid)
-    assert peak - before < 100 * MB, f"peak memory grew by {(peak - before) / MB:.0f} MB"
+    return peak - before, replies
+
+
+def test_big_bodies_and_headers_leave_memory_flat(server: ServerProcess) -> None:
+    """The server's peak memory grows by less than 100 MB (before the caps, it read each body
+    whole)."""
+    growth, replies = big_bodies_and_headers(server.port, server.process.pid, 20)
+    assert growth < 100 * MB, f"peak memory grew by {growth / MB:.0f} MB"
     assert [reply[0] for reply in replies] == [413] * 12 + [431] * 4  # type: ignore[index]
 
 
@@ -289,7 +294,7 @@ async def _hold(port: int, first: bytes, drip: bytes, stop: float, opened: list[
         await asyncio.sleep(1)
 
 
-async def _siege(port: int, slow: int, first: bytes, drip: bytes) -> tuple[int, int, int]:
+async def siege(port: int, slow: int, first: bytes, drip: bytes) -> tuple[int, int, int]:
     """``slow`` connections from 127.0.0.2, opened in a burst and kept trickling, while a client
     from 127.0.0.1 asks for 8 s: (asked, answered, connections the attacker opened)."""
     stop = time.monotonic() + 14
@@ -305,16 +310,23 @@ async def _siege(port: int, slow: int, first: bytes, drip: bytes) -> tuple[int, 
     return asked, answered, opened[0]
 
 
+# The two slow attacks: (connections, what each sends first, what it then trickles).
+SLOW_HEADS = (5_000, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n", b"X-Slow: 1\r\n")
+SLOW_BODIES = (
+    1_200,
+    head("POST", WEBHOOK, "Content-Type: application/x-www-form-urlencoded", "Content-Length: 10000"),
+    b"a",
+)
+
+
 def test_slow_request_heads_from_one_address_do_not_starve_another(server: ServerProcess) -> None:
-    first = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-    asked, answered, opened = asyncio.run(_siege(server.port, 5_000, first, b"X-Slow: 1\r\n"))
+    asked, answered, opened = asyncio.run(siege(server.port, *SLOW_HEADS))
     assert opened >= 5_000
     assert answered >= 0.9 * asked, f"{answered} of {asked} answered within 3 s"
 
 
 def test_slow_webhook_bodies_from_one_address_do_not_starve_another(server: ServerProcess) -> None:
-    first = head("POST", WEBHOOK, "Content-Type: application/x-www-form-urlencoded", "Content-Length: 10000")
-    asked, answered, opened = asyncio.run(_siege(server.port, 1_200, first, b"a"))
+    asked, answered, opened = asyncio.run(siege(server.port, *SLOW_BODIES))
     assert opened >= 1_200
     assert answered >= 0.9 * asked, f"{answered} of {asked} answered within 3 s"
 
