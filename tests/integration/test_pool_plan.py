@@ -24,9 +24,9 @@ def test_plan_from_the_database(harness: Any) -> None:
     h.expire(ended)  # A's third number stays held against A for 300 s
     h.clock.advance(100)
     now = int(h.clock())
-    history = [HistoryRow(*row) for row in h.run(h.store.session_history(MAIN.auth_id, now - 86400))]
+    history = [HistoryRow(*row) for row in h.run(h.store.sessions.session_history(MAIN.auth_id, now - 86400))]
     assert len(history) == 3 and {r.pool for r in history} == {MAIN.auth_id}
-    numbers = h.run(h.store.list_numbers(Scope(MAIN.auth_id, None), now))
+    numbers = h.run(h.store.numbers.list_numbers(Scope(MAIN.auth_id, None), now))
     in_service = {(MAIN.auth_id, "US"): len(numbers)}
     [row] = plan(history, in_service, now)
     assert (row.pool, row.country, row.sessions, row.in_service) == (MAIN.auth_id, "US", 3, 6)

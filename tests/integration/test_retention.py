@@ -30,7 +30,7 @@ def test_purge_asks_then_deletes_only_what_ended_before_the_date(harness: Any) -
     h.create(A, D, session_expiry=3600)  # live
     h.create(B, C, session_expiry=60, virtual_number_cooloff_period=3600)
     h.clock.advance(61)  # ended but still cooling
-    h.run(h.store.sweep(int(h.clock()), 0))
+    h.run(h.store.sessions.sweep(int(h.clock()), 0))
     assert counts(url) == (4, 4, 4)
 
     nothing = maskline("purge", "--before", "2025-12-01", "--yes", database=url)

@@ -143,14 +143,26 @@ def create_app(
         opened = store or await open_store(
             config.database_url, config.db_pool_size, config.db_timeout, config.sqlite_durable
         )
-        calls = CallService(opened, clock, CarrierDialer(config.plivo_api_url, config.twilio_api_url))
-        session_service = SessionService(opened, clock, config, calls)
-        planner = CapacityPlanner(opened, clock, config.policy, config.plan_window, config.plan_refresh)
+        counters = telemetry.COUNTERS
+        accounts, numbers = opened.accounts, opened.numbers
+        calls = CallService(
+            opened.calls, opened.sessions, numbers, accounts, clock,
+            CarrierDialer(config.plivo_api_url, config.twilio_api_url),
+        )  # fmt: skip
+        session_service = SessionService(opened.sessions, accounts, clock, config.sessions(), counters, calls)
+        planner = CapacityPlanner(
+            opened.sessions, numbers, clock, config.policy, counters, config.plan_window, config.plan_refresh
+        )
         holder["services"] = Services(
-            opened, Authenticator(opened), session_service, NumberService(opened, clock), calls, planner
+            opened,
+            Authenticator(accounts),
+            session_service,
+            NumberService(numbers, accounts, clock),
+            calls,
+            planner,
         )
         callbacks = HttpCallbacks(allow_private=config.allow_private_callbacks)
-        deliverer = EventDeliverer(opened, clock, callbacks)
+        deliverer = EventDeliverer(opened.outbox, accounts, clock, callbacks, counters)
         workers = [
             asyncio.create_task(_every(config.sweep_interval, session_service.sweep)),
             asyncio.create_task(_every(config.delivery_interval, deliverer.deliver_due)),
