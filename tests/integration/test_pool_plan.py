@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from maskline.domain.allocation import Policy
 from maskline.domain.model import Scope
+from maskline.service.capacity import plan_pools
 from maskline.sim.plan import HistoryRow, plan, plan_table
 from maskline.sim.trace import TraceSession, write_trace
 from tests.integration.harness import MAIN
@@ -33,6 +35,11 @@ def test_plan_from_the_database(harness: Any) -> None:
     assert (row.in_use, row.delta_now, row.delta_peak, row.held_peak) == (3, 2, 3, 3)
     assert (row.needed, row.rule, row.headroom) == (3, 5, 3)
     assert f"| {MAIN.auth_id} | US | 3 | 6 | 3 | 2 | 3 | 3 | 3 | 5 | +3 |" in plan_table([row])
+    # What the command and /metrics run: the same history, the same plan.
+    assert h.run(
+        plan_pools(h.store.sessions, h.store.numbers, MAIN.auth_id, now, 86400, Policy.FIRST_FIT)
+    ) == [row]
+    assert h.run(plan_pools(h.store.sessions, h.store.numbers, None, now, 86400, Policy.FIRST_FIT)) == [row]
     # The command reads the same history, with the real clock: nothing is in use any more.
     printed = maskline(
         "pool", "plan", "--account", MAIN.auth_id, "--days", "800", database=h.config.database_url
