@@ -364,3 +364,13 @@ def exported_metrics(database: str) -> set[str]:
         names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
         names.update(sample.name for sample in family.samples)
     return names
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The body rows of the Markdown tables in ``text``, as lists of cells without padding."""
+    lines = [line.strip() for line in text.splitlines() if line.startswith("|")]
+    return [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for i, line in enumerate(lines)
+        if not set(line) <= set("|:- ") and not (i + 1 < len(lines) and set(lines[i + 1]) <= set("|:- "))
+    ]
