@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-import pty
-import struct
-import subprocess
-import sys
-import termios
 from pathlib import Path
 
-from tests.support import maskline, table_rows
+from tests.support import maskline, on_a_terminal, table_rows
 
 
 def test_sim_reports_a_workload_and_replays_a_trace_file(tmp_path: Path) -> None:
@@ -37,24 +29,6 @@ def test_sim_names_what_it_does_not_know(tmp_path: Path) -> None:
     bad.write_text('{"start": 10, "end": 5, "first": "a", "second": "b"}\n')
     refused = maskline("sim", "--trace", str(bad), database="", check=False)
     assert refused.returncode == 1 and "line 1: a session must end after it starts" in refused.stderr
-
-
-def on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess[str], bytes]:
-    """Run the CLI with its standard error on a terminal (100 columns): what it printed, and
-    what the terminal showed."""
-    controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    try:
-        command = [sys.executable, "-m", "maskline", *args]
-        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120)
-        os.close(terminal)
-        shown = b""
-        with contextlib.suppress(OSError):  # the terminal's other end is closed: all is read
-            while chunk := os.read(controller, 4096):
-                shown += chunk
-    finally:
-        os.close(controller)
-    return done, shown
 
 
 def test_sim_shows_its_progress_on_a_terminal_and_nowhere_else() -> None:
