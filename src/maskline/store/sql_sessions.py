@@ -457,17 +457,22 @@ class SqlSessions:
         assert row is not None
         return int(row[0])
 
-    async def purge(self, before: int, now: int) -> int:
+    async def purge(self, before: int, now: int, limit: int | None = None) -> int:
         """Delete the sessions that ended before ``before`` (and no longer hold their number),
-        with their holds, and the departures, ended calls and delivered events from before then,
-        in one unit of work: what the retention period lets go of goes all at once."""
-        return await self._sql.transact(lambda db: self._purge(db, before, now))
+        at most ``limit`` of them, with their holds; the departures, ended calls and delivered
+        events from before then go with the last of them (a call deleting fewer than ``limit``).
+        A purge in parts keeps each transaction, and the server's wait for it, short; each part
+        is one unit of work across the sessions, the call log and the outbox."""
+        return await self._sql.transact(lambda db: self._purge(db, before, now, limit))
 
-    async def _purge(self, db: Db, before: int, now: int) -> int:
+    async def _purge(self, db: Db, before: int, now: int, limit: int | None = None) -> int:
         doomed = f"SELECT id FROM sessions WHERE {self._ENDED}"
+        if limit is not None:
+            doomed += f" ORDER BY id LIMIT {int(limit)}"
         await db.execute(f"DELETE FROM holds WHERE session_id IN ({doomed})", before, now)
-        await db.execute("DELETE FROM departures WHERE ends_at < ?", before)
-        rows = await db.fetch(f"DELETE FROM sessions WHERE {self._ENDED} RETURNING id", before, now)
-        await self._calls.forget_ended(db, before)
-        await self._outbox.forget_settled(db, before)
+        rows = await db.fetch(f"DELETE FROM sessions WHERE id IN ({doomed}) RETURNING id", before, now)
+        if limit is None or len(rows) < limit:
+            await db.execute("DELETE FROM departures WHERE ends_at < ?", before)
+            await self._calls.forget_ended(db, before)
+            await self._outbox.forget_settled(db, before)
         return len(rows)
