@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from maskline.domain import errors
 from maskline.domain.allocation import CooloffScope, Policy
 from maskline.domain.errors import MaskingError
-from maskline.store import sql_sessions as sql
+from maskline.store import sql_allocation as sql
 from tests.databases import Databases, sessions_without_holds
 from tests.integration.harness import MAIN, Harness
 

@@ -11,7 +11,7 @@ from maskline.store.db import Backend, Db, scope_sql
 
 async def pools_changed(db: Db) -> None:
     """Move the pools' revision on, so that every process reads the pools again before it
-    allocates from them (``SqlSessions`` caches them by revision)."""
+    allocates from them (``SqlAllocator`` caches them by revision)."""
     await db.execute("UPDATE counters SET value = value + 1 WHERE name = 'numbers'")
 
 
