@@ -71,8 +71,7 @@ def test_the_sql_parts_implement_the_store_ports_as_declared(port: type, adapter
 def test_the_store_is_composed_of_one_part_per_port() -> None:
     parts = {name for name, member in vars(ports.Store).items() if isinstance(member, property)}
     assert parts == {"accounts", "numbers", "sessions", "calls", "outbox"}
-    store = SqlStore.__new__(SqlStore)
-    SqlStore.__init__(store, read=None)  # type: ignore[arg-type]  # parts only: nothing is read
+    store = SqlStore(read=None)  # type: ignore[arg-type]  # its parts only: nothing is read
     kinds = {"accounts": SqlAccounts, "numbers": SqlNumbers, "sessions": SqlSessions}
     kinds |= {"calls": SqlCalls, "outbox": SqlOutbox}
     assert {name: type(getattr(store, name)) for name in parts} == kinds
