@@ -3,7 +3,8 @@
 One class per error, each saying once:
 
 * ``status``: the HTTP status it is answered with;
-* ``code``: a stable snake_case name (logs and tests may rely on it; never renamed);
+* ``code``: a stable snake_case name for the error, never renamed (the wire carries the
+  message alone);
 * ``template``: the message, byte for byte. Published Plivo texts are reproduced exactly; the
   rest follow their pattern ("Invalid parameter. <field> ..." / "Mandatory parameter missing.
   <field> must be present."). Blanks in braces are filled from the constructor's arguments.
