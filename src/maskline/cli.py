@@ -227,7 +227,7 @@ async def _with_store(config: Config, work: Callable[[Store], Awaitable[int]]) -
 async def _account(store: Store, auth_id: str) -> Account:
     found = await store.get_account(auth_id)
     if found is None:
-        raise errors.account_not_found(auth_id)
+        raise errors.AccountNotFound(auth_id)
     return found[0]
 
 

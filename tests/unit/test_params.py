@@ -17,6 +17,7 @@ from maskline.domain.params import (
     parse_create,
     parse_update,
 )
+from tests.support import same_error
 
 A, B, C = "+14155550111", "+14155550122", "+14155550133"
 BASE = {"first_party": A, "second_party": B}
@@ -81,7 +82,7 @@ def test_zero_means_default(field: str) -> None:
     ],
 )
 def test_integers_out_of_range(field: str, value: object) -> None:
-    assert error_of({**BASE, field: value}) == errors.out_of_range(field)
+    assert same_error(error_of({**BASE, field: value}), errors.OutOfRange(field))
 
 
 def test_integers_accept_digit_strings() -> None:
@@ -137,49 +138,51 @@ def test_published_messages_byte_for_byte() -> None:
     ["example.com", "http://", "https:// x.com", "mailto:a@b.c", "http://exa mple.com", 5, "http://a\x00b"],
 )
 def test_urls_must_be_absolute_http(url: object) -> None:
-    assert error_of({**BASE, "callback_url": url}) == errors.not_url("callback_url")
+    assert same_error(error_of({**BASE, "callback_url": url}), errors.NotUrl("callback_url"))
 
 
 def test_empty_url_means_unset_and_methods_normalise() -> None:
     request = create({**BASE, "callback_url": "", "callback_method": "get"})
     assert request.settings.callback_url == "" and request.settings.callback_method == "GET"
-    assert error_of({**BASE, "callback_method": "PUT"}) == errors.not_http_method("callback_method")
+    assert same_error(error_of({**BASE, "callback_method": "PUT"}), errors.NotHttpMethod("callback_method"))
 
 
 def test_first_failure_in_row_order_wins() -> None:
     body = {"first_party": "bad", "second_party": "bad", "session_expiry": 1, "record": "x"}
-    assert error_of(body) == errors.invalid_phone("first_party")
+    assert same_error(error_of(body), errors.InvalidPhone("first_party"))
     del body["first_party"]
     body["create_session_with_single_party"] = True
-    assert error_of(body) == errors.invalid_phone("second_party")
+    assert same_error(error_of(body), errors.InvalidPhone("second_party"))
     body["second_party"] = B
-    assert error_of(body) == errors.out_of_range("session_expiry")
+    assert same_error(error_of(body), errors.OutOfRange("session_expiry"))
     body["session_expiry"] = 60
-    assert error_of(body) == errors.not_boolean("record")
+    assert same_error(error_of(body), errors.NotBoolean("record"))
 
 
 def test_single_party_sessions() -> None:
     request = create({"second_party": B, "create_session_with_single_Party": True})
     assert request.first_party is None and request.second_party == B
     assert request.settings.create_session_with_single_party is True
-    assert error_of({"create_session_with_single_party": "true"}) == errors.missing("first_party")
+    assert same_error(error_of({"create_session_with_single_party": "true"}), errors.Missing("first_party"))
 
 
 def test_same_party_twice() -> None:
-    assert error_of({"first_party": A, "second_party": A[1:]}) == errors.parties_equal()
+    assert same_error(error_of({"first_party": A, "second_party": A[1:]}), errors.PartiesEqual())
 
 
 def test_pin_rules_in_order() -> None:
     assert create({**BASE, **PIN}).settings.first_party_pin == "1234"
-    assert error_of({**BASE, **PIN, "first_party_pin": None}) == errors.missing("first_party_pin")
-    assert error_of({**BASE, **PIN, "second_party_pin": ""}) == errors.missing("second_party_pin")
-    assert error_of({**BASE, **PIN, "second_party_pin": "1234"}) == errors.pins_equal()
-    assert error_of({**BASE, **PIN, "pin_prompt_play": ""}) == errors.missing("pin_prompt_play")
-    assert error_of({**BASE, **PIN, "first_party_pin": "123"}) == errors.not_pin("first_party_pin")
-    assert error_of({**BASE, **PIN, "first_party_pin": "1" * 16}) == errors.not_pin("first_party_pin")
-    assert error_of({**BASE, **PIN, "pin_retry": 6}) == errors.out_of_range("pin_retry")
-    assert error_of({**BASE, **PIN, "pin_retry_wait": 4}) == errors.out_of_range("pin_retry_wait")
-    assert error_of({**BASE, **PIN, "generate_pin_length": 16}) == errors.out_of_range("generate_pin_length")
+    assert same_error(error_of({**BASE, **PIN, "first_party_pin": None}), errors.Missing("first_party_pin"))
+    assert same_error(error_of({**BASE, **PIN, "second_party_pin": ""}), errors.Missing("second_party_pin"))
+    assert same_error(error_of({**BASE, **PIN, "second_party_pin": "1234"}), errors.PinsEqual())
+    assert same_error(error_of({**BASE, **PIN, "pin_prompt_play": ""}), errors.Missing("pin_prompt_play"))
+    assert same_error(error_of({**BASE, **PIN, "first_party_pin": "123"}), errors.NotPin("first_party_pin"))
+    too_long = error_of({**BASE, **PIN, "first_party_pin": "1" * 16})
+    assert same_error(too_long, errors.NotPin("first_party_pin"))
+    assert same_error(error_of({**BASE, **PIN, "pin_retry": 6}), errors.OutOfRange("pin_retry"))
+    assert same_error(error_of({**BASE, **PIN, "pin_retry_wait": 4}), errors.OutOfRange("pin_retry_wait"))
+    too_long = error_of({**BASE, **PIN, "generate_pin_length": 16})
+    assert same_error(too_long, errors.OutOfRange("generate_pin_length"))
 
 
 def test_pin_defaults_and_integer_pins() -> None:
@@ -205,8 +208,9 @@ def test_subaccount_and_initiate_call() -> None:
     assert create({**BASE, "sub_account": "SA1"}, subaccount="SA1").subaccount == "SA1"
     with pytest.raises(MaskingError) as caught:
         create({**BASE, "subaccount": "SA2"}, subaccount="SA1")
-    assert caught.value == errors.invalid_subaccount()
-    assert error_of({**BASE, "initiate_call_to_first_party": True}) == errors.initiate_call_unavailable()
+    assert same_error(caught.value, errors.InvalidSubaccount())
+    calling = error_of({**BASE, "initiate_call_to_first_party": True})
+    assert same_error(calling, errors.InitiateCallUnavailable())
     assert create(
         {**BASE, "initiate_call_to_first_party": True}, calls=True
     ).settings.initiate_call_to_first_party
@@ -252,10 +256,10 @@ def test_update_fills_the_missing_party_only() -> None:
     assert parse_update({"second_party": B}, session).second_party == B
     with pytest.raises(MaskingError) as caught:
         parse_update({"first_party": B}, session)
-    assert caught.value == errors.not_updatable("first_party")
+    assert same_error(caught.value, errors.NotUpdatable("first_party"))
     with pytest.raises(MaskingError) as caught:
         parse_update({"second_party": A}, session)
-    assert caught.value == errors.parties_equal()
+    assert same_error(caught.value, errors.PartiesEqual())
 
 
 @pytest.mark.parametrize(
@@ -271,7 +275,7 @@ def test_update_fills_the_missing_party_only() -> None:
 def test_update_refuses_create_only_fields(field: str) -> None:
     with pytest.raises(MaskingError) as caught:
         parse_update({field: 1}, _session())
-    assert caught.value == errors.not_updatable(field)
+    assert same_error(caught.value, errors.NotUpdatable(field))
 
 
 def test_update_ignores_geomatch_subaccount_and_nulls() -> None:
@@ -285,7 +289,7 @@ def test_update_ignores_geomatch_subaccount_and_nulls() -> None:
 def test_bodies_that_are_not_objects(raw: bytes) -> None:
     with pytest.raises(MaskingError) as caught:
         decode_body(raw)
-    assert caught.value == errors.invalid_json()
+    assert same_error(caught.value, errors.InvalidJson())
 
 
 def test_empty_body_is_an_empty_object() -> None:

@@ -74,7 +74,7 @@ def read_phone(body: Body, name: str) -> str | None:
         return None
     e164 = to_e164(value) if isinstance(value, str) else None
     if e164 is None:
-        raise errors.invalid_phone(name)
+        raise errors.InvalidPhone(name)
     return e164
 
 
@@ -87,11 +87,11 @@ def read_int(body: Body, name: str, low: int, high: int, *, zero_unset: bool) ->
     elif isinstance(value, str) and _DIGITS.fullmatch(value):
         number = int(value)
     else:
-        raise errors.out_of_range(name)
+        raise errors.OutOfRange(name)
     if number == 0 and zero_unset:
         return None
     if not low <= number <= high:
-        raise errors.out_of_range(name)
+        raise errors.OutOfRange(name)
     return number
 
 
@@ -101,7 +101,7 @@ def read_bool(body: Body, name: str) -> bool | None:
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
-    raise errors.not_boolean(name)
+    raise errors.NotBoolean(name)
 
 
 def is_url(text: str) -> bool:
@@ -121,9 +121,9 @@ def read_url(body: Body, name: str, max_length: int | None = None) -> str | None
     if value is None or value == "":
         return value
     if not isinstance(value, str) or not is_url(value):
-        raise errors.not_url(name)
+        raise errors.NotUrl(name)
     if max_length is not None and len(value) > max_length:
-        raise errors.url_too_long(name)
+        raise errors.UrlTooLong(name)
     return value
 
 
@@ -133,7 +133,7 @@ def read_method(body: Body, name: str) -> str | None:
         return None
     if isinstance(value, str) and value.upper() in ("GET", "POST"):
         return value.upper()
-    raise errors.not_http_method(name)
+    raise errors.NotHttpMethod(name)
 
 
 def read_file_format(body: Body, name: str) -> str | None:
@@ -142,7 +142,7 @@ def read_file_format(body: Body, name: str) -> str | None:
         return None
     if isinstance(value, str) and value.lower() in ("mp3", "wav"):
         return value.lower()
-    raise errors.not_file_format(name)
+    raise errors.NotFileFormat(name)
 
 
 def read_pin(body: Body, name: str) -> str | None:
@@ -153,7 +153,7 @@ def read_pin(body: Body, name: str) -> str | None:
         value = str(value)
     if isinstance(value, str) and _PIN.fullmatch(value):
         return value
-    raise errors.not_pin(name)
+    raise errors.NotPin(name)
 
 
 # Per-field readers for the settings that create and update share, in contract row order.
@@ -194,7 +194,7 @@ def flag(body: Body, name: str) -> bool:
     """A flag that decides which other checks apply; an invalid one fails later at its own row."""
     try:
         return bool(read_bool(body, name))
-    except errors.MaskingError:
+    except errors.NotBoolean:
         return False
 
 
@@ -212,10 +212,10 @@ def parse_create(
 
     first = read_phone(body, "first_party")
     if first is None and not single:
-        raise errors.missing("first_party")
+        raise errors.Missing("first_party")
     second = read_phone(body, "second_party")
     if second is None and not single:
-        raise errors.missing("second_party")
+        raise errors.Missing("second_party")
     read_bool(body, "create_session_with_single_party")
     expiry = read_int(body, "session_expiry", 60, 86400, zero_unset=True)
 
@@ -223,7 +223,7 @@ def parse_create(
     for name, reader in _SHARED:
         value = reader(body, name)
         if name == "initiate_call_to_first_party" and value and not can_initiate_calls:
-            raise errors.initiate_call_unavailable()
+            raise errors.InitiateCallUnavailable()
         if value is not None:
             values[name] = value
 
@@ -246,25 +246,25 @@ def parse_create(
     if subaccount == "":
         subaccount = None
     if subaccount is not None and not (isinstance(subaccount, str) and subaccount_valid(subaccount)):
-        raise errors.invalid_subaccount()
+        raise errors.InvalidSubaccount()
     geomatch = read_bool(body, "geomatch")
     cooloff = read_int(body, "virtual_number_cooloff_period", 0, MAX_COOLOFF, zero_unset=False)
 
     # Cross-field rules, in the contract's order.
     if first is None and second is None:
-        raise errors.missing("first_party")
+        raise errors.Missing("first_party")
     if first is not None and first == second:
-        raise errors.parties_equal()
+        raise errors.PartiesEqual()
     if pin_on:
         if not generate:
             if pin["first_party_pin"] is None:
-                raise errors.missing("first_party_pin")
+                raise errors.Missing("first_party_pin")
             if pin["second_party_pin"] is None:
-                raise errors.missing("second_party_pin")
+                raise errors.Missing("second_party_pin")
             if pin["first_party_pin"] == pin["second_party_pin"]:
-                raise errors.pins_equal()
+                raise errors.PinsEqual()
         if not pin["pin_prompt_play"]:
-            raise errors.missing("pin_prompt_play")
+            raise errors.Missing("pin_prompt_play")
         pin.setdefault("first_party_pin", None)
         pin.setdefault("second_party_pin", None)
         if pin["generate_pin_length"] is None:
@@ -304,21 +304,21 @@ def parse_update(raw: Body, session: Session) -> UpdateRequest:
         if body.get(name, "") == "":
             continue
         if not session.settings.create_session_with_single_party or getattr(session, name):
-            raise errors.not_updatable(name)
+            raise errors.NotUpdatable(name)
         setattr(request, name, read_phone(body, name))
     request.session_expiry = read_int(body, "session_expiry", 60, 86400, zero_unset=True)
     for name, reader in _SHARED:
         if name in body and name not in UPDATABLE:
-            raise errors.not_updatable(name)
+            raise errors.NotUpdatable(name)
         value = reader(body, name)
         if value is not None:
             request.settings[name] = value
     for name in (*_CREATE_ONLY, "virtual_number_cooloff_period"):
         if name in body:
-            raise errors.not_updatable(name)
+            raise errors.NotUpdatable(name)
     first = request.first_party or session.first_party
     if first and first == (request.second_party or session.second_party):
-        raise errors.parties_equal()
+        raise errors.PartiesEqual()
     return request
 
 
@@ -360,7 +360,7 @@ def decode_body(raw: bytes) -> Body:
     try:
         value = msgspec.json.decode(raw)
     except JSON_ERRORS:
-        raise errors.invalid_json() from None
+        raise errors.InvalidJson() from None
     if not isinstance(value, dict):
-        raise errors.invalid_json()
+        raise errors.InvalidJson()
     return value

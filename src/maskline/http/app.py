@@ -175,7 +175,7 @@ def create_app(
     numbers = NumberEndpoints(lambda: services().numbers, config.max_body_bytes)
 
     async def not_found(request: Request) -> Response:
-        return error_reply(errors.resource_not_found())
+        return error_reply(errors.ResourceNotFound())
 
     async def store_unavailable(request: Request, error: Exception) -> Response:
         assert isinstance(error, StoreUnavailable)

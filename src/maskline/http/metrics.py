@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from maskline import version
+from maskline.domain import errors
 from maskline.domain.ports import Clock, Store, StoreUnavailable
 from maskline.http.wire import LOOPBACK, trusted
 from maskline.service.capacity import CapacityPlanner
@@ -107,7 +108,8 @@ class Metrics:
 
     async def endpoint(self, request: Request) -> Response:
         if not self._allowed(request):
-            return PlainTextResponse("metrics need the operator's token\n", status_code=403)
+            refused = errors.MetricsForbidden()
+            return PlainTextResponse(refused.message, status_code=refused.status)
         store, planner, clock = self._services()
         live, backlog = await store.vital_signs(int(clock()))
         self._gauges.values = {

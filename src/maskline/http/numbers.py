@@ -20,7 +20,7 @@ def _text(value: object, name: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise errors.invalid_subaccount() if name == "subaccount" else errors.invalid_country(str(value)[:8])
+        raise errors.InvalidSubaccount() if name == "subaccount" else errors.InvalidCountry(str(value)[:8])
     return value
 
 
@@ -35,7 +35,7 @@ class NumberEndpoints:
         if isinstance(numbers, str):
             numbers = [numbers]
         if not isinstance(numbers, list) or not numbers:
-            raise errors.missing("numbers")
+            raise errors.Missing("numbers")
         added = await self._service().add(
             account,
             numbers,
@@ -78,8 +78,6 @@ class NumberEndpoints:
     async def retire(self, request: Request, account: Account) -> Response:
         try:
             await self._service().retire(account, [request.path_params["number"]])
-        except errors.MaskingError as error:
-            if error.status == 404:  # the API's text for any number the account does not hold
-                raise errors.number_not_found() from None
-            raise
+        except errors.NumberNotHeld:  # the API's text for any number the account does not hold
+            raise errors.NumberNotFound() from None
         return reply({"message": "Number retired"})

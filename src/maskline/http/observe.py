@@ -86,7 +86,7 @@ class Observed:
         self.in_flight += 1
         try:
             if self.in_flight > self.max_in_flight:
-                await error_reply(errors.overloaded())(scope, receive, send_observed)
+                await error_reply(errors.Overloaded())(scope, receive, send_observed)
             else:
                 await self.app(scope, receive, send_observed)
         finally:

@@ -101,9 +101,9 @@ class CallService:
         self, account: Account, kind: CarrierKind, auth_token: str, public_url: str, carrier_auth_id: str
     ) -> Carrier:
         if not is_url(public_url):
-            raise errors.not_url("public_url")
+            raise errors.NotUrl("public_url")
         if not auth_token:
-            raise errors.missing("auth_token")
+            raise errors.Missing("auth_token")
         carrier = Carrier(account.auth_id, kind, auth_token, carrier_auth_id, public_url.rstrip("/"))
         await self._store.set_carrier(carrier)
         return carrier

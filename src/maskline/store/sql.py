@@ -80,7 +80,7 @@ class SqlStore(SqlCalls):
             )
 
         if await self._transact(work) is None:
-            raise errors.auth_id_taken(account.auth_id)
+            raise errors.AuthIdTaken(account.auth_id)
 
     async def get_account(self, auth_id: str) -> tuple[Account, str] | None:
         row = await self._read.fetchrow(
@@ -147,7 +147,7 @@ class SqlStore(SqlCalls):
                     now,
                 )
                 if row is None:
-                    raise errors.number_owned_elsewhere(number)
+                    raise errors.NumberOwnedElsewhere(number)
 
         await self._transact(work)
 
@@ -162,7 +162,7 @@ class SqlStore(SqlCalls):
                     main_id,
                 )
                 if row is None:
-                    raise errors.number_not_held(number, main_id)
+                    raise errors.NumberNotHeld(number, main_id)
 
         await self._transact(work)
 
@@ -187,7 +187,7 @@ class SqlStore(SqlCalls):
         """Store a new session on the first number of the pool that takes all its keys."""
         placed = await self._transact(lambda db: self._allocate(db, session, claim, now))
         if placed is None:
-            raise errors.pool_exhausted()
+            raise errors.PoolExhausted()
         return placed
 
     async def _allocate(self, db: Db, session: Session, claim: Claim, now: int) -> Session | None:
@@ -383,7 +383,7 @@ class SqlStore(SqlCalls):
                 await self._release(db, keys, now)
                 taken = await self._claim(db, session_id, s.virtual_number, keys, s.expiry, hold_until)
                 if taken is not None:
-                    raise errors.party_taken(added[taken])
+                    raise errors.PartyTaken(added[taken])
             if released:
                 ended = f"session_id = ? AND party IN ({marks(released)})"
                 await self._depart(db, ended, session_id, *released)

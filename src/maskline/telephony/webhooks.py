@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from maskline import telemetry
 from maskline.bodies import CLIENT_GONE, read_bounded
+from maskline.domain import errors
 from maskline.domain.calls import WEBHOOK_CARRIERS, Carrier, CarrierKind, usable_call_id
 from maskline.domain.model import AUTH_ID, shown_account
 from maskline.domain.ports import StoreUnavailable
@@ -41,6 +42,10 @@ _TWILIO_LEG_STATUSES = {
 
 def _xml(body: str, status: int = 200) -> Response:
     return Response(body, status, media_type="application/xml")
+
+
+def _refused(error: errors.MaskingError) -> Response:
+    return Response(error.message, error.status, media_type="text/plain")
 
 
 def _form(raw: bytes) -> dict[str, str | list[str]]:
@@ -74,14 +79,14 @@ class Webhooks:
         except ValueError:
             kind = None
         if kind is None or kind not in WEBHOOK_CARRIERS:
-            return Response("Not found", 404, media_type="text/plain")
+            return _refused(errors.UnknownCarrier())
         # Refused before the signature is checked: bounding what an unsigned request costs.
         try:
             raw = await read_bounded(request, MAX_FORM) if request.method == "POST" else b""
         except ClientDisconnect:  # the body never came (the edge timed it out)
             return Response(status_code=CLIENT_GONE)
         if raw is None:
-            return Response("Request body too large", 413, media_type="text/plain")
+            return _refused(errors.WebhookBodyTooLarge())
         form = _form(raw)
         service = self._calls()
         auth_id = request.path_params["auth_id"]
@@ -93,7 +98,7 @@ class Webhooks:
         if carrier is None or carrier.kind is not kind or not self._signed(carrier, request, form):
             telemetry.SIGNATURE_FAILURES.labels(kind.value).inc()
             log.warning("webhook refused: bad signature (%s, account %s)", kind.value, shown_account(auth_id))
-            return Response("Forbidden", 403, media_type="text/plain")
+            return _refused(errors.BadSignature())
         try:
             return _xml(await self._act(service, carrier, request.path_params["action"], form, request))
         except StoreUnavailable as error:
