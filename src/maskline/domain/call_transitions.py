@@ -150,6 +150,7 @@ def _routed(call: Call, decision: Decision, now: int, first: bool) -> Step:
 
 
 def _pin_entered(call: Call, decision: Decision, now: int) -> Step:
+    """Digits mean something only to a call at the prompt, and each wrong PIN counts once."""
     prompted = call.state is CallState.PIN and call.session_uuid is not None
     counted = isinstance(decision, PromptPin) and decision.attempt <= call.pin_attempts
     if not prompted or counted:
@@ -165,6 +166,8 @@ def _pin_event(session: Session, call: Call, status: str, now: int, wrong: int) 
 
 
 def _dialled_leg(call: Call, report: DialledLeg, now: int) -> Step:
+    """The dialled leg goes from unreported to ringing to in-progress to ended, skipping steps
+    if it must, never going back."""
     if not call.dialled:
         return Step(call)
     session, status = report.session, call.b_status
