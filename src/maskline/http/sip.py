@@ -21,16 +21,17 @@ from starlette.responses import Response
 
 from maskline import telemetry
 from maskline.domain import errors
+from maskline.domain.call_transitions import LegProgress
 from maskline.domain.calls import usable_call_id
 from maskline.domain.params import JSON_ERRORS
 from maskline.domain.ports import StoreUnavailable
 from maskline.domain.routing import NO_SESSION, Bridge, Decision, Reject
 from maskline.http.wire import JsonReply, error_reply, trusted
-from maskline.service.calls import CallService, LegStatus
+from maskline.service.calls import CallService
 
 log = logging.getLogger("maskline.sip")
 _encode = msgspec.json.Encoder().encode
-EVENTS = {"answered": LegStatus.ANSWERED, "ended": LegStatus.ENDED}
+EVENTS = {"answered": LegProgress.ANSWERED, "ended": LegProgress.ENDED}
 
 
 def _json(body: dict[str, object], status: int = 200) -> Response:

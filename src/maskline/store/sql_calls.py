@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from maskline.domain.allocation import WILDCARD, pin_key
-from maskline.domain.calls import Call, CallState, Carrier, CarrierKind
+from maskline.domain.calls import Call, CallState, Carrier, CarrierKind, LegStatus
 from maskline.domain.events import Event, Outgoing
 from maskline.domain.model import Scope, Session
 from maskline.domain.routing import NumberView
@@ -26,10 +26,14 @@ LEASE = 300  # seconds a process has to finish with an event or call it took; th
 
 
 def _call(row: Sequence[Any]) -> Call:
-    call = Call(**dict(zip(_CALL_FIELDS, row, strict=True)))
-    call.state = CallState(call.state)
-    call.caller_is_first = bool(call.caller_is_first)
-    return call
+    fields = dict(zip(_CALL_FIELDS, row, strict=True))
+    fields.update(
+        state=CallState(fields["state"]),
+        caller_is_first=bool(fields["caller_is_first"]),
+        a_status=LegStatus(fields["a_status"]),
+        b_status=LegStatus(fields["b_status"]),
+    )
+    return Call(**fields)
 
 
 class SqlCalls:

@@ -15,11 +15,12 @@ from starlette.responses import Response
 from maskline import telemetry
 from maskline.bodies import CLIENT_GONE, read_bounded
 from maskline.domain import errors
+from maskline.domain.call_transitions import LegProgress
 from maskline.domain.calls import WEBHOOK_CARRIERS, Carrier, CarrierKind, usable_call_id
 from maskline.domain.model import AUTH_ID, shown_account
 from maskline.domain.ports import StoreUnavailable
 from maskline.domain.routing import NO_SESSION, Reject
-from maskline.service.calls import CallService, LegStatus
+from maskline.service.calls import CallService
 from maskline.telephony import xml
 from maskline.telephony.signatures import Params, plivo_valid, twilio_valid
 
@@ -27,16 +28,20 @@ log = logging.getLogger("maskline.webhooks")
 MAX_FORM = 64 * 1024
 
 # Carrier words for the dialled leg's progress.
-_PLIVO_DIAL_ACTIONS = {"ring": LegStatus.RINGING, "answer": LegStatus.ANSWERED, "hangup": LegStatus.ENDED}
+_PLIVO_DIAL_ACTIONS = {
+    "ring": LegProgress.RINGING,
+    "answer": LegProgress.ANSWERED,
+    "hangup": LegProgress.ENDED,
+}
 _TWILIO_LEG_STATUSES = {
-    "ringing": LegStatus.RINGING,
-    "in-progress": LegStatus.ANSWERED,
-    "answered": LegStatus.ANSWERED,
-    "completed": LegStatus.ENDED,
-    "busy": LegStatus.ENDED,
-    "no-answer": LegStatus.ENDED,
-    "failed": LegStatus.ENDED,
-    "canceled": LegStatus.ENDED,
+    "ringing": LegProgress.RINGING,
+    "in-progress": LegProgress.ANSWERED,
+    "answered": LegProgress.ANSWERED,
+    "completed": LegProgress.ENDED,
+    "busy": LegProgress.ENDED,
+    "no-answer": LegProgress.ENDED,
+    "failed": LegProgress.ENDED,
+    "canceled": LegProgress.ENDED,
 }
 
 
@@ -164,7 +169,7 @@ class Webhooks:
             leg = _text(form, "DialBLegUUID")
             status = _PLIVO_DIAL_ACTIONS.get(_text(form, "DialAction"))
             if status is None and _text(form, "DialStatus"):
-                status = LegStatus.ENDED  # the Dial action URL: dialling is over
+                status = LegProgress.ENDED  # the Dial action URL: dialling is over
         else:
             leg = _text(form, "DialCallSid") or _text(form, "CallSid")
             status = _TWILIO_LEG_STATUSES.get(_text(form, "DialCallStatus") or _text(form, "CallStatus"))
