@@ -60,6 +60,14 @@ def note_load(info: dict[str, str]) -> None:
         print(f"note: load average {info['load']}: something else is running, figures will be noisy")
 
 
+def load_text(info: dict[str, str]) -> str:
+    """The load average noted by note_load, as a section says it."""
+    return (
+        f"load average {info['load']} in the minute before the run (other work on the machine makes "
+        "the figures noisier)"
+    )
+
+
 def revision() -> str:
     """The maskline commit measured, and whether src/ differs from it."""
     try:
