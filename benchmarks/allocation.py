@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import ROOT
-from harness.report import markers, produced, publish, revision
+from harness.report import docs_options, docs_target, markers, produced, publish, revision
 
 from maskline.domain import allocation
 from maskline.domain.allocation import CooloffScope
@@ -61,7 +61,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--cooloff", type=int, default=1800)
-    p.add_argument("--no-docs", action="store_true")
+    docs_options(p, DOCS)
     p.add_argument("--window", type=int, help="quarantine's window (default: the server's)")
     args = p.parse_args()
     if args.window:  # the simulator and the server read it at each allocation
@@ -89,7 +89,7 @@ def main() -> int:
 
     plotted = plot([*realistic, *small, *adversarial], PLOT) if not args.no_docs else False
     section = report(args, realistic, adversarial, small, held, cooling, lengths, gaps, plotted)
-    publish(section, None if args.no_docs else DOCS, BEGIN, END)
+    publish(section, docs_target(args), BEGIN, END)
     print(f"total time {time.monotonic() - began:.0f} s")
     return 0
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.report import DOCS, machine, markers, produced, publish
+from harness.report import docs_options, docs_target, machine, markers, produced, publish
 
 from maskline.config import Config
 from maskline.domain.allocation import Policy
@@ -101,7 +101,7 @@ def main() -> int:
     p.add_argument("--hub", type=int, default=500)
     p.add_argument("--pool", type=int, default=10_000)
     p.add_argument("--large", type=int, default=100_000, help="other live sessions in the large run")
-    p.add_argument("--no-docs", action="store_true")
+    docs_options(p)
     args = p.parse_args()
     info = machine()
     rows = []
@@ -145,7 +145,7 @@ def main() -> int:
             END,
         ]
     )
-    publish(section, None if args.no_docs else DOCS, BEGIN, END)
+    publish(section, docs_target(args), BEGIN, END)
     return 0
 
 

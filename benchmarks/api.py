@@ -37,10 +37,10 @@ import time
 from pathlib import Path
 
 from harness import BenchError, run_main
-from harness.loadclient import EXPIRY, Client, Result, choose_wrk, client_name
+from harness.loadclient import EXPIRY, Client, Result, choose_wrk, client_name, client_option
 from harness.numbers import make_parties, pool_numbers
 from harness.pinning import split
-from harness.report import DOCS, finish, fmt_us, machine, machine_line, markers, produced
+from harness.report import docs_options, docs_target, finish, fmt_us, machine, machine_line, markers, produced
 from harness.servers import (
     BENCHMARK,
     BIN,
@@ -160,10 +160,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--parties", type=int, default=8000, help="distinct first (and second) parties")
     p.add_argument("--pool", type=int, default=50, help="virtual numbers in maskline's pool")
-    p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    client_option(p)
     p.add_argument("--seed", type=int, default=20240601)
-    p.add_argument("--docs", type=Path, default=DOCS, help="file whose benchmark section is rewritten")
-    p.add_argument("--no-docs", action="store_true", help="print only; leave the docs alone")
+    docs_options(p)
     p.add_argument(
         "--servers",
         default="maskline,bare-uvicorn,bare-granian",
@@ -267,7 +266,7 @@ def main() -> int:
         if r.bad or r.capped
     ]
     section = report(results, info, args, label, pinning.text, measured)
-    return finish(section, began, bad, workdir, None if args.no_docs else args.docs, BEGIN, END)
+    return finish(section, began, bad, workdir, docs_target(args), BEGIN, END)
 
 
 if __name__ == "__main__":

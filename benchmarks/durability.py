@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 from harness import run_main
-from harness.loadclient import Client, Result, choose_wrk
+from harness.loadclient import Client, Result, choose_wrk, client_option
 from harness.numbers import make_parties, pool_numbers
 from harness.pinning import split
-from harness.report import DOCS, finish, fmt_us, machine, markers, produced
+from harness.report import docs_options, docs_target, finish, fmt_us, machine, markers, produced
 from harness.servers import BENCHMARK, Server, free_port, maskline_command
 
 BEGIN, END = markers(__file__)
@@ -36,10 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--parties", type=int, default=8000)
     p.add_argument("--pool", type=int, default=100)  # more than the creates of a run need
-    p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    client_option(p)
     p.add_argument("--seed", type=int, default=20240601)
-    p.add_argument("--docs", type=Path, default=DOCS)
-    p.add_argument("--no-docs", action="store_true")
+    docs_options(p)
     return p
 
 
@@ -105,7 +104,7 @@ def main() -> int:
             END,
         ]
     )
-    return finish(section, began, bad, workdir, None if args.no_docs else args.docs, BEGIN, END)
+    return finish(section, began, bad, workdir, docs_target(args), BEGIN, END)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness import ROOT, run_main
-from harness.report import DOCS, finish, machine, machine_line, markers, produced
+from harness.report import docs_options, docs_target, finish, machine, machine_line, markers, produced
 from harness.servers import Server, free_port, granian_command, maskline_command, uvicorn_command
 
 sys.path.insert(0, str(ROOT))  # the attacks are the edge tests'
@@ -85,7 +85,7 @@ def attack_slow(server: Server, kind: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", default=",".join(SERVERS))
-    parser.add_argument("--no-docs", action="store_true")
+    docs_options(parser)
     args = parser.parse_args()
     began = time.monotonic()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -131,7 +131,7 @@ def main() -> int:
             END,
         ]
     )
-    return finish(section, began, [], workdir, None if args.no_docs else DOCS, BEGIN, END)
+    return finish(section, began, [], workdir, docs_target(args), BEGIN, END)
 
 
 if __name__ == "__main__":

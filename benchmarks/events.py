@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from harness.report import DOCS, machine, markers, produced, publish
+from harness.report import docs_options, docs_target, machine, markers, produced, publish
 
 from maskline.domain.events import Event
 from maskline.service.events import EventDeliverer
@@ -124,7 +124,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--backlog", type=int, default=20)
     p.add_argument("--cap", type=float, default=150.0, help="give up waiting for B's event after this")
-    p.add_argument("--no-docs", action="store_true")
+    docs_options(p)
     args = p.parse_args()
     info = machine()
     rows = []
@@ -161,7 +161,7 @@ def main() -> int:
             END,
         ]
     )
-    publish(section, None if args.no_docs else DOCS, BEGIN, END)
+    publish(section, docs_target(args), BEGIN, END)
     return 0
 
 

@@ -51,11 +51,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from harness import BenchError, run_main
-from harness.loadclient import Client, Request, Result, choose_wrk, client_name
+from harness.loadclient import Client, Request, Result, choose_wrk, client_name, client_option
 from harness.numbers import make_parties, pool_numbers
 from harness.pinning import split
 from harness.report import (
-    DOCS,
+    docs_options,
+    docs_target,
     finish,
     fmt_us,
     load_text,
@@ -324,11 +325,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--single-duration", type=int, default=2, help="whole seconds over one connection")
     p.add_argument("--requests", type=int, default=20_000, help="fresh signed requests per run")
     p.add_argument("--connections", type=int, default=32)
-    p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    client_option(p)
     p.add_argument("--seed", type=int, default=20240607)
     p.add_argument("--budget", type=int, default=330, help="seconds: give up past this")
-    p.add_argument("--docs", type=Path, default=DOCS, help="file whose routing section is rewritten")
-    p.add_argument("--no-docs", action="store_true", help="print only; leave the docs alone")
+    docs_options(p)
     return p
 
 
@@ -459,7 +459,7 @@ def main() -> int:
     section = report(stores, busy, single, info, args, label, pinning.text, extra)
     if short:
         print(f"note: the requests ran out before --duration in {', '.join(short)}; raise --requests")
-    return finish(section, began, bad, workdir, None if args.no_docs else args.docs, BEGIN, END)
+    return finish(section, began, bad, workdir, docs_target(args), BEGIN, END)
 
 
 if __name__ == "__main__":

@@ -31,9 +31,9 @@ from pathlib import Path
 
 import psutil
 from harness import BenchError, run_main
-from harness.loadclient import Client, Result, choose_wrk, client_name
+from harness.loadclient import Client, Result, choose_wrk, client_name, client_option
 from harness.numbers import make_parties, pool_numbers
-from harness.report import DOCS, finish, fmt_us, machine, machine_line, markers, produced
+from harness.report import docs_options, docs_target, finish, fmt_us, machine, machine_line, markers, produced
 from harness.servers import BENCHMARK, Server, free_port, maskline_command, run
 
 BEGIN, END = markers(__file__)
@@ -89,11 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--parties", type=int, default=4000, help="distinct first (and second) parties")
     p.add_argument("--pool", type=int, default=50)
-    p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    client_option(p)
     p.add_argument("--postgres", help="a PostgreSQL server URL to create databases on (default: embedded)")
     p.add_argument("--seed", type=int, default=20240602)
-    p.add_argument("--docs", type=Path, default=DOCS)
-    p.add_argument("--no-docs", action="store_true")
+    docs_options(p)
     return p
 
 
@@ -188,7 +187,7 @@ def main() -> int:
         if r.bad or r.capped
     ]
     section = report(deployments, info, args, label, version, measured)
-    return finish(section, began, bad, workdir, None if args.no_docs else args.docs, BEGIN, END)
+    return finish(section, began, bad, workdir, docs_target(args), BEGIN, END)
 
 
 def _version(url: str) -> str:

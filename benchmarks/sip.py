@@ -63,7 +63,8 @@ from harness.loadclient import Client, children_cpu
 from harness.numbers import make_parties, pool_numbers
 from harness.pinning import pinned, split
 from harness.report import (
-    DOCS,
+    docs_options,
+    docs_target,
     finish,
     fmt_us,
     load_text,
@@ -631,8 +632,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shm", type=int, default=256, help="MB of shared memory for each Kamailio (-m)")
     p.add_argument("--seed", type=int, default=20240611)
     p.add_argument("--budget", type=int, default=900, help="seconds: give up past this")
-    p.add_argument("--docs", type=Path, default=DOCS, help="file whose SIP section is rewritten")
-    p.add_argument("--no-docs", action="store_true", help="print only; leave the docs alone")
+    docs_options(p)
     return p
 
 
@@ -820,7 +820,7 @@ def main() -> int:
     if rig.callee is not None and rig.callee.returncode != 0:
         bad.append(sipp.failure("callee", rig.callee.returncode))
     section = report(rig.stores, busy, light, info, args, extra)
-    return finish(section, began, bad, workdir, None if args.no_docs else args.docs, BEGIN, END)
+    return finish(section, began, bad, workdir, docs_target(args), BEGIN, END)
 
 
 if __name__ == "__main__":

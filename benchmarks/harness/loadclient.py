@@ -5,6 +5,7 @@ the client used per second of wall time: near 100%, the client was the bottlenec
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import shlex
@@ -28,6 +29,11 @@ WRK_REPLAY = BENCHMARKS / "routing.lua"  # signed webhooks, each posted once
 
 EXPIRY = 600  # the session_expiry of the Session API benchmarks' creates
 Request = tuple[str, dict[str, str], str]  # path, headers, form-encoded body
+
+
+def client_option(p: argparse.ArgumentParser) -> None:
+    """--client: wrk, the Python client, or wrk when it is installed (auto)."""
+    p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
 
 
 def choose_wrk(client: str) -> bool:

@@ -3,6 +3,7 @@ of docs/benchmarks.md (or another page) that each script owns between its two ma
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import platform
@@ -136,6 +137,17 @@ def paired(s: Sequence[Rated], g: Sequence[Rated], key: str = "rate") -> list[fl
 
 
 # -- the docs --------------------------------------------------------------------------------------
+def docs_options(p: argparse.ArgumentParser, default: Path = DOCS) -> None:
+    """--docs (the page whose section the run rewrites) and --no-docs; read them with docs_target."""
+    p.add_argument("--docs", type=Path, default=default, help="page whose section of this run is rewritten")
+    p.add_argument("--no-docs", action="store_true", help="print only; leave the docs alone")
+
+
+def docs_target(args: argparse.Namespace) -> Path | None:
+    """The page a run writes its section to, None with --no-docs."""
+    return None if args.no_docs else Path(args.docs)
+
+
 def write_docs(section: str, path: Path, begin: str, end: str) -> None:
     """Replace the text between ``begin`` and ``end`` in ``path`` (append it the first time)."""
     if path.exists():

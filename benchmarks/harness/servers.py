@@ -21,18 +21,15 @@ from harness.pinning import pinned
 BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    """A port of 127.0.0.1 that nothing is bound to now (TCP unless ``kind`` says otherwise)."""
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 def udp_port() -> int:
-    """A UDP port of 127.0.0.1 that nothing is bound to now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port(socket.SOCK_DGRAM)
 
 
 def run(cmd: Sequence[str], timeout: float, cpus: set[int] | None = None) -> str:
