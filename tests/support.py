@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import itertools
 import os
+import pty
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -364,3 +369,31 @@ def exported_metrics(database: str) -> set[str]:
         names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
         names.update(sample.name for sample in family.samples)
     return names
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The body rows of the Markdown tables in ``text``, as lists of cells without padding."""
+    lines = [line.strip() for line in text.splitlines() if line.startswith("|")]
+    return [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for i, line in enumerate(lines)
+        if not set(line) <= set("|:- ") and not (i + 1 < len(lines) and set(lines[i + 1]) <= set("|:- "))
+    ]
+
+
+def on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess[str], bytes]:
+    """Run the CLI with its standard error on a terminal (100 columns): what it printed, and
+    what the terminal showed."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        command = [sys.executable, "-m", "maskline", *args]
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120)
+        os.close(terminal)
+        shown = b""
+        with contextlib.suppress(OSError):  # the terminal's other end is closed: all is read
+            while chunk := os.read(controller, 4096):
+                shown += chunk
+    finally:
+        os.close(controller)
+    return done, shown

@@ -38,6 +38,8 @@ from maskline.store.migrate import OutdatedSchema, upgrade
 from maskline.store.open import UnsupportedDatabase, check_url, open_store, sqlite_path
 from maskline.telephony.xml import webhook_urls
 
+PURGE_PART = 1000  # sessions deleted per transaction by ``purge``
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -257,7 +259,15 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
             if answer.strip().lower() not in ("y", "yes"):
                 print("maskline: nothing deleted", file=sys.stderr)
                 return 1
-        print(f"maskline: deleted {await store.purge(args.before, now)} sessions that ended before {when}")
+        deleted = 0
+        with _progress("purging", "session") as progress:
+            while True:  # in parts: the server's writes wait for one part at most
+                part = await store.purge(args.before, now, PURGE_PART)
+                deleted += part
+                progress(deleted, max(count, deleted))
+                if part < PURGE_PART:
+                    break
+        print(f"maskline: deleted {deleted} sessions that ended before {when}")
         return 0
 
     commands = {
