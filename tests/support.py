@@ -178,15 +178,22 @@ def maskline(
 
 
 class ServerProcess:
-    """``maskline serve`` in a child process on 127.0.0.1; stopped by its PID."""
+    """``maskline serve`` in a child process on 127.0.0.1; stopped by its PID. With
+    ``journal``, its output is what systemd's journal would be (named by JOURNAL_STREAM)."""
 
-    def __init__(self, database: str, *extra: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, database: str, *extra: str, env: dict[str, str] | None = None, journal: bool = False
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "MASKLINE_DATABASE_URL": database, **(env or {})}
+        env.pop("JOURNAL_STREAM", None)
         # Output goes to a file: a pipe nobody reads while the server runs would fill up with
         # log lines and stall the server.
         self._output = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by stop)
+        if journal:
+            status = os.fstat(self._output.fileno())
+            env["JOURNAL_STREAM"] = f"{status.st_dev}:{status.st_ino}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "maskline", "serve", "--port", str(self.port), *extra],
             env=env,
