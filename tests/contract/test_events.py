@@ -339,6 +339,9 @@ def test_private_callback_addresses_are_refused_unless_allowed() -> None:
         assert asyncio.run(attempt(url, False)) == (private, False)
     error, retry = asyncio.run(attempt("http://127.0.0.1:9/x", True))  # allowed: it is tried
     assert error.startswith("ConnectError") and retry is True
+    # A host that does not resolve now may tomorrow (DNS fails for a while): tried again later.
+    error, retry = asyncio.run(attempt("http://no-such-host.invalid/x", False))
+    assert error.startswith("cannot resolve the host") and retry is True
 
 
 EMBEDDED_IPV4 = [
