@@ -489,7 +489,9 @@ class SqlStore(SqlCalls):
             if row is None:
                 return  # another process is sweeping
             since = row[0]
-            ended = await self._sessions_where(db, "expiry > ? AND expiry <= ? ORDER BY id", since, now)
+            # Each sweep takes the seconds [since, now): a DELETE in the second of a sweep ends
+            # its session at that second, which the next sweep then takes.
+            ended = await self._sessions_where(db, "expiry >= ? AND expiry < ? ORDER BY id", since, now)
             await self._enqueue(db, [e for e in map(timeout_event, ended) if e is not None])
             await self._depart(
                 db,
