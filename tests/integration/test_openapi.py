@@ -4,6 +4,7 @@ serves, and whose response schemas the server's real replies satisfy."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -13,7 +14,9 @@ import schemathesis
 from starlette.routing import Route
 
 from maskline.config import Config
+from maskline.domain import errors
 from maskline.http.app import create_app
+from maskline.http.routes import ROUTES
 from tests.support import ServerThread, Tenant, fresh_number
 
 SESSIONS = "/v1/Account/{auth_id}/Masking/Session/"
@@ -71,20 +74,47 @@ def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
 
 
 def test_every_route_is_documented(document: dict[str, Any]) -> None:
-    """The routes of the application, in the trailing-slash form the SDKs send, and their methods."""
+    """The routes of the application, in the trailing-slash form the SDKs send, and their methods:
+    the route table's, and nothing else."""
+    assert set(document["paths"]) == {route.path for route in ROUTES}
+    for route in ROUTES:
+        documented = {m.upper() for m in document["paths"][route.path] if m != "parameters"}
+        assert documented == set(route.methods), route.path
+        assert [
+            p["name"]
+            for p in map(partial(resolve, document), document["paths"][route.path].get("parameters", []))
+        ] == list(route.parameters)
     front = create_app(Config(database_url="sqlite://")).app  # type: ignore[attr-defined]
     served: dict[str, set[str]] = {}
     for route in front.app.routes:
         assert isinstance(route, Route)
         if route.path != "/{path:path}":  # the catch-all answering 404
-            served[route.path] = set(route.methods or ()) - {"HEAD"}
-    for resource, item in front.endpoints:
-        key = ("{session_uuid}/" if resource == "Session" else "{number}/") if item else ""
-        served[f"/v1/Account/{{auth_id}}/Masking/{resource}/{key}"] = set()  # methods: next test
-    assert set(document["paths"]) == set(served)
+            served.setdefault(route.path, set()).update(set(route.methods or ()) - {"HEAD"})
+    served.update({path: set() for path in front.endpoints})  # the Masking API's methods: below
+    assert set(served) == set(document["paths"])
     for path, methods in served.items():
         if methods:
             assert {m.upper() for m in document["paths"][path] if m != "parameters"} == methods, path
+
+
+def test_every_operation_of_the_route_table_is_served(server: ServerThread, tenant: Tenant) -> None:
+    """Each operation reaches its handler: never the 404 of unknown paths, never a 405."""
+    values = {
+        "auth_id": tenant.auth_id,
+        "session_uuid": "0c7f2d8e-4b1a-4e0b-8f53-2b9a6d1c7e40",
+        "number": "14155550100",
+        "carrier": "plivo",
+        "action": "answer",
+    }
+    unknown_path = errors.resource_not_found().message
+    with httpx.Client(auth=(tenant.auth_id, tenant.auth_token), trust_env=False) as client:
+        for route in ROUTES:
+            url = server.url + route.path.format(**values)
+            for method in route.methods:
+                reply = client.request(method, url)
+                assert reply.status_code != 405, (method, route.path)
+                if reply.status_code == 404 and reply.headers["content-type"] == "application/json":
+                    assert reply.json()["error"] != unknown_path, (method, route.path)
 
 
 def test_the_masking_api_answers_exactly_the_documented_methods(

@@ -10,7 +10,6 @@ describes what the server does, tolerances included (contract §4.2); the tests 
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import msgspec
@@ -18,9 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from maskline import version
+from maskline.config import Config
 from maskline.domain.allocation import MAX_COOLOFF
-from maskline.domain.listing import MAX_LIMIT, STATUSES
+from maskline.domain.listing import MAX_LIMIT, STATUSES, Windows
 from maskline.domain.params import ALIASES, UPDATABLE
+from maskline.http.routes import ROUTES, Route
 
 Schema = dict[str, Any]
 
@@ -28,7 +29,6 @@ _NULL: Schema = {"type": "null"}
 _DIGIT_STRING: Schema = {"type": "string", "pattern": "^[0-9]{1,12}$"}
 _TIME_SUFFIXES = ("", "__gt", "__gte", "__lt", "__lte")
 _TIME_FILTER = "^\\s*[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,6})?)?\\s*$"
-_API = "/v1/Account/{auth_id}/Masking"
 
 
 def _ref(kind: str, name: str) -> Schema:
@@ -405,14 +405,17 @@ def _query(name: str, schema: Schema, text: str) -> Schema:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
 
 
-def _list_filters() -> list[Schema]:
+def _list_filters(windows: Windows) -> list[Schema]:
     parameters = [
         _query(name, {"type": "string"}, "Exact number, with or without '+'.")
         for name in ("first_party", "second_party", "virtual_number")
     ]
     parameters.append(_query("status", {"enum": list(STATUSES)}, "Default all; active includes in-progress."))
     time = {"type": "string", "pattern": _TIME_FILTER, "examples": ["2026-01-03 13:35"]}
-    time_text = "UTC time as YYYY-MM-DD HH:MM[:ss[.uuuuuu]]; the window spans at most 30 days."
+    time_text = (
+        f"UTC time as YYYY-MM-DD HH:MM[:ss[.uuuuuu]]; the window spans at most {windows.max_days} days;"
+        f" without one, sessions created in the last {windows.default_days} days are listed."
+    )
     for family in ("created_time", "expiry_time"):
         parameters += [_query(family + s, time, time_text) for s in _TIME_SUFFIXES]
     count = {"type": "integer", "minimum": 0, "maximum": 10**12 - 1}
@@ -435,102 +438,65 @@ def _body(name: str, required: bool) -> Schema:
     return {"required": required, "content": {"application/json": {"schema": _ref("schemas", name)}}}
 
 
-def _operation(operation_id: str, tag: str, summary: str, replies: dict[str, Schema], **extra: Any) -> Schema:
-    return {"operationId": operation_id, "tags": [tag], "summary": summary, "responses": replies, **extra}
-
-
-def _session_paths() -> dict[str, Schema]:
+def _session_operations(windows: Windows) -> dict[str, Schema]:
     def follow(operation_id: str) -> Schema:
         parameters = {"auth_id": "$request.path.auth_id", "session_uuid": "$response.body#/session_uuid"}
         return {"operationId": operation_id, "parameters": parameters}
 
     created = _json(_ref("schemas", "SessionCreated"), "Created.")
     created["links"] = {name: follow(name) for name in ("getSession", "updateSession", "expireSession")}
-    uuid = _path_parameter("session_uuid", {"type": "string"}, "Any other value than a session's is 404.")
     api = ("BadRequest", "Unauthorized")
     return {
-        f"{_API}/Session/": {
-            "parameters": [_ref("parameters", "auth_id")],
-            "post": _operation(
-                "createSession",
-                "Session",
-                "Create a session",
-                _replies({"201": created}, *api),
-                requestBody=_body("CreateSession", required=True),
-            ),
-            "get": _operation(
-                "listSessions",
-                "Session",
-                "List sessions, newest first",
-                _replies({"200": _json(_ref("schemas", "SessionPage"), "A page.")}, *api),
-                parameters=_list_filters(),
-            ),
+        "createSession": {
+            "responses": _replies({"201": created}, *api),
+            "requestBody": _body("CreateSession", required=True),
         },
-        f"{_API}/Session/{{session_uuid}}/": {
-            "parameters": [_ref("parameters", "auth_id"), uuid],
-            "get": _operation(
-                "getSession",
-                "Session",
-                "Get a session, expired ones included",
-                _replies({"200": _json(_ref("schemas", "SessionFound"), "The session.")}, "Unauthorized"),
-            ),
-            "post": _operation(
-                "updateSession",
-                "Session",
-                "Update a live session",
-                _replies({"200": _json(_ref("schemas", "SessionUpdated"), "Updated.")}, *api),
-                requestBody=_body("UpdateSession", required=False),
-            ),
-            "delete": _operation(
-                "expireSession",
-                "Session",
-                "Expire a live session (it is kept, as expired); any body is ignored",
-                _replies({"200": _json(_ref("schemas", "SessionExpired"), "Expired.")}, *api),
-            ),
+        "listSessions": {
+            "responses": _replies({"200": _json(_ref("schemas", "SessionPage"), "A page.")}, *api),
+            "parameters": _list_filters(windows),
+        },
+        "getSession": {
+            "responses": _replies(
+                {"200": _json(_ref("schemas", "SessionFound"), "The session.")}, "Unauthorized"
+            )
+        },
+        "updateSession": {
+            "responses": _replies({"200": _json(_ref("schemas", "SessionUpdated"), "Updated.")}, *api),
+            "requestBody": _body("UpdateSession", required=False),
+        },
+        "expireSession": {
+            "responses": _replies({"200": _json(_ref("schemas", "SessionExpired"), "Expired.")}, *api)
         },
     }
 
 
-def _number_paths() -> dict[str, Schema]:
-    number = _path_parameter("number", {"type": "string"}, "The number, with or without '+'.")
+def _number_operations() -> dict[str, Schema]:
     api = ("BadRequest", "Unauthorized")
     return {
-        f"{_API}/Number/": {
-            "parameters": [_ref("parameters", "auth_id")],
-            "post": _operation(
-                "addNumbers",
-                "Number",
-                "Put numbers in service (main accounts only)",
-                _replies({"201": _json(_ref("schemas", "NumbersAdded"), "Added.")}, *api, "Forbidden"),
-                requestBody=_body("AddNumbers", required=True),
+        "addNumbers": {
+            "responses": _replies(
+                {"201": _json(_ref("schemas", "NumbersAdded"), "Added.")}, *api, "Forbidden"
             ),
-            "get": _operation(
-                "listNumbers",
-                "Number",
-                "List the account's numbers",
-                _replies({"200": _json(_ref("schemas", "NumberPage"), "A page.")}, *api),
-                parameters=_paging(),
-            ),
+            "requestBody": _body("AddNumbers", required=True),
         },
-        f"{_API}/Number/{{number}}/": {
-            "parameters": [_ref("parameters", "auth_id"), number],
-            "get": _operation(
-                "getNumber",
-                "Number",
-                "Get a number",
-                _replies({"200": _json(_ref("schemas", "NumberFound"), "The number.")}, "Unauthorized"),
-            ),
-            "delete": _operation(
-                "retireNumber",
-                "Number",
-                "Retire a number: no new sessions; live ones keep it (main accounts only)",
-                _replies({"200": _json(_ref("schemas", "NumberRetired"), "Retired.")}, *api, "Forbidden"),
-            ),
+        "listNumbers": {
+            "responses": _replies({"200": _json(_ref("schemas", "NumberPage"), "A page.")}, *api),
+            "parameters": _paging(),
+        },
+        "getNumber": {
+            "responses": _replies(
+                {"200": _json(_ref("schemas", "NumberFound"), "The number.")}, "Unauthorized"
+            )
+        },
+        "retireNumber": {
+            "responses": _replies(
+                {"200": _json(_ref("schemas", "NumberRetired"), "Retired.")}, *api, "Forbidden"
+            )
         },
     }
 
 
-def _webhook_paths() -> dict[str, Schema]:
+def _webhook_operations() -> dict[str, Schema]:
     def text(description: str) -> Schema:
         return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
 
@@ -552,37 +518,24 @@ def _webhook_paths() -> dict[str, Schema]:
         "additionalProperties": {"type": "string"},
         "description": "The carrier's call fields (CallUUID or CallSid, From, To, Digits, DialAction, ...).",
     }
-    signed = [{"plivoSignature": [], "plivoNonce": []}, {"twilioSignature": []}]
-    query = [
-        _query(name, {"type": "string"}, "Set by maskline in the URLs it hands the carrier.")
-        for name in ("call", "session", "party")
-    ]
-
-    def operation(operation_id: str, **extra: Any) -> Schema:
-        summary = "A carrier's request about a call (POST, or GET as Plivo may be set up to)"
-        return _operation(operation_id, "Webhooks", summary, _replies(replies), security=signed, **extra)
-
-    carrier = _path_parameter("carrier", {"enum": ["plivo", "twilio"]}, "The carrier.")
-    account = _path_parameter("auth_id", {"type": "string"}, "The maskline account the carrier serves.")
-    action = _path_parameter(
-        "action",
-        {"type": "string"},
-        "answer, hangup (Plivo) or voice, status (Twilio), pin, dial-status, recording,"
-        " callee-prompt; any other is acknowledged with an empty document.",
-    )
+    common = {
+        "responses": _replies(replies),
+        "security": [{"plivoSignature": [], "plivoNonce": []}, {"twilioSignature": []}],
+        "parameters": [
+            _query(name, {"type": "string"}, "Set by maskline in the URLs it hands the carrier.")
+            for name in ("call", "session", "party")
+        ],
+    }
     return {
-        "/webhooks/{carrier}/{auth_id}/{action}": {
-            "parameters": [carrier, account, action, *query],
-            "post": operation(
-                "carrierWebhook",
-                requestBody={"content": {"application/x-www-form-urlencoded": {"schema": form}}},
-            ),
-            "get": operation("carrierWebhookGet"),
-        }
+        "carrierWebhook": {
+            **common,
+            "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": form}}},
+        },
+        "carrierWebhookGet": common,
     }
 
 
-def _sip_paths() -> dict[str, Schema]:
+def _sip_operations() -> dict[str, Schema]:
     string, integer = {"type": "string"}, {"type": "integer"}
     forbidden = _error("Neither the secret nor an allowed source address.")
     call = {"callid": string, "from": string, "to": string}
@@ -611,111 +564,125 @@ def _sip_paths() -> dict[str, Schema]:
     query = [
         _query(name, {"type": "string"}, "The call's " + name + ".") for name in ("callid", "from", "to")
     ]
-
-    def route(operation_id: str, **extra: Any) -> Schema:
-        summary = "Whom a new SIP call goes to (asked by the SIP proxy)"
-        return _operation(operation_id, "SIP", summary, route_replies, security=security, **extra)
-
     event_body = {
         "type": "object",
         "properties": {"event": {"enum": ["answered", "ended"]}, **call},
         "description": "Values of other types are taken as their text.",
     }
     return {
-        "/sip/route": {
-            "get": route("sipRoute", parameters=query),
-            "post": route(
-                "sipRoutePost",
-                requestBody={"content": {"application/json": {"schema": route_body}}},
-            ),
+        "sipRoute": {"responses": route_replies, "security": security, "parameters": query},
+        "sipRoutePost": {
+            "responses": route_replies,
+            "security": security,
+            "requestBody": {"content": {"application/json": {"schema": route_body}}},
         },
-        "/sip/event": {
-            "post": _operation(
-                "sipEvent",
-                "SIP",
-                "The callee answered, or the call ended (told by the SIP proxy)",
-                _replies(
-                    {
-                        "200": _json(_object({"ok": {"const": True}}), "Noted."),
-                        "400": _error("No callid, or an event other than answered or ended."),
-                        "403": forbidden,
-                    }
-                ),
-                security=security,
-                requestBody={"content": {"application/json": {"schema": event_body}}},
-            )
+        "sipEvent": {
+            "responses": _replies(
+                {
+                    "200": _json(_object({"ok": {"const": True}}), "Noted."),
+                    "400": _error("No callid, or an event other than answered or ended."),
+                    "403": forbidden,
+                }
+            ),
+            "security": security,
+            "requestBody": {"content": {"application/json": {"schema": event_body}}},
         },
     }
 
 
-def _operator_paths() -> dict[str, Schema]:
+def _operator_operations() -> dict[str, Schema]:
     health = _ref("schemas", "Health")
     metrics_text = {"text/plain": {"schema": {"type": "string"}}}
     return {
-        "/healthz": {
-            "get": _operation(
-                "healthz",
-                "Operator",
-                "The process answers, and says its version",
-                _replies({"200": _json(health, 'Alive: {"status": "ok", "version": "X.Y.Z"}.')}),
-                security=[],
-            )
+        "healthz": {
+            "responses": _replies({"200": _json(health, 'Alive: {"status": "ok", "version": "X.Y.Z"}.')}),
+            "security": [],
         },
-        "/readyz": {
-            "get": _operation(
-                "readyz",
-                "Operator",
-                "The process can reach its database",
-                {
-                    "200": _json(health, "Ready."),
-                    "503": _json(
-                        {"anyOf": [health, _ref("schemas", "Error")]},
-                        'The database cannot be reached ({"status": "unavailable"}), or the process is'
-                        " overloaded (an error).",
-                        {
-                            "Retry-After": {
-                                "description": "Only when overloaded.",
-                                "schema": {"type": "string"},
-                            }
-                        },
-                    ),
-                },
-                security=[],
-            )
-        },
-        "/metrics": {
-            "get": _operation(
-                "metrics",
-                "Operator",
-                "Prometheus metrics: counters, live sessions, pool capacity plans",
-                _replies(
-                    {
-                        "200": {"description": "Prometheus text format.", "content": metrics_text},
-                        "403": {
-                            "description": "Without MASKLINE_METRICS_TOKEN configured, only loopback"
-                            " clients are answered; with it, only requests bearing it.",
-                            "content": metrics_text,
-                        },
-                    }
+        "readyz": {
+            "responses": {
+                "200": _json(health, "Ready."),
+                "503": _json(
+                    {"anyOf": [health, _ref("schemas", "Error")]},
+                    'The database cannot be reached ({"status": "unavailable"}), or the process is'
+                    " overloaded (an error).",
+                    {"Retry-After": {"description": "Only when overloaded.", "schema": {"type": "string"}}},
                 ),
-                security=[{"metricsToken": []}, {}],
-            )
+            },
+            "security": [],
         },
-        "/openapi.json": {
-            "get": _operation(
-                "openapi",
-                "Operator",
-                "This document",
-                _replies({"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")}),
-                security=[],
-            )
+        "metrics": {
+            "responses": _replies(
+                {
+                    "200": {"description": "Prometheus text format.", "content": metrics_text},
+                    "403": {
+                        "description": "Without MASKLINE_METRICS_TOKEN configured, only loopback"
+                        " clients are answered; with it, only requests bearing it.",
+                        "content": metrics_text,
+                    },
+                }
+            ),
+            "security": [{"metricsToken": []}, {}],
+        },
+        "openapi": {
+            "responses": _replies({"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")}),
+            "security": [],
         },
     }
 
 
-def document() -> dict[str, Any]:
-    """The whole OpenAPI document."""
-    paths = {**_session_paths(), **_number_paths(), **_webhook_paths(), **_sip_paths(), **_operator_paths()}
+def _path_parameters(route: Route) -> list[Schema]:
+    """The documented parameters of a route's template."""
+    if route.api:
+        documented = {
+            "auth_id": _ref("parameters", "auth_id"),
+            "session_uuid": _path_parameter(
+                "session_uuid", {"type": "string"}, "Any other value than a session's is 404."
+            ),
+            "number": _path_parameter("number", {"type": "string"}, "The number, with or without '+'."),
+        }
+    else:
+        documented = {
+            "carrier": _path_parameter("carrier", {"enum": ["plivo", "twilio"]}, "The carrier."),
+            "auth_id": _path_parameter(
+                "auth_id", {"type": "string"}, "The maskline account the carrier serves."
+            ),
+            "action": _path_parameter(
+                "action",
+                {"type": "string"},
+                "answer, hangup (Plivo) or voice, status (Twilio), pin, dial-status, recording,"
+                " callee-prompt; any other is acknowledged with an empty document.",
+            ),
+        }
+    return [documented[name] for name in route.parameters]
+
+
+def _paths(config: Config) -> dict[str, Schema]:
+    """Every route of the route table, each operation with what the document says of it."""
+    details = {
+        **_session_operations(config.windows),
+        **_number_operations(),
+        **_webhook_operations(),
+        **_sip_operations(),
+        **_operator_operations(),
+    }
+    paths: dict[str, Schema] = {}
+    for route in ROUTES:
+        item: Schema = {"parameters": _path_parameters(route)} if route.parameters else {}
+        for op in route.operations:
+            item[op.method.lower()] = {
+                "operationId": op.operation_id,
+                "tags": [route.tag],
+                "summary": op.summary,
+                **details.pop(op.operation_id),
+            }
+        paths[route.path] = item
+    assert not details, f"documented operations that no route has: {sorted(details)}"
+    return paths
+
+
+def document(config: Config) -> dict[str, Any]:
+    """The whole OpenAPI document, of a server running with ``config``."""
+    paths = _paths(config)
     auth_id = _path_parameter(
         "auth_id", {"type": "string"}, "MA or SA and 18 letters or digits: the caller's own id, else 401."
     )
@@ -769,11 +736,15 @@ def document() -> dict[str, Any]:
     }
 
 
-@functools.cache
-def _served() -> bytes:
-    return msgspec.json.encode(document())
+class OpenApi:
+    """``GET /openapi.json``: the document, to anyone (it holds no secret). It is built once, the
+    first time it is asked for, from the running configuration."""
 
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._served: bytes | None = None
 
-async def openapi(request: Request) -> Response:
-    """``GET /openapi.json``: the document, to anyone (it holds no secret)."""
-    return Response(_served(), media_type="application/json")
+    async def endpoint(self, request: Request) -> Response:
+        if self._served is None:
+            self._served = msgspec.json.encode(document(self._config))
+        return Response(self._served, media_type="application/json")
