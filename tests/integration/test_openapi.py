@@ -17,7 +17,8 @@ from maskline.config import Config
 from maskline.domain import errors
 from maskline.http.app import create_app
 from maskline.http.routes import ROUTES
-from tests.support import ServerThread, Tenant, fresh_number
+from tests.databases import Databases
+from tests.support import FakeClock, ServerThread, Tenant, fresh_number
 
 SESSIONS = "/v1/Account/{auth_id}/Masking/Session/"
 SESSION = "/v1/Account/{auth_id}/Masking/Session/{session_uuid}/"
@@ -199,3 +200,55 @@ def test_operator_and_webhook_replies_are_the_documented_ones(
             reply = client.post(f"/webhooks/{carrier}/MA{'0' * 18}/answer", data={"CallUUID": "x"})
             assert reply.status_code == status
             conforms(document, reply, document["paths"][webhook]["post"]["responses"][str(status)])
+
+
+def test_the_documented_defaults_are_the_ones_the_server_runs_with(
+    databases: Databases, clock: FakeClock
+) -> None:
+    """Defaults an operator changed through the environment show in the document, and a session
+    created without parameters gets every default the document names."""
+    env = {
+        "MASKLINE_SESSION_EXPIRY": "600",
+        "MASKLINE_RING_TIMEOUT": "30",
+        "MASKLINE_LIST_MAX_WINDOW_DAYS": "10",
+    }
+    configured = Config.from_env(env)
+    server = ServerThread(
+        databases.new(), clock, defaults=configured.defaults, windows=configured.windows
+    ).start()
+    try:
+        document = httpx.get(f"{server.url}/openapi.json", trust_env=False).json()
+        create = document["components"]["schemas"]["CreateSession"]["properties"]
+        assert (create["session_expiry"]["default"], create["ring_timeout"]["default"]) == (600, 30)
+        assert create["call_time_limit"]["default"] == 14400  # not changed: the built-in one
+        update = document["components"]["schemas"]["UpdateSession"]["properties"]
+        assert "default" not in update["session_expiry"]  # absent on update: unchanged
+        filters = document["paths"][SESSIONS]["get"]["parameters"]
+        assert "at most 10 days" in next(f for f in filters if f["name"] == "created_time")["description"]
+
+        tenant = server.tenant()
+        pin = {
+            "is_pin_authentication_required": True,
+            "first_party_pin": "1234",
+            "second_party_pin": "4321",
+            "pin_prompt_play": "https://example.com/prompt.mp3",
+        }
+        with httpx.Client(auth=(tenant.auth_id, tenant.auth_token), trust_env=False) as api:
+            for extra in ({}, pin):
+                parties = {"first_party": fresh_number(), "second_party": fresh_number()}
+                reply = api.post(
+                    server.url + SESSIONS.format(auth_id=tenant.auth_id), json={**parties, **extra}
+                )
+                assert reply.status_code == 201, reply.text
+                session = reply.json()["session"]
+                assert session["duration"] == 600
+                defaulted = [
+                    n for n, s in create.items() if "default" in s and n in session and n not in extra
+                ]
+                assert {"ring_timeout", "call_time_limit", "record", "callback_method"} <= set(defaulted)
+                for name in defaulted:
+                    with_pin_only = "With PIN authentication only." in create[name]["description"]
+                    if extra or not with_pin_only:
+                        assert session[name] == create[name]["default"], name
+    finally:
+        server.stop()

@@ -18,15 +18,13 @@ from starlette.responses import Response
 
 from maskline import version
 from maskline.config import Config
-from maskline.domain.allocation import MAX_COOLOFF
 from maskline.domain.listing import MAX_LIMIT, STATUSES, Windows
-from maskline.domain.params import ALIASES, UPDATABLE
+from maskline.domain.params import PARAMS, Defaults, Param, Update, any_case
 from maskline.http.routes import ROUTES, Route
 
 Schema = dict[str, Any]
 
 _NULL: Schema = {"type": "null"}
-_DIGIT_STRING: Schema = {"type": "string", "pattern": "^[0-9]{1,12}$"}
 _TIME_SUFFIXES = ("", "__gt", "__gte", "__lt", "__lte")
 _TIME_FILTER = "^\\s*[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,6})?)?\\s*$"
 
@@ -35,139 +33,62 @@ def _ref(kind: str, name: str) -> Schema:
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
-def _any_case(*words: str) -> str:
-    """A pattern matching any of ``words`` in any letter case (JSON Schema patterns have no flags)."""
-    spelled = ("".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in w) for w in words)
-    return "^(" + "|".join(spelled) + ")$"
-
-
-# -- input values: the canonical type, then the spellings the server also takes (contract §4.2) --
-def _integer(low: int, high: int, text: str, *, zero_unset: bool = False) -> Schema:
-    variants: list[Schema] = [{"type": "integer", "minimum": low, "maximum": high}]
-    if zero_unset:
-        variants.insert(0, {"const": 0})
-        text += " 0 means not set."
-    return {"anyOf": [*variants, _DIGIT_STRING, _NULL], "description": text + " A string of digits is taken."}
-
-
-def _boolean(text: str) -> Schema:
-    words = {"type": "string", "pattern": _any_case("true", "false")}
-    return {"anyOf": [{"type": "boolean"}, words, _NULL], "description": text}
-
-
-def _url(text: str, max_length: int | None = None) -> Schema:
-    url: Schema = {"type": "string", "format": "uri"}
-    if max_length is not None:
-        url["maxLength"] = max_length
-    return {
-        "anyOf": [url, {"const": ""}, _NULL],
-        "description": text + " An absolute http(s) URL; '' is unset.",
-    }
-
-
-def _method(text: str) -> Schema:
-    return {"anyOf": [{"type": "string", "pattern": _any_case("GET", "POST")}, _NULL], "description": text}
-
-
-def _phone(text: str, example: str) -> Schema:
-    number = {"type": "string", "examples": [example]}
-    return {"anyOf": [number, _NULL], "description": text + " E.164, with or without '+'; '' is unset."}
-
-
-def _pin(text: str) -> Schema:
-    digits = {"type": "string", "pattern": "^[0-9]{4,15}$"}
-    integer = {"type": "integer", "minimum": 1000, "maximum": 10**15 - 1}
-    return {"anyOf": [digits, integer, {"const": ""}, _NULL], "description": text}
-
-
 def _text(text: str) -> Schema:
     return {"anyOf": [{"type": "string"}, _NULL], "description": text}
 
 
-# The create parameters in the contract's row order (§4.1), which is also the order of the checks.
-def _create_fields() -> dict[str, Schema]:
-    return {
-        "first_party": _phone("Required unless create_session_with_single_party.", "+14155550100"),
-        "second_party": _phone("Required unless create_session_with_single_party.", "14155550123"),
-        "create_session_with_single_party": _boolean("Only one party is then needed."),
-        "session_expiry": _integer(60, 86400, "Seconds; default 1800.", zero_unset=True),
-        "call_time_limit": _integer(60, 86400, "Seconds; default 14400.", zero_unset=True),
-        "ring_timeout": _integer(1, 86400, "Seconds; default 45.", zero_unset=True),
-        "record": _boolean("Record bridged calls."),
-        "record_file_format": {
-            "anyOf": [{"type": "string", "pattern": _any_case("mp3", "wav")}, _NULL],
-            "description": "mp3 (default) or wav.",
-        },
-        "recording_callback_url": _url("Recording events (§11.8).", max_length=999),
-        "recording_callback_method": _method("GET or POST (default)."),
-        "initiate_call_to_first_party": _boolean("Call the first party at once (needs a carrier)."),
-        "callback_url": _url("Session status events (§11.7)."),
-        "callback_method": _method("GET or POST (default)."),
-        "first_party_play_url": _url("Audio played to the first party."),
-        "second_party_play_url": _url("Audio played to the second party."),
-        "is_pin_authentication_required": _boolean("PIN for callers who are not a party."),
-        "generate_pin": _boolean("Generate both PINs (PIN authentication only)."),
-        "generate_pin_length": _integer(4, 15, "Length of generated PINs; default 4."),
-        "first_party_pin": _pin("4-15 digits; required with PIN authentication unless generated."),
-        "second_party_pin": _pin("4-15 digits, not the first party's."),
-        "pin_prompt_play": _url("Required with PIN authentication."),
-        "pin_retry": _integer(0, 5, "Attempts after a wrong PIN; default 1."),
-        "pin_retry_wait": _integer(5, 10, "Seconds between attempts; default 5.", zero_unset=True),
-        "incorrect_pin_play": _url("Played after a wrong PIN."),
-        "unknown_caller_play": _url("Played to callers who are not a party."),
-        "force_pin_authentication": _boolean("Parties too must enter a PIN."),
-        "subaccount": _text("A subaccount of the caller, whose pool and sessions to use."),
-        "geomatch": _boolean("The number's country must be the first party's (default true)."),
-        "virtual_number_cooloff_period": _integer(0, MAX_COOLOFF, "Seconds the number is held back after."),
-    }
+# -- requests: the parameter table's, with the defaults the server runs with -------------------
+def _parameter(param: Param, defaults: Defaults, *, update: bool = False) -> Schema:
+    """A parameter's schema: the values its reader takes, its description, and on create its
+    default (the running one, for those the operator may change)."""
+    text = param.on_update if update and param.on_update else param.description
+    if param.pin:
+        text += " With PIN authentication only."
+    schema: Schema = {**param.read.schema(), "description": " ".join(filter(None, (text, param.read.note)))}
+    default = defaults.of(param)
+    if not update and default is not None:
+        schema["default"] = default
+    if param.example is not None:
+        schema["examples"] = [param.example]
+    return schema
 
 
-def _with_aliases(fields: dict[str, Schema]) -> dict[str, Schema]:
-    """``fields`` and the other spellings some SDKs send (contract §10)."""
-    spelled = {alias: name for alias, name in ALIASES.items() if name in fields}
-    return {
-        **fields,
-        **{a: {**fields[n], "description": f"An SDK's spelling of {n}."} for a, n in spelled.items()},
-    }
+def _properties(params: list[Param], defaults: Defaults, *, update: bool = False) -> dict[str, Schema]:
+    """The parameters' schemas, and those of the other spellings some SDKs send (contract §10)."""
+    properties = {p.name: _parameter(p, defaults, update=update) for p in params}
+    for param in params:
+        for alias in param.aliases:
+            properties[alias] = {
+                **properties[param.name],
+                "description": f"An SDK's spelling of {param.name}.",
+            }
+    return properties
 
 
 def _both_parties_unless_single() -> Schema:
     """Both parties are required, unless create_session_with_single_party (either spelling) is true."""
-    true = {"anyOf": [{"const": True}, {"type": "string", "pattern": _any_case("true")}]}
-    flags = [alias for alias, name in ALIASES.items() if name == "create_session_with_single_party"]
-    single = [
-        {"required": [flag], "properties": {flag: true}}
-        for flag in ("create_session_with_single_party", *flags)
-    ]
-    return {"if": {"not": {"anyOf": single}}, "then": {"required": ["first_party", "second_party"]}}
+    true = {"anyOf": [{"const": True}, {"type": "string", "pattern": any_case("true")}]}
+    (single,) = (p for p in PARAMS if p.name == "create_session_with_single_party")
+    flags = [{"required": [name], "properties": {name: true}} for name in (single.name, *single.aliases)]
+    return {"if": {"not": {"anyOf": flags}}, "then": {"required": ["first_party", "second_party"]}}
 
 
-_IGNORED_ON_UPDATE = ("subaccount", "geomatch", "create_session_with_single_party")  # contract §5
-
-
-def _request_schemas() -> dict[str, Schema]:
-    fields = _create_fields()
-    missing_party = "Only to fill the missing party of a single-party session."
-    update = {
-        "first_party": _phone(missing_party, "+14155550100"),
-        "second_party": _phone(missing_party, "14155550123"),
-        "session_expiry": _integer(60, 86400, "Seconds from the update.", zero_unset=True),
-        **{
-            name: schema for name, schema in fields.items() if name in UPDATABLE or name in _IGNORED_ON_UPDATE
-        },
-    }
+def _request_schemas(defaults: Defaults) -> dict[str, Schema]:
+    ignored = ", ".join(p.name for p in PARAMS if p.update is Update.IGNORED)
     return {
         "CreateSession": {
             "type": "object",
             "description": "Unknown keys are ignored; null is the same as absent.",
-            "properties": _with_aliases(fields),
+            "properties": _properties(list(PARAMS), defaults),
             **_both_parties_unless_single(),
         },
         "UpdateSession": {
             "type": "object",
-            "description": "subaccount, geomatch and create_session_with_single_party are accepted and"
-            " ignored; any other create parameter is refused (400); unknown keys are ignored.",
-            "properties": _with_aliases(update),
+            "description": f"{ignored} are accepted and ignored; any other create parameter is"
+            " refused (400); unknown keys are ignored.",
+            "properties": _properties(
+                [p for p in PARAMS if p.update is not Update.REFUSED], defaults, update=True
+            ),
         },
         "AddNumbers": {
             "type": "object",
@@ -730,7 +651,7 @@ def document(config: Config) -> dict[str, Any]:
                 },
             },
             "parameters": {"auth_id": auth_id},
-            "schemas": {**_request_schemas(), **_reply_schemas()},
+            "schemas": {**_request_schemas(config.defaults), **_reply_schemas()},
             "responses": _error_replies(),
         },
     }
