@@ -1,9 +1,10 @@
 """The OpenAPI 3.1 document of everything maskline serves, answered at ``GET /openapi.json``.
 
-It is built in Python rather than shipped as JSON because most of it repeats: every Masking API
-operation has the same error replies, the session object sits in four responses, every integer
-parameter takes the same spellings and the list filters come in families of five. The document
-describes what the server does, tolerances included (contract §4.2); the tests hold it to that:
+Little of it is written here: its paths and operations are the route table's (``http/routes.py``),
+its request schemas the parameter table's (``domain/params.py``) with the defaults the server runs
+with, and its reply schemas the reply Structs' own (``http/render.py``). What is written here is
+what the tables do not say: each operation's replies, errors and security, the list filters and
+the operator's and carriers' endpoints. The tests hold it to what the server does:
 ``tests/integration/test_openapi.py`` compares it with the routes and real replies, and
 ``tests/integration/test_fuzz.py`` fuzzes the server from it.
 """
@@ -20,7 +21,9 @@ from maskline import version
 from maskline.config import Config
 from maskline.domain.listing import MAX_LIMIT, STATUSES, Windows
 from maskline.domain.params import PARAMS, Defaults, Param, Update, any_case
+from maskline.http.render import REPLIES
 from maskline.http.routes import ROUTES, Route
+from maskline.http.wire import Error
 
 Schema = dict[str, Any]
 
@@ -108,164 +111,61 @@ def _request_schemas(defaults: Defaults) -> dict[str, Schema]:
     }
 
 
-# -- replies ------------------------------------------------------------------------------------
-def _object(properties: dict[str, Schema], optional: tuple[str, ...] = ()) -> Schema:
-    required = [name for name in properties if name not in optional]
-    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
-
-
-def _nullable(schema: Schema) -> Schema:
-    return {"anyOf": [schema, _NULL]}
-
-
-def _session(listed: bool) -> Schema:
-    string, integer, number, boolean = ({"type": t} for t in ("string", "integer", "number", "boolean"))
-    party = _ref("schemas", "Digits")
-    method = {"enum": ["GET", "POST"]}
-    properties: dict[str, Schema] = {
-        "session_uuid": {"type": "string", "format": "uuid"},
-        "first_party": party,
-        "second_party": party,
-        "virtual_number": party,
-        "status": {"enum": ["active", "in-progress", "expired"]},
-        "initiate_call_to_first_party": boolean,
-        "callback_url": string,
-        "callback_method": method,
-        "created_time": _ref("schemas", "Timestamp"),
-        "modified_time": _ref("schemas", "Timestamp"),
-        "expiry_time": _ref("schemas", "Timestamp"),
-        "duration": integer,
-        "amount": number,
-        "call_time_limit": integer,
-        "ring_timeout": integer,
-        "first_party_play_url": string,
-        "second_party_play_url": string,
-        "record": boolean,
-        "record_file_format": {"enum": ["mp3", "wav"]},
-        "recording_callback_url": string,
-        "recording_callback_method": method,
-        "interaction": _nullable({"type": "array", "items": _ref("schemas", "Interaction")}),
-        "total_call_amount": number,
-        "total_call_count": integer,
-        "total_call_billed_duration": integer,
-        "total_session_amount": number,
-        "last_interaction_time": {"anyOf": [_ref("schemas", "Timestamp"), {"const": ""}]},
-        "is_pin_authentication_required": boolean,
-        "generate_pin": _nullable(boolean),
-        "generate_pin_length": _nullable(integer),
-        "first_party_pin": _nullable(string),
-        "second_party_pin": _nullable(string),
-        "pin_prompt_play": _nullable(string),
-        "pin_retry": _nullable(integer),
-        "pin_retry_wait": _nullable(integer),
-        "incorrect_pin_play": _nullable(string),
-        "unknown_caller_play": string,
-        "create_session_with_single_party": boolean,
-        "virtual_number_cooloff_period": integer,
-        "force_pin_authentication": boolean,
-        "subaccount": {"type": "string", "description": "Only on sessions of a subaccount."},
+# -- replies: the reply Structs' own schemas ------------------------------------------------------
+def _object(properties: dict[str, Schema]) -> Schema:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
     }
-    if listed:
-        properties["resource_uri"] = string
-    return _object(properties, optional=("subaccount",))
 
 
-def _page(item: str) -> Schema:
-    nullable_link = _nullable({"type": "string"})
-    meta = _object(
-        {
-            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
-            "next": nullable_link,
-            "offset": {"type": "integer", "minimum": 0},
-            "previous": nullable_link,
-            "total_count": {"type": "integer", "minimum": 0},
-        }
+def _structs(types: tuple[Any, ...]) -> dict[str, msgspec.inspect.StructType]:
+    """The Structs of ``types`` and those within them, by name."""
+    found: dict[str, msgspec.inspect.StructType] = {}
+
+    def visit(info: Any) -> None:
+        if isinstance(info, msgspec.inspect.StructType):
+            if info.cls.__name__ in found:
+                return
+            found[info.cls.__name__] = info
+            for f in info.fields:
+                visit(f.type)
+        for attribute in ("item_type", "types"):
+            inner = getattr(info, attribute, ())
+            for each in inner if isinstance(inner, tuple) else (inner,):
+                visit(each)
+
+    for info in msgspec.inspect.multi_type_info(types):
+        visit(info)
+    return found
+
+
+def _may_be_left_out(field: msgspec.inspect.Field) -> bool:
+    """Whether a field is ``UNSET`` unless given (msgspec's inspection drops ``UnsetType``)."""
+    return (
+        not field.required
+        and field.default is msgspec.NODEFAULT
+        and field.default_factory is msgspec.NODEFAULT
     )
-    return _object({"meta": meta, "objects": {"type": "array", "items": _ref("schemas", item)}})
 
 
 def _reply_schemas() -> dict[str, Schema]:
-    api_id = _ref("schemas", "ApiId")
-    session = _ref("schemas", "Session")
-    string = {"type": "string"}
-    return {
-        "ApiId": {"type": "string", "format": "uuid", "description": "A new id for every request."},
-        "Error": _object({"api_id": api_id, "error": string}),
-        "Digits": {"type": "string", "pattern": "^[0-9]*$", "description": "A number without '+'."},
-        "Timestamp": {
-            "type": "string",
-            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} \\+0000 UTC$",
-            "examples": ["2026-01-03 13:35:51 +0000 UTC"],
-        },
-        "Interaction": _object(
-            {
-                "start_time": _ref("schemas", "Timestamp"),
-                "end_time": {"anyOf": [_ref("schemas", "Timestamp"), {"const": ""}]},
-                "type": {"const": "call"},
-                "total_call_amount": {"type": "number"},
-                "call_billed_duration": {"type": "integer"},
-                "recording_resource_url": _nullable(string),
-                "auth_id": string,
-                "total_call_count": {"type": "integer", "minimum": 1, "maximum": 2},
-                "duration": {"type": "number"},
-                "first_party_resource_url": string,
-                "first_party_status": string,
-                "second_party_resource_url": string,
-                "second_party_status": string,
-            },
-            optional=(
-                "first_party_resource_url",
-                "first_party_status",
-                "second_party_resource_url",
-                "second_party_status",
-            ),
-        ),
-        "Session": _session(listed=False),
-        "ListedSession": _session(listed=True),
-        "SessionCreated": _object(
-            {
-                "api_id": api_id,
-                "session_uuid": {"type": "string", "format": "uuid"},
-                "virtual_number": {"type": "string", "pattern": "^\\+[0-9]+$"},
-                "message": {"const": "Session created"},
-                "session": session,
-            }
-        ),
-        "SessionFound": _object({"api_id": api_id, "response": session}),
-        "SessionUpdated": _object(
-            {"api_id": api_id, "message": {"const": "Session updated"}, "session": session}
-        ),
-        "SessionExpired": _object({"api_id": api_id, "message": {"const": "Session expired"}}),
-        "SessionPage": _object({"api_id": api_id, "response": _page("ListedSession")}),
-        "Number": _object(
-            {
-                "number": _ref("schemas", "Digits"),
-                "country": string,
-                "subaccount": {"type": "string", "description": "'' for the main account's own pool."},
-                "status": {"enum": ["in_service", "retired"]},
-                "live_session_count": {"type": "integer", "minimum": 0},
-                "added_time": _ref("schemas", "Timestamp"),
-                "resource_uri": string,
-            }
-        ),
-        "NumbersAdded": _object(
-            {
-                "api_id": api_id,
-                "message": {"const": "Numbers added"},
-                "numbers": {"type": "array", "items": _ref("schemas", "Number")},
-            }
-        ),
-        "NumberFound": _object({"api_id": api_id, "response": _ref("schemas", "Number")}),
-        "NumberRetired": _object({"api_id": api_id, "message": {"const": "Number retired"}}),
-        "NumberPage": _object({"api_id": api_id, "response": _page("Number")}),
-        "Health": _object(
-            {
-                "status": {"enum": ["ok", "unavailable"]},
-                "version": {"type": "string", "description": "maskline's version (/healthz only)"},
-            },
-            optional=("version",),
-        ),
-    }
+    """The schemas of the replies. A reply has every field of its Struct but those that may be
+    left out (``UNSET``), and no other; a default is how the reply is built, not the client's
+    business, and is left out."""
+    types = (*REPLIES, Error)
+    _, components = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
+    structs = _structs(types)
+    for name, schema in components.items():
+        for prop in schema.get("properties", {}).values():
+            prop.pop("default", None)
+        if name in structs:
+            fields = structs[name].fields
+            schema["required"] = [f.encode_name for f in fields if not _may_be_left_out(f)]
+            schema["additionalProperties"] = False
+    return components
 
 
 def _json(schema: Schema, description: str, headers: dict[str, Schema] | None = None) -> Schema:
