@@ -62,8 +62,8 @@ class ApiFront:
         if scope["type"] == "http":
             path = original = scope["path"]
             path = self.table.normalise(path)
-            found = self.table.find(path)
-            if found is not None and found[0].api:
+            found = self.table.api(path)
+            if found is not None:
                 route, params = found
                 scope[ROUTE] = (route.path, params["auth_id"])  # for Observed
                 scope = {**scope, "path_params": params}
