@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import itertools
 import os
+import pty
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -173,15 +178,22 @@ def maskline(
 
 
 class ServerProcess:
-    """``maskline serve`` in a child process on 127.0.0.1; stopped by its PID."""
+    """``maskline serve`` in a child process on 127.0.0.1; stopped by its PID. With
+    ``journal``, its output is what systemd's journal would be (named by JOURNAL_STREAM)."""
 
-    def __init__(self, database: str, *extra: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, database: str, *extra: str, env: dict[str, str] | None = None, journal: bool = False
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "MASKLINE_DATABASE_URL": database, **(env or {})}
+        env.pop("JOURNAL_STREAM", None)
         # Output goes to a file: a pipe nobody reads while the server runs would fill up with
         # log lines and stall the server.
         self._output = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by stop)
+        if journal:
+            status = os.fstat(self._output.fileno())
+            env["JOURNAL_STREAM"] = f"{status.st_dev}:{status.st_ino}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "maskline", "serve", "--port", str(self.port), *extra],
             env=env,
@@ -364,3 +376,31 @@ def exported_metrics(database: str) -> set[str]:
         names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
         names.update(sample.name for sample in family.samples)
     return names
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The body rows of the Markdown tables in ``text``, as lists of cells without padding."""
+    lines = [line.strip() for line in text.splitlines() if line.startswith("|")]
+    return [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for i, line in enumerate(lines)
+        if not set(line) <= set("|:- ") and not (i + 1 < len(lines) and set(lines[i + 1]) <= set("|:- "))
+    ]
+
+
+def on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess[str], bytes]:
+    """Run the CLI with its standard error on a terminal (100 columns): what it printed, and
+    what the terminal showed."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        command = [sys.executable, "-m", "maskline", *args]
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120)
+        os.close(terminal)
+        shown = b""
+        with contextlib.suppress(OSError):  # the terminal's other end is closed: all is read
+            while chunk := os.read(controller, 4096):
+                shown += chunk
+    finally:
+        os.close(controller)
+    return done, shown

@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
@@ -35,14 +35,40 @@ from maskline.http.render import number_object
 from maskline.service.accounts import create_account, rotate_token
 from maskline.service.calls import CallService
 from maskline.service.numbers import NumberService
+from maskline.sim.trace import Trace
 from maskline.store.backup import BackupError, backup_sqlite
 from maskline.store.migrate import OutdatedSchema, upgrade
 from maskline.store.open import UnsupportedDatabase, check_url, open_store, sqlite_path
 from maskline.telephony.xml import webhook_urls
 
+PURGE_PART = 1000  # sessions deleted per transaction by ``purge``
+
+
+class _Parser(argparse.ArgumentParser):
+    """Says what is wrong with a command line in one line, and where to read more."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"maskline: {message} (see '{self.prog} --help')\n")
+
+
+def _whole(least: int, most: int | None = None) -> Callable[[str], int]:
+    """An option's reader of whole numbers from ``least`` (to ``most``)."""
+
+    def read(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least or (most is not None and value > most):
+            span = f"from {least} to {most}" if most is not None else f"of {least} or more"
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number {span}")
+        return value
+
+    return read
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="maskline",
         description="Serve and run maskline, the phone-number masking service that speaks Plivo's"
         " Masking Session API.",
@@ -62,9 +88,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = command(commands, "serve", "Run the API server.")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=_whole(1, 65535), default=8000)
     serve.add_argument(
-        "--workers", type=int, default=1, help="server processes (more than one needs PostgreSQL)"
+        "--workers", type=_whole(1), default=1, help="server processes (more than one needs PostgreSQL)"
     )
 
     db = commands.add_parser("db", help="Manage the database schema.").add_subparsers(
@@ -92,10 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--trace", type=Path, help="a JSON Lines trace file to replay instead")
     sim.add_argument("--policy", action="append", help="a policy (repeatable; default: all)")
-    sim.add_argument("--seeds", type=int, default=1, help="traces per workload (seeds 1..N); medians")
-    sim.add_argument("--cooloff", type=int, help="give every session this cool-off, in seconds")
+    sim.add_argument("--seeds", type=_whole(1), default=1, help="traces per workload (seeds 1..N); medians")
+    sim.add_argument("--cooloff", type=_whole(0), help="give every session this cool-off, in seconds")
     sim.add_argument("--scope", choices=[s.value for s in CooloffScope], default=CooloffScope.PER_PARTY.value)
-    sim.add_argument("--pool-size", type=int, help="also report the refusal rate with this many numbers")
+    sim.add_argument(
+        "--pool-size", type=_whole(1), help="also report the refusal rate with this many numbers"
+    )
     sim.add_argument("--write-trace", type=Path, help="write the first seed's trace of the workload here")
     sim.add_argument("--optimum", action="store_true", help="also solve for the exact optimum (small traces)")
     sim.add_argument("--list", action="store_true", help="list the workloads and policies")
@@ -137,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
         "Per pool and country: Δ now and at its peak, the numbers needed, the 2Δ−1 rule, headroom.",
     )
     planning.add_argument("--account", help="the main account whose pools to plan (from the database)")
-    planning.add_argument("--days", type=int, default=30, help="history to size from (default 30 days)")
+    planning.add_argument("--days", type=_whole(1), default=30, help="history to size from (default 30 days)")
     planning.add_argument("--trace", type=Path, help="plan from a trace file instead of the database")
     purge = command(
         commands,
@@ -170,8 +198,28 @@ def _date(text: str) -> int:
     return int(moment.timestamp())
 
 
+@contextlib.contextmanager
+def _reaching(url: str) -> Iterator[None]:
+    """Whatever a database's driver raises on the way in, said in one line that names the database."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except (
+        OSError,
+        sqlite3.DatabaseError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        DBAPIError,
+    ) as error:
+        reason = error.orig if isinstance(error, DBAPIError) else error  # the driver's own words
+        raise ConfigError(f"cannot use the database {_shown_url(url)}: {reason}") from None
+
+
 async def _with_store(config: Config, work: Callable[[Store], Awaitable[int]]) -> int:
-    store = await open_store(config.database_url, pool_size=1, durable=config.sqlite_durable)
+    with _reaching(config.database_url):
+        store = await open_store(config.database_url, pool_size=1, durable=config.sqlite_durable)
     try:
         return await work(store)
     finally:
@@ -216,8 +264,17 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
 
     async def number_command(store: Store) -> int:
         account = await _account(store, args.account)
+        if account.is_subaccount and args.action != "list":
+            raise ConfigError(
+                f"{account.auth_id} is a subaccount: its main account manages its numbers"
+                f" (--account {account.parent_id} --subaccount {account.auth_id})"
+            )
         service = NumberService(store, time.time)
         if args.action == "add":
+            if args.subaccount:
+                found = await store.get_account(args.subaccount)
+                if found is None or found[0].parent_id != account.auth_id:
+                    raise ConfigError(f"{args.subaccount} is not a subaccount of {account.auth_id}")
             added = await service.add(account, args.numbers, subaccount=args.subaccount, country=args.country)
             _print_json([number_object(n, account.auth_id) for n in added])
         elif args.action == "retire":
@@ -259,7 +316,15 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
             if answer.strip().lower() not in ("y", "yes"):
                 print("maskline: nothing deleted", file=sys.stderr)
                 return 1
-        print(f"maskline: deleted {await store.purge(args.before, now)} sessions that ended before {when}")
+        deleted = 0
+        with _progress("purging", "session") as progress:
+            while True:  # in parts: the server's writes wait for one part at most
+                part = await store.purge(args.before, now, PURGE_PART)
+                deleted += part
+                progress(deleted, max(count, deleted))
+                if part < PURGE_PART:
+                    break
+        print(f"maskline: deleted {deleted} sessions that ended before {when}")
         return 0
 
     commands = {
@@ -272,22 +337,35 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
     return await _with_store(config, commands[args.command])
 
 
+def _shown_url(url: str) -> str:
+    """``url`` with PASSWORD in place of its password, if it has one."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:PASSWORD@{host}"))
+
+
 def _database_option(url: str) -> str:
     """`` --database URL`` for a command to use the database ``url``; none for the default.
     A password in the URL is not printed: the operator puts it back."""
-    if url == DEFAULT_DATABASE_URL:
-        return ""
-    parts = urlsplit(url)
-    if parts.password is not None:
-        host = parts.netloc.rpartition("@")[2]
-        url = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:PASSWORD@{host}"))
-    return f" --database {shlex.quote(url)}"
+    return "" if url == DEFAULT_DATABASE_URL else f" --database {shlex.quote(_shown_url(url))}"
 
 
 def _base_url(host: str, port: int) -> str:
     """The URL a client on this host reaches a server listening on ``host`` at."""
     host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _to_the_journal() -> bool:
+    """Whether standard output goes to systemd's journal, which names it in JOURNAL_STREAM
+    (systemd.exec(5)): what is printed there is kept, and read by anyone who reads logs."""
+    try:
+        status = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError):
+        return False
+    return os.environ.get("JOURNAL_STREAM") == f"{status.st_dev}:{status.st_ino}"
 
 
 async def bootstrap(config: Config, host: str, port: int) -> None:
@@ -297,9 +375,16 @@ async def bootstrap(config: Config, host: str, port: int) -> None:
     async def work(store: Store) -> int:
         if await store.count_accounts():
             return 0
+        database = _database_option(config.database_url)
+        if _to_the_journal():
+            print(
+                "This database has no account yet. Create one, which prints its token to you alone:\n"
+                f"  maskline account create{database}",
+                flush=True,
+            )
+            return 0
         account, token = await create_account(store, int(time.time()))
         base = _base_url(host, port)
-        database = _database_option(config.database_url)
         print(
             "Created the first account on this empty database:\n"
             f"  auth_id    {account.auth_id}\n  auth_token {token}\n\n"
@@ -395,7 +480,7 @@ def run_sim(args: argparse.Namespace) -> int:
     from maskline.sim import workloads
     from maskline.sim.replay import POLICIES
     from maskline.sim.report import simulate, table
-    from maskline.sim.trace import load_trace, write_trace
+    from maskline.sim.trace import write_trace
 
     known = {**workloads.REALISTIC, **workloads.LARGE, **workloads.SMALL, **workloads.ADVERSARIAL}
     if args.list:
@@ -413,7 +498,7 @@ def run_sim(args: argparse.Namespace) -> int:
             " pip install 'maskline[optimum]'"
         )
     if args.trace is not None:
-        trace = load_trace(args.trace)
+        trace = _load_trace(args.trace)
         chosen = {args.trace.name: lambda seed: trace}
     else:
         chosen = {w: known[w] for w in args.workload} if args.workload else dict(workloads.REALISTIC)
@@ -421,7 +506,7 @@ def run_sim(args: argparse.Namespace) -> int:
         first = next(iter(chosen.values()))
         with args.write_trace.open("w") as out:
             write_trace(first(1), out)
-    seeds = range(1, max(args.seeds, 1) + 1)
+    seeds = range(1, args.seeds + 1)
     policies = args.policy or list(POLICIES)
     with _progress("simulating", "run") as progress:  # a run can take minutes
         rows = simulate(
@@ -438,11 +523,19 @@ def run_sim(args: argparse.Namespace) -> int:
     return 0
 
 
-def plan_trace(path: Path) -> int:
-    from maskline.sim.plan import HistoryRow, plan, plan_table
+def _load_trace(path: Path) -> Trace:
     from maskline.sim.trace import load_trace
 
-    trace = load_trace(path)
+    try:
+        return load_trace(path)
+    except ValueError as error:  # the line at fault, and what is wrong with it
+        raise ConfigError(f"{path}, {error}") from None
+
+
+def plan_trace(path: Path) -> int:
+    from maskline.sim.plan import HistoryRow, plan, plan_table
+
+    trace = _load_trace(path)
     rows = [HistoryRow(s.start, s.end, s.end + s.cooloff, s.first, s.second, "", s.pool, "") for s in trace]
     after = max((s.end + s.cooloff for s in trace), default=0)  # a file has no "now": its end
     with _progress("sizing pools", "pool") as progress:
@@ -467,7 +560,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return backup(config, args.file, args.force)
         if args.command == "db":
             check_url(config.database_url)
-            upgrade(config.database_url)
+            with _reaching(config.database_url):
+                upgrade(config.database_url)
             print("maskline: the database schema is up to date")
             return 0
         return asyncio.run(_run(args, config))
@@ -482,7 +576,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         BackupError,
         sqlite3.Error,
     ) as error:
-        print(f"maskline: {error}", file=sys.stderr)
+        if isinstance(error, OSError) and error.filename and error.strerror:
+            print(f"maskline: {error.filename}: {error.strerror}", file=sys.stderr)
+        else:
+            print(f"maskline: {error}", file=sys.stderr)
         return 1
 
 

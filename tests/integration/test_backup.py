@@ -17,7 +17,7 @@ from tests.support import ServerProcess, maskline
 
 AUTH_ID, TOKEN = "MA" + "B" * 18, "backup-token"
 CLIENTS = 8
-LOAD_SECONDS = 3.0
+LOAD_SECONDS = 60.0  # at most: the test stops the load once the backup is done
 
 
 def prepare(database: str) -> None:
@@ -26,14 +26,22 @@ def prepare(database: str) -> None:
 
 
 class Load:
-    """``CLIENTS`` clients creating sessions for ``LOAD_SECONDS``, each with parties of its own;
-    ``acknowledged``: (time of the 201, session uuid)."""
+    """``CLIENTS`` clients creating sessions, each with parties of its own, until told to stop
+    (or for ``LOAD_SECONDS`` at most); ``acknowledged``: (time of the 201, session uuid)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.acknowledged: list[tuple[float, str]] = []
         self.statuses: list[int] = []
+        self.stop = threading.Event()
         self.thread = threading.Thread(target=lambda: asyncio.run(self._run()))
+
+    def acknowledged_after(self, moment: float, timeout: float = 30.0) -> bool:
+        """Waits until a session is acknowledged after ``moment``; whether one was."""
+        deadline = time.monotonic() + timeout
+        while not any(at > moment for at, _ in self.acknowledged) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return any(at > moment for at, _ in self.acknowledged)
 
     async def _client(self, n: int, until: float) -> None:
         path = f"/v1/Account/{AUTH_ID}/Masking/Session/"
@@ -41,7 +49,7 @@ class Load:
             base_url=self.url, auth=(AUTH_ID, TOKEN), trust_env=False, timeout=20
         ) as http:
             i = 0
-            while time.monotonic() < until:
+            while time.monotonic() < until and not self.stop.is_set():
                 parties = {"first_party": f"+1415{200 + n}{i:04d}", "second_party": f"+1628{200 + n}{i:04d}"}
                 reply = await http.post(path, json=parties)
                 self.statuses.append(reply.status_code)
@@ -63,10 +71,12 @@ def test_a_backup_taken_under_load_holds_every_session_acknowledged_before_it(tm
     try:
         load = Load(server.url)
         load.thread.start()
-        time.sleep(LOAD_SECONDS / 3)
+        assert load.acknowledged_after(0.0), "no session was acknowledged before the backup"
         started = time.monotonic()
         backup = maskline("backup", str(copy), database=database)
         finished = time.monotonic()
+        load.acknowledged_after(finished)
+        load.stop.set()
         load.thread.join(timeout=60)
         assert not load.thread.is_alive()
     finally:

@@ -12,9 +12,10 @@ import httpx
 from tests.support import ServerProcess, maskline
 
 
-def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
-    """The error a refused command printed: one line, status 1, no traceback."""
-    assert done.returncode == 1, done
+def _one_line_error(done: subprocess.CompletedProcess[str], status: int = 1) -> str:
+    """The error a refused command printed: one line, ``status`` (2: a malformed command line),
+    no traceback."""
+    assert done.returncode == status, done
     assert "Traceback" not in done.stderr and "Exception" not in done.stderr, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -70,6 +71,21 @@ def test_first_start_next_steps_repeat_the_database_and_address(tmp_path: Path) 
     account = add[add.index("--account") + 1]
     maskline(*add[1:], database=f"sqlite:///{tmp_path / 'unused.db'}")  # the --database it says
     assert _numbers(url, account) == {add[3].lstrip("+"): "in_service"}
+
+
+def test_a_first_start_under_systemd_keeps_the_token_out_of_the_journal(tmp_path: Path) -> None:
+    """Under systemd, standard output is the journal: no token is printed there, so no account
+    is made; the server says how to make one."""
+    url = f"sqlite:///{tmp_path / 'maskline.db'}"
+    server = ServerProcess(url, "--database", url, journal=True)
+    assert httpx.get(f"{server.url}/readyz").status_code == 200
+    printed = server.stop()
+    assert "auth_token" not in printed and "Created" not in printed
+    assert f"maskline account create --database {url}" in printed
+    assert json.loads(maskline("account", "list", database=url).stdout) == []
+    # Started from a terminal (or anything but the journal), it makes the account as before.
+    again = ServerProcess(url, "--database", url)
+    assert "auth_token" in again.stop()
 
 
 def test_next_steps_never_print_a_database_password() -> None:
@@ -141,3 +157,68 @@ def test_a_database_in_a_missing_folder_is_a_one_line_error(tmp_path: Path) -> N
         message = _one_line_error(maskline(*command, database=url, check=False))
         assert str(tmp_path / "missing") in message
     assert not (tmp_path / "missing").exists()
+
+
+def test_every_mistake_is_one_line_that_names_what_is_wrong(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'maskline.db'}"
+
+    def create(*options: str) -> str:
+        return str(json.loads(maskline("account", "create", *options, database=url).stdout)["auth_id"])
+
+    main, other = create(), create()
+    sub, others_sub = create("--parent", main), create("--parent", other)
+    unknown = "MA" + "Q" * 18
+    maskline("number", "add", "+14155550100", "--account", main, database=url)
+    bad_trace = tmp_path / "bad.jsonl"
+    bad_trace.write_text("{not json\n")
+    garbage = tmp_path / "garbage.db"
+    garbage.write_text("not a database " * 100)
+    missing = tmp_path / "missing"
+    carrier = ("carrier", "set", "--carrier", "plivo", "--auth-token", "t0ken")
+    mistakes: list[tuple[tuple[str, ...], int, tuple[str, ...]]] = [
+        (("account", "create", "--auth-id", "bad"), 1, ("auth_id bad",)),
+        (("account", "create", "--auth-id", main), 1, (main, "already exists")),
+        (("account", "create", "--parent", unknown), 1, (unknown, "does not exist")),
+        (("account", "create", "--parent", sub), 1, (sub, "not a main account")),
+        (("account", "rotate-token", "--account", unknown), 1, (unknown,)),
+        (("number", "add", "hello", "--account", main), 1, ("hello", "not a valid phone number")),
+        (("number", "add", "+14155550101", "--account", unknown), 1, (unknown, "does not exist")),
+        (
+            ("number", "add", "+14155550101", "--account", main, "--subaccount", others_sub),
+            1,
+            (others_sub, main),
+        ),
+        (
+            ("number", "add", "+14155550101", "--account", sub),
+            1,
+            (sub, f"--account {main} --subaccount {sub}"),
+        ),
+        (("number", "retire", "+14155550100", "--account", sub), 1, (sub, "subaccount")),
+        (("number", "add", "+14155550101", "--account", main, "--country", "XX"), 1, ("country XX",)),
+        (("number", "list", "--account", unknown), 1, (unknown,)),
+        ((*carrier, "--account", main, "--public-url", "not a url"), 1, ("public_url",)),
+        ((*carrier, "--account", unknown, "--public-url", "https://mask.example.com"), 1, (unknown,)),
+        (("pool", "plan", "--account", unknown), 1, (unknown,)),
+        (("pool", "plan", "--account", main, "--days", "0"), 2, ("--days", "'0'", "1 or more")),
+        (("pool", "plan", "--trace", str(missing)), 1, (f"{missing}: No such file or directory",)),
+        (("pool", "plan", "--trace", str(bad_trace)), 1, (f"{bad_trace}, line 1",)),
+        (("sim", "--workload", "trap-3", "--cooloff", "-5"), 2, ("--cooloff", "'-5'")),
+        (("sim", "--workload", "trap-3", "--seeds", "0"), 2, ("--seeds", "'0'")),
+        (("sim", "--workload", "trap-3", "--write-trace", str(missing / "t.jsonl")), 1, (str(missing),)),
+        (("serve", "--port", "99999"), 2, ("--port", "'99999'", "from 1 to 65535")),
+        (("serve", "--workers", "0"), 2, ("--workers", "'0'")),
+        (("backup", str(garbage)), 1, (str(garbage), "exists")),
+        (("backup", str(missing / "copy.db")), 1, (str(missing), "no folder")),
+        (("nosuchcommand",), 2, ("nosuchcommand",)),
+        (("account", "list", "--database", "mysql://db/maskline"), 1, ("mysql://db/maskline", "unsupported")),
+        (("account", "list", "--database", f"sqlite:///{garbage}"), 1, (str(garbage), "not a database")),
+    ]
+    unreachable = "postgresql://maskline:s3cret@127.0.0.1:1/maskline"
+    for command in (("account", "list"), ("db", "upgrade"), ("serve",)):
+        shown = "postgresql://maskline:PASSWORD@127.0.0.1:1/maskline"
+        mistakes.append(((*command, "--database", unreachable), 1, (f"cannot use the database {shown}",)))
+    for command, status, named in mistakes:
+        message = _one_line_error(maskline(*command, database=url, check=False), status)
+        assert message.startswith("maskline: ") and "s3cret" not in message, (command, message)
+        assert all(part in message for part in named), (command, message)
+    assert _numbers(url, main) == {"14155550100": "in_service"}  # no mistake changed anything

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from tests.databases import query
-from tests.support import maskline
+from tests.support import maskline, on_a_terminal
 
 POOL = [f"+1628563{i:04d}" for i in range(4)]
 A, B, C, D = (f"+1415205{i:04d}" for i in range(4))
@@ -43,6 +43,33 @@ def test_purge_asks_then_deletes_only_what_ended_before_the_date(harness: Any) -
     assert counts(url) == (2, 4, 0)  # the live one and the cooling one stay, with their holds
     bad = maskline("purge", "--before", "last tuesday", database=url, check=False)
     assert bad.returncode == 2 and "is not a date like 2026-08-01" in bad.stderr
+
+
+def test_a_purge_in_parts_deletes_what_one_purge_would(harness: Any) -> None:
+    h = harness(POOL)
+    url = h.config.database_url
+    for _ in range(5):
+        h.create(A, B, session_expiry=60)
+        h.clock.advance(61)
+    now = int(h.clock())
+    h.run(h.store.sweep(now, 0))
+    assert counts(url) == (5, 0, 2)  # A and B each left the number: their departures stay
+    assert h.run(h.store.purge(now, now, 2)) == 2 and counts(url) == (3, 0, 2)
+    assert h.run(h.store.purge(now, now, 2)) == 2 and counts(url) == (1, 0, 2)
+    assert h.run(h.store.purge(now, now, 2)) == 1 and counts(url) == (0, 0, 0)  # the last part
+
+
+def test_purge_shows_its_progress_on_a_terminal(harness: Any) -> None:
+    h = harness(POOL)
+    for pair in ((A, B), (A, C), (B, C)):
+        h.create(*pair, session_expiry=60)
+    h.clock.advance(61)
+    h.run(h.store.sweep(int(h.clock()), 0))
+    done, shown = on_a_terminal(
+        "purge", "--before", "2099-01-01", "--yes", "--database", h.config.database_url
+    )
+    assert done.returncode == 0 and "deleted 3 sessions" in done.stdout
+    assert b"purging" in shown and b"3/3" in shown and counts(h.config.database_url)[0] == 0
 
 
 def test_the_sweep_purges_after_the_retention_period(harness: Any) -> None:

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-import pty
-import struct
-import subprocess
-import sys
-import termios
 from pathlib import Path
 
-from tests.support import maskline
+from tests.support import maskline, on_a_terminal, table_rows
 
 
 def test_sim_reports_a_workload_and_replays_a_trace_file(tmp_path: Path) -> None:
@@ -20,12 +12,14 @@ def test_sim_reports_a_workload_and_replays_a_trace_file(tmp_path: Path) -> None
     out = maskline(
         "sim", "--workload", "trap-3", "--policy", "first_fit", "--write-trace", str(trace), database=""
     )
-    assert "| trap-3 | first_fit | 9 | 3 | 3 | 5 | 1.67 | 5 |" in out.stdout
+    assert ["trap-3", "first_fit", "9", "3", "3", "5", "1.67", "5"] in table_rows(out.stdout)
     assert len(trace.read_text().splitlines()) == 9
     again = maskline(
         "sim", "--trace", str(trace), "--policy", "least_recent", "--pool-size", "4", database=""
     )
-    assert "| trap.jsonl | least_recent | 9 | 3 | 3 | 3 | 1.00 | 5 | 0.00% |" in again.stdout
+    assert ["trap.jsonl", "least_recent", "9", "3", "3", "3", "1.00", "5", "0.00%"] in table_rows(
+        again.stdout
+    )
 
 
 def test_sim_names_what_it_does_not_know(tmp_path: Path) -> None:
@@ -35,24 +29,6 @@ def test_sim_names_what_it_does_not_know(tmp_path: Path) -> None:
     bad.write_text('{"start": 10, "end": 5, "first": "a", "second": "b"}\n')
     refused = maskline("sim", "--trace", str(bad), database="", check=False)
     assert refused.returncode == 1 and "line 1: a session must end after it starts" in refused.stderr
-
-
-def on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess[str], bytes]:
-    """Run the CLI with its standard error on a terminal (100 columns): what it printed, and
-    what the terminal showed."""
-    controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    try:
-        command = [sys.executable, "-m", "maskline", *args]
-        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120)
-        os.close(terminal)
-        shown = b""
-        with contextlib.suppress(OSError):  # the terminal's other end is closed: all is read
-            while chunk := os.read(controller, 4096):
-                shown += chunk
-    finally:
-        os.close(controller)
-    return done, shown
 
 
 def test_sim_shows_its_progress_on_a_terminal_and_nowhere_else() -> None:
@@ -69,7 +45,7 @@ def test_sim_shows_its_progress_on_a_terminal_and_nowhere_else() -> None:
         "--policy",
         "quarantine",
     )
-    assert done.returncode == 0 and "| trap-5 | quarantine |" in done.stdout
+    assert done.returncode == 0 and ["trap-5", "quarantine"] in [row[:2] for row in table_rows(done.stdout)]
     assert b"simulating" in shown and b"4/4" in shown
     piped = maskline("sim", "--workload", "trap-3", "--policy", "first_fit", database="")
     assert "simulating" not in piped.stderr and piped.stdout.startswith("|")
@@ -81,8 +57,6 @@ def test_pool_plan_shows_its_progress_on_a_terminal(tmp_path: Path) -> None:
         "sim", "--workload", "geo-split", "--policy", "first_fit", "--write-trace", str(trace), database=""
     )
     done, shown = on_a_terminal("pool", "plan", "--trace", str(trace))
-    pools = (
-        len([line for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line]) - 1
-    )
+    pools = len(table_rows(done.stdout))
     assert done.returncode == 0 and pools >= 2
     assert b"sizing pools" in shown and f"{pools}/{pools}".encode() in shown

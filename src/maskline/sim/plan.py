@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from maskline.domain.allocation import WILDCARD, CooloffScope, Policy
 from maskline.sim.replay import POLICIES, k_star
+from maskline.sim.tables import markdown
 from maskline.sim.trace import Trace, TraceSession
 
 
@@ -99,17 +100,39 @@ def plan(
     return plans
 
 
+PLAN_COLUMNS = [("pool", "left"), ("country", "left")] + [
+    (heading, "right")
+    for heading in (
+        "sessions",
+        "in service",
+        "in use now",
+        "Δ now",
+        "Δ peak",
+        "Δ_held peak",
+        "needed",
+        "2Δ_held−1",
+        "headroom",
+    )
+]
+
+
 def plan_table(rows: Sequence[PlanRow]) -> str:
-    lines = [
-        "| pool | country | sessions | in service | in use now | Δ now | Δ peak | Δ_held peak "
-        "| needed | 2Δ_held−1 | headroom |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        service = "–" if r.in_service is None else str(r.in_service)
-        headroom = "–" if r.headroom is None else f"{r.headroom:+d}"
-        lines.append(
-            f"| {r.pool} | {r.country} | {r.sessions:,} | {service} | {r.in_use} | {r.delta_now} "
-            f"| {r.delta_peak} | {r.held_peak} | {r.needed} | {r.rule} | {headroom} |"
-        )
-    return "\n".join(lines)
+    return markdown(
+        PLAN_COLUMNS,
+        [
+            [
+                r.pool,
+                r.country,
+                f"{r.sessions:,}",
+                "–" if r.in_service is None else str(r.in_service),
+                str(r.in_use),
+                str(r.delta_now),
+                str(r.delta_peak),
+                str(r.held_peak),
+                str(r.needed),
+                str(r.rule),
+                "–" if r.headroom is None else f"{r.headroom:+d}",
+            ]
+            for r in rows
+        ],
+    )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from maskline.domain.allocation import CooloffScope
 from maskline.sim.replay import POLICIES, replay, trace_sizing
+from maskline.sim.tables import markdown
 from maskline.sim.trace import Trace, pools
 
 
@@ -94,21 +95,22 @@ def _refusal_rate(trace: Trace, policy: str, scope: CooloffScope, size: int, see
 
 
 def table(rows: Sequence[Row]) -> str:
-    head = "| workload | policy | sessions | Δ | Δ_held | K* | K*/Δ | 2Δ_held−1 |"
-    rule = "|---|---|---:|---:|---:|---:|---:|---:|"
-    if any(r.optimum is not None for r in rows):
-        head, rule = head + " optimum |", rule + "---:|"
-    if any(r.refusal_rate is not None for r in rows):
-        head, rule = head + " refused at the pool size |", rule + "---:|"
-    lines = [head, rule]
+    columns = [("workload", "left"), ("policy", "left")] + [
+        (heading, "right") for heading in ("sessions", "Δ", "Δ_held", "K*", "K*/Δ", "2Δ_held−1")
+    ]
+    optimum = any(r.optimum is not None for r in rows)
+    refusals = any(r.refusal_rate is not None for r in rows)
+    if optimum:
+        columns.append(("optimum", "right"))
+    if refusals:
+        columns.append(("refused at the pool size", "right"))
+    cells = []
     for r in rows:
-        line = (
-            f"| {r.workload} | {r.policy} | {r.sessions:,} | {r.delta} | {r.delta_held} | {r.k_star} "
-            f"| {r.ratio:.2f} | {r.bound} |"
-        )
-        if r.optimum is not None:
-            line += f" {r.optimum} |"
-        if r.refusal_rate is not None:
-            line += f" {r.refusal_rate:.2%} |"
-        lines.append(line)
-    return "\n".join(lines)
+        line = [r.workload, r.policy, f"{r.sessions:,}", str(r.delta), str(r.delta_held), str(r.k_star)]
+        line += [f"{r.ratio:.2f}", str(r.bound)]
+        if optimum:
+            line.append("" if r.optimum is None else str(r.optimum))
+        if refusals:
+            line.append("" if r.refusal_rate is None else f"{r.refusal_rate:.2%}")
+        cells.append(line)
+    return markdown(columns, cells)

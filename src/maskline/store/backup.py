@@ -37,6 +37,8 @@ def backup_sqlite(source: str, target: Path, force: bool = False, progress: Prog
     if target.exists() and not force:
         raise BackupError(f"{target} exists: choose another file, or replace it with --force")
     folder = target.resolve().parent
+    if not folder.is_dir():
+        raise BackupError(f"there is no folder {folder} to write {target.name} in")
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".partial")
     os.close(handle)
     try:

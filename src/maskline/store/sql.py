@@ -512,16 +512,21 @@ class SqlStore(SqlCalls):
         assert row is not None
         return int(row[0])
 
-    async def purge(self, before: int, now: int) -> int:
+    async def purge(self, before: int, now: int, limit: int | None = None) -> int:
         """Delete the sessions that ended before ``before`` (and no longer hold their number),
-        with their holds, and the departures, ended calls and delivered events from before then."""
-        return await self._transact(lambda db: self._purge(db, before, now))
+        at most ``limit`` of them, with their holds; the departures, ended calls and delivered
+        events from before then go with the last of them (a call deleting fewer than ``limit``).
+        A purge in parts keeps each transaction, and the server's wait for it, short."""
+        return await self._transact(lambda db: self._purge(db, before, now, limit))
 
-    async def _purge(self, db: Db, before: int, now: int) -> int:
+    async def _purge(self, db: Db, before: int, now: int, limit: int | None = None) -> int:
         doomed = f"SELECT id FROM sessions WHERE {self._ENDED}"
+        if limit is not None:
+            doomed += f" ORDER BY id LIMIT {int(limit)}"
         await db.execute(f"DELETE FROM holds WHERE session_id IN ({doomed})", before, now)
-        await db.execute("DELETE FROM departures WHERE ends_at < ?", before)
-        rows = await db.fetch(f"DELETE FROM sessions WHERE {self._ENDED} RETURNING id", before, now)
-        await db.execute("DELETE FROM calls WHERE started < ? AND state = 'ended'", before)
-        await db.execute("DELETE FROM events WHERE created < ? AND NOT pending", before)
+        rows = await db.fetch(f"DELETE FROM sessions WHERE id IN ({doomed}) RETURNING id", before, now)
+        if limit is None or len(rows) < limit:
+            await db.execute("DELETE FROM departures WHERE ends_at < ?", before)
+            await db.execute("DELETE FROM calls WHERE started < ? AND state = 'ended'", before)
+            await db.execute("DELETE FROM events WHERE created < ? AND NOT pending", before)
         return len(rows)
