@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
+
 from maskline import version
 from maskline.config import DEFAULT_DATABASE_URL, Config, ConfigError
 from maskline.domain import errors
@@ -232,7 +234,7 @@ async def _account(store: Store, auth_id: str) -> Account:
 
 
 def _print_json(value: object) -> None:
-    print(json.dumps(value, indent=2))
+    print(json.dumps(msgspec.to_builtins(value), indent=2))
 
 
 async def _run(args: argparse.Namespace, config: Config) -> int:

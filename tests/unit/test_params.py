@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from maskline.config import Config, ConfigError
 from maskline.domain import errors
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Session, SessionSettings
 from maskline.domain.params import (
+    ALIASES,
+    PARAMS,
     Defaults,
+    Integer,
+    Param,
     apply_update,
     decode_body,
     generate_pins,
@@ -344,3 +350,46 @@ def test_any_json_gives_a_request_or_a_400(body: dict) -> None:
         parse_update(body, _session())
     except MaskingError as error:
         assert error.status == 400
+
+
+def test_every_setting_a_session_keeps_is_a_parameter_of_the_table() -> None:
+    kept = {f.name for f in msgspec.structs.fields(SessionSettings)}
+    assert kept <= {param.name for param in PARAMS}
+
+
+def test_the_sdk_spellings_come_from_the_table() -> None:
+    assert ALIASES == {
+        "create_session_with_single_Party": "create_session_with_single_party",
+        "geo_match": "geomatch",
+        "sub_account": "subaccount",
+    }
+    request = create({**BASE, "geo_match": False, "create_session_with_single_Party": "true"})
+    assert request.settings.geomatch is False and request.settings.create_session_with_single_party
+
+
+def test_configured_defaults_are_the_ones_parsing_uses() -> None:
+    defaults = Config.from_env({"MASKLINE_SESSION_EXPIRY": "600", "MASKLINE_CALL_TIME_LIMIT": "120"}).defaults
+    assert (defaults["session_expiry"], defaults["call_time_limit"], defaults["ring_timeout"]) == (
+        600,
+        120,
+        45,
+    )
+    request = parse_create(BASE, defaults, subaccount_valid=lambda v: False, can_initiate_calls=False)
+    assert (request.session_expiry, request.settings.call_time_limit, request.settings.ring_timeout) == (
+        600,
+        120,
+        45,
+    )
+    assert Defaults(ring_timeout=30) == Config.from_env({"MASKLINE_RING_TIMEOUT": "30"}).defaults
+    with pytest.raises(TypeError):
+        Defaults(record_file_format="wav")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("param", [p for p in PARAMS if p.configurable], ids=lambda p: p.name)
+def test_a_configured_default_keeps_to_the_parameters_range(param: Param) -> None:
+    assert isinstance(param.read, Integer)
+    low, high = param.read.low, param.read.high
+    assert Config.from_env({param.env: str(low)}).defaults[param.name] == low
+    for outside in (low - 1, high + 1):
+        with pytest.raises(ConfigError, match=f"{param.env} should be a whole number from {low} to {high}"):
+            Config.from_env({param.env: str(outside)})

@@ -11,9 +11,10 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
 
 import msgspec
+from msgspec import Meta
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -56,13 +57,26 @@ class JsonReply(Response):
         self.raw_headers = [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
 
 
-def reply(body: dict[str, Any], status: int = 200) -> Response:
-    """A JSON reply; ``api_id`` comes first, as in Plivo's responses."""
-    return JsonReply(_encode({"api_id": api_id(), **body}), status)
+class ApiReply(msgspec.Struct, kw_only=True):
+    """A reply of the API: ``api_id`` first, as in Plivo's responses, then the reply's fields."""
+
+    api_id: Annotated[
+        str, Meta(description="A new id for every request.", extra_json_schema={"format": "uuid"})
+    ] = msgspec.field(default_factory=api_id)
+
+
+class Error(ApiReply, kw_only=True):
+    """Every error of the API (contract §8.1)."""
+
+    error: str
+
+
+def reply(body: ApiReply, status: int = 200) -> Response:
+    return JsonReply(_encode(body), status)
 
 
 def error_reply(error: MaskingError) -> Response:
-    response = reply({"error": error.message}, error.status)
+    response = reply(Error(error=error.message), error.status)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="maskline"'
     if error.retry_after is not None:

@@ -18,6 +18,7 @@ from maskline.domain.model import Account, Scope, Session, is_subaccount_id
 from maskline.domain.params import (
     Body,
     apply_update,
+    canonical,
     decode_body,
     flag,
     generate_pins,
@@ -50,8 +51,8 @@ class SessionService:
         return int(self._clock())
 
     async def _subaccount_check(self, account: Account, body: Body) -> str | None:
-        """The subaccount named in ``body`` if the caller may act for it, else None."""
-        value = body.get("subaccount") or body.get("sub_account")
+        """The subaccount named in ``body`` (canonical) if the caller may act for it, else None."""
+        value = body.get("subaccount")
         if not isinstance(value, str):
             return None
         if account.is_subaccount:
@@ -62,6 +63,7 @@ class SessionService:
         return value if found is not None and found[0].parent_id == account.auth_id else None
 
     async def create(self, account: Account, body: Body) -> Session:
+        body = canonical(body)
         allowed = await self._subaccount_check(account, body)
         carrier = None
         if self._calls is not None and flag(body, "initiate_call_to_first_party"):
