@@ -22,7 +22,6 @@ the section of docs/allocation.md between the markers below:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import math
 import statistics
 import sys
@@ -30,7 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from api import command_line, revision, write_docs
+from harness import ROOT
+from harness.report import docs_options, docs_target, markers, produced, publish, revision
 
 from maskline.domain import allocation
 from maskline.domain.allocation import CooloffScope
@@ -39,11 +39,9 @@ from maskline.sim.replay import POLICIES, replay, trace_sizing
 from maskline.sim.report import Row, simulate, table
 from maskline.sim.trace import pools
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "allocation.md"
 PLOT = ROOT / "docs" / "allocation-kstar.png"
-BEGIN = "<!-- BEGIN benchmarks/allocation.py: generated, do not edit by hand -->"
-END = "<!-- END benchmarks/allocation.py -->"
+BEGIN, END = markers(__file__)
 HOURS_LONG = ("ride-hailing", "food-delivery", "geo-split")  # sessions of hours: cool-off matters
 SERVER_POLICIES = ("first_fit", "quarantine", "least_recent")
 LENGTHS = (300, 900, 1800, 3600)  # cool-off lengths compared on the hours-long workloads
@@ -63,7 +61,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--cooloff", type=int, default=1800)
-    p.add_argument("--no-docs", action="store_true")
+    docs_options(p, DOCS)
     p.add_argument("--window", type=int, help="quarantine's window (default: the server's)")
     args = p.parse_args()
     if args.window:  # the simulator and the server read it at each allocation
@@ -91,10 +89,8 @@ def main() -> int:
 
     plotted = plot([*realistic, *small, *adversarial], PLOT) if not args.no_docs else False
     section = report(args, realistic, adversarial, small, held, cooling, lengths, gaps, plotted)
-    print(section)
+    publish(section, docs_target(args), BEGIN, END)
     print(f"total time {time.monotonic() - began:.0f} s")
-    if not args.no_docs:
-        write_docs(section, DOCS, BEGIN, END)
     return 0
 
 
@@ -293,13 +289,12 @@ def _gaps(gaps: list[Gaps]) -> list[str]:
 
 
 def report(args, realistic, adversarial, small, held, cooling, lengths, gaps, plotted) -> str:  # type: ignore[no-untyped-def]
-    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     worst = max(r.k_star - r.bound for r in adversarial)
     lines = [
         BEGIN,
         "## Measured: K* by workload and policy",
         "",
-        f"Produced on {date} by `{command_line()}`, maskline at {revision()}. Median over seeds "
+        produced(revision()) + f". Median over seeds "
         f"1–{args.seeds} (each seed a new trace); K* found by replay (first-fit: the highest number it "
         "gives out; the others: bisection between Δ_held and 2Δ_held−1).",
         "",

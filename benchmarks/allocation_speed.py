@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from api import DOCS, command_line, machine, write_docs
+from harness.report import docs_options, docs_target, machine, markers, produced, publish
 
 from maskline.config import Config
 from maskline.domain.allocation import Policy
@@ -32,8 +31,7 @@ from maskline.service.sessions import SessionService
 from maskline.store.open import open_store
 from maskline.telemetry import COUNTERS
 
-BEGIN = "<!-- BEGIN benchmarks/allocation_speed.py: generated, do not edit by hand -->"
-END = "<!-- END benchmarks/allocation_speed.py -->"
+BEGIN, END = markers(__file__)
 MAIN = Account("MASPEED0000000000001", None)
 HUB = "+14152000000"
 
@@ -105,7 +103,7 @@ def main() -> int:
     p.add_argument("--hub", type=int, default=500)
     p.add_argument("--pool", type=int, default=10_000)
     p.add_argument("--large", type=int, default=100_000, help="other live sessions in the large run")
-    p.add_argument("--no-docs", action="store_true")
+    docs_options(p)
     args = p.parse_args()
     info = machine()
     rows = []
@@ -123,14 +121,13 @@ def main() -> int:
                     f" allocation p50 {row[4] * 1e6:,.0f} µs ({time.monotonic() - began:.0f} s)",
                     flush=True,
                 )
-    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = "\n".join(
         [
             BEGIN,
             "## Allocation for a busy party",
             "",
-            f"Produced on {date} by `{command_line()}`, maskline at {info['revision']}; "
-            f"{info['nproc']} CPUs, Python {info['python']}, SQLite {info['sqlite']}.",
+            produced(info["revision"])
+            + f"; {info['nproc']} CPUs, Python {info['python']}, SQLite {info['sqlite']}.",
             "",
             f"One party with {args.hub} live sessions, a pool of {args.pool:,} numbers, on the "
             "embedded SQLite store, driven through the session service without HTTP. Each of "
@@ -150,9 +147,7 @@ def main() -> int:
             END,
         ]
     )
-    print(section)
-    if not args.no_docs:
-        write_docs(section, DOCS, BEGIN, END)
+    publish(section, docs_target(args), BEGIN, END)
     return 0
 
 

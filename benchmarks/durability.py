@@ -12,36 +12,19 @@ alternate between them. Medians go to the section of docs/benchmarks.md between 
 from __future__ import annotations
 
 import argparse
-import base64
-import datetime as dt
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from api import (
-    AUTH_ID,
-    AUTH_TOKEN,
-    DOCS,
-    BenchError,
-    Client,
-    Result,
-    Server,
-    _fmt_us,
-    _free_port,
-    _run,
-    command_line,
-    finish,
-    machine,
-    make_parties,
-    maskline_command,
-    pool_numbers,
-    setup,
-)
+from harness import run_main
+from harness.loadclient import Client, Result, choose_wrk, client_option
+from harness.numbers import make_parties, pool_numbers
+from harness.pinning import split
+from harness.report import docs_options, docs_target, finish, fmt_us, machine, markers, produced
+from harness.servers import BENCHMARK, Server, free_port, maskline_command
 
-BEGIN = "<!-- BEGIN benchmarks/durability.py: generated, do not edit by hand -->"
-END = "<!-- END benchmarks/durability.py -->"
+BEGIN, END = markers(__file__)
 MODES = ("full", "normal")
 
 
@@ -53,70 +36,49 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--parties", type=int, default=8000)
     p.add_argument("--pool", type=int, default=100)  # more than the creates of a run need
-    p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    client_option(p)
     p.add_argument("--seed", type=int, default=20240601)
-    p.add_argument("--docs", type=Path, default=DOCS)
-    p.add_argument("--no-docs", action="store_true")
+    docs_options(p)
     return p
 
 
 def main() -> int:
     args = _parser().parse_args()
     began = time.monotonic()
-    run = setup(args.client)
+    use_wrk = choose_wrk(args.client)
+    pinning = split()
     info = machine()
     workdir = Path(tempfile.mkdtemp(prefix="maskline-durability-"))
     pairs = make_parties(args.parties, args.seed)
-    parties_file = workdir / "parties.txt"
-    parties_file.write_text("".join(f"{a} {b}\n" for a, b in pairs))
     maskline = maskline_command()
-    credentials = base64.b64encode(f"{AUTH_ID}:{AUTH_TOKEN}".encode()).decode()
-    session_base = f"/v1/Account/{AUTH_ID}/Masking/Session/"
     servers = []
     for mode in MODES:
         database = f"sqlite:///{workdir / f'{mode}.db'}"
-        account = ["--auth-id", AUTH_ID, "--auth-token", AUTH_TOKEN, "--database", database]
-        _run([*maskline, "account", "create", *account], timeout=60)
-        numbers = [*pool_numbers(args.pool), "--account", AUTH_ID, "--database", database]
-        _run([*maskline, "number", "add", *numbers], timeout=60)
-        port = _free_port()
-        # `env` runs the server with the mode set, and leaves it the process the Server stops.
-        command = ["env", f"MASKLINE_SQLITE_SYNC={mode}", *maskline, "serve", "--port", str(port)]
-        servers.append(
-            Server(
-                mode,
-                [*command, "--database", database],
-                port,
-                workdir / f"{mode}.log",
-                session_base,
-                "session_uuid",
-                lambda uuid: f"{session_base}{uuid}/",
-                {"Authorization": f"Basic {credentials}"},
-            )
-        )
-    client = Client(run.use_wrk, run.client_cpus, args.connections, workdir, parties_file)
+        BENCHMARK.create(database, pool_numbers(args.pool))
+        port = free_port()
+        command = [*maskline, "serve", "--port", str(port), "--database", database]
+        log, env = workdir / f"{mode}.log", {"MASKLINE_SQLITE_SYNC": mode}
+        servers.append(Server(mode, command, port, log, BENCHMARK.rows(), env))
+    client = Client(use_wrk, pinning.client, args.connections, workdir, pairs)
     results: dict[str, list[Result]] = {mode: [] for mode in MODES}
     try:
         for server in servers:
-            server.start(run.server_cpus)
+            server.start(pinning.servers)
         for server in servers:
             server.wait_ready()
-            server.ids = client.seed(server, pairs)
+            client.seed(server, pairs)
             client.load(server, "post", args.warmup, args.seed, workdir / "unused")
         for rnd in range(args.rounds):
             for server in servers if rnd % 2 == 0 else servers[::-1]:
                 r = client.load(server, "post", args.duration, args.seed + 1 + rnd, workdir / "unused")
                 results[server.name].append(r)
-                print(f"round {rnd + 1} {server.name:6} {r.rate:8,.0f} creates/s  p99 {_fmt_us(r.p99_us)}")
+                print(f"round {rnd + 1} {server.name:6} {r.rate:8,.0f} creates/s  p99 {fmt_us(r.p99_us)}")
     finally:
         for server in servers:
             server.stop()
-    bad = [
-        f"{m} round {i + 1}" for m, rs in results.items() for i, r in enumerate(rs) if r.non2xx or r.errors
-    ]
+    bad = [f"{m} round {i + 1}" for m, rs in results.items() for i, r in enumerate(rs) if r.bad]
     rates = {m: statistics.median(r.rate for r in rs) for m, rs in results.items()}
     p99 = {m: statistics.median(r.p99_us for r in rs) for m, rs in results.items()}
-    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     per_round = ", ".join(
         f"{f.rate:,.0f}/{n.rate:,.0f}" for f, n in zip(results["full"], results["normal"], strict=True)
     )
@@ -125,14 +87,14 @@ def main() -> int:
             BEGIN,
             "## Durable acknowledgements: what syncing each commit costs",
             "",
-            f"Produced on {date} by `{command_line()}`, maskline at {info['revision']}.",
+            produced(info["revision"]) + ".",
             f"Machine: {info['nproc']} CPUs, {info['cpu']}, {info['os']}; SQLite {info['sqlite']}. "
-            f"{args.connections} keep-alive connections; {run.pinning}; {args.rounds} rounds of "
+            f"{args.connections} keep-alive connections; {pinning.text}; {args.rounds} rounds of "
             f"{args.duration} s of creates per server, alternating; medians.",
             "",
             "| `MASKLINE_SQLITE_SYNC` | creates/s | p99 |",
             "|---|---:|---:|",
-            *(f"| `{m}` | {rates[m]:,.0f} | {_fmt_us(p99[m])} |" for m in MODES),
+            *(f"| `{m}` | {rates[m]:,.0f} | {fmt_us(p99[m])} |" for m in MODES),
             "",
             f"- `full` serves {rates['full'] / rates['normal']:.0%} of `normal`'s creates. "
             f"Per round, full/normal: {per_round}.",
@@ -142,12 +104,8 @@ def main() -> int:
             END,
         ]
     )
-    return finish(section, began, bad, workdir, None if args.no_docs else args.docs, BEGIN, END)
+    return finish(section, began, bad, workdir, docs_target(args), BEGIN, END)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main)

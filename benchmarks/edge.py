@@ -19,22 +19,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import os
 import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+from harness import ROOT, run_main
+from harness.report import docs_options, docs_target, finish, machine, machine_line, markers, produced
+from harness.servers import Server, free_port, granian_command, maskline_command, uvicorn_command
 
-from api import DOCS, command_line, machine, write_docs  # noqa: E402
+sys.path.insert(0, str(ROOT))  # the attacks are the edge tests'
+
 from tests.integration.test_edge import (  # noqa: E402
     ATTACKER,
     MB,
@@ -44,65 +41,33 @@ from tests.integration.test_edge import (  # noqa: E402
     siege,
 )
 
-BIN = Path(sys.executable).parent
-BEGIN = "<!-- BEGIN benchmarks/edge.py: generated, do not edit by hand -->"
-END = "<!-- END benchmarks/edge.py -->"
-APP = "maskline.http.app:worker_app"
+BEGIN, END = markers(__file__)
 SERVERS = {
-    "maskline": lambda port: [str(BIN / "maskline"), "serve", "--port", str(port)],
-    "maskline-plain": lambda port: [
-        *(str(BIN / "uvicorn"), "--factory", "--loop", "uvloop", "--http", "httptools", "--no-access-log"),
-        *("--limit-concurrency", "4000", "--port", str(port), APP),
-    ],
-    "maskline-granian": lambda port: [
-        *(str(BIN / "granian"), "--interface", "asgi", "--factory", "--loop", "uvloop", "--http", "1"),
-        *("--no-ws", "--workers", "1", "--http1-header-read-timeout", "10000", "--port", str(port), APP),
-    ],
-    "maskline-granian-deep": lambda port: [
-        *SERVERS["maskline-granian"](port)[:-1],
-        *("--backlog", "16384", "--backpressure", "16384", APP),
-    ],
+    "maskline": lambda port: [*maskline_command(), "serve", "--port", str(port)],
+    "maskline-plain": lambda port: uvicorn_command(port, "--limit-concurrency", "4000"),
+    "maskline-granian": lambda port: granian_command(port, "--http1-header-read-timeout", "10000"),
+    "maskline-granian-deep": lambda port: granian_command(
+        port, "--http1-header-read-timeout", "10000", "--backlog", "16384", "--backpressure", "16384"
+    ),
 }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def served(name: str, workdir: Path) -> Server:
+    """A fresh server process of ``name`` on a new database, answering."""
+    port = free_port()
+    env = {"MASKLINE_DATABASE_URL": f"sqlite:///{workdir}/{name}-{port}.db"}
+    server = Server(name, SERVERS[name](port), port, workdir / f"{name}-{port}.log", env=env)
+    server.start(None)
+    try:
+        server.wait_ready()
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
-class Served:
-    """One server process on a new database; stopped by its PID."""
-
-    def __init__(self, name: str, workdir: Path) -> None:
-        self.port = free_port()
-        database = f"sqlite:///{workdir}/{name}-{self.port}.db"
-        env = {**os.environ, "MASKLINE_DATABASE_URL": database}
-        self.log = open(workdir / f"{name}.log", "ab")  # noqa: SIM115 (closed by stop)
-        self.process = subprocess.Popen(SERVERS[name](self.port), env=env, stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"{name} did not start") from None
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-
-
-def attack_memory(server: Served) -> str:
+def attack_memory(server: Server) -> str:
+    assert server.process is not None
     growth, replies = big_bodies_and_headers(server.port, server.process.pid, 30)
     statuses = [r[0] if isinstance(r, tuple) else type(r).__name__ for r in replies]
     bodies = Counter(str(s) for s in statuses[:12])
@@ -111,7 +76,7 @@ def attack_memory(server: Served) -> str:
     return f"+{growth / MB:,.0f} MB | bodies: {shown(bodies)}; headers: {shown(headers)}"
 
 
-def attack_slow(server: Served, kind: str) -> str:
+def attack_slow(server: Server, kind: str) -> str:
     attack = SLOW_HEADS if kind == "heads" else SLOW_BODIES
     asked, answered, opened = asyncio.run(siege(server.port, *attack))
     return f"{answered / asked:.0%} ({answered} of {asked}) | {opened:,}"
@@ -120,8 +85,9 @@ def attack_slow(server: Served, kind: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", default=",".join(SERVERS))
-    parser.add_argument("--no-docs", action="store_true")
+    docs_options(parser)
     args = parser.parse_args()
+    began = time.monotonic()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     names = [n for n in args.servers.split(",") if n]
@@ -133,7 +99,7 @@ def main() -> int:
             ("5,000 slow heads from one address", lambda s: attack_slow(s, "heads")),
             ("1,200 slow webhook bodies from one address", lambda s: attack_slow(s, "bodies")),
         ):
-            server = Served(name, workdir)
+            server = served(name, workdir)
             try:
                 result = run(server)
             finally:
@@ -141,18 +107,16 @@ def main() -> int:
             print(f"{name:18} {attack:48} {result}", flush=True)
             rows.append(f"| {name} | {attack} | {result} |")
     info = machine()
-    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = "\n".join(
         [
             BEGIN,
             "## The edge under attack, by HTTP server",
             "",
-            f"Produced on {date} by `{command_line()}`, maskline at {info['revision']}.",
+            produced(info["revision"]) + ".",
             "",
-            f"Machine: {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['os']}; Python {info['python']}; "
-            f"open files: soft limit raised to {hard}. Attacker on {ATTACKER}, the legitimate client on "
-            "127.0.0.1 (a new connection per request, every 0.1 s for 8 s, after 4 s of attack), each "
-            "attack on a fresh server process, nothing pinned.",
+            f"{machine_line(info)}; open files: soft limit raised to {hard}. Attacker on {ATTACKER}, the "
+            "legitimate client on 127.0.0.1 (a new connection per request, every 0.1 s for 8 s, after 4 s "
+            "of attack), each attack on a fresh server process, nothing pinned.",
             "",
             "| server | attack | peak memory growth, or share of the legitimate requests answered 200 "
             "within 3 s | statuses, or connections the attacker opened |",
@@ -167,11 +131,8 @@ def main() -> int:
             END,
         ]
     )
-    print(section)
-    if not args.no_docs:
-        write_docs(section, DOCS, BEGIN, END)
-    return 0
+    return finish(section, began, [], workdir, docs_target(args), BEGIN, END)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

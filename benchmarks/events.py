@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import statistics
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from api import DOCS, command_line, machine, write_docs
+from harness.report import docs_options, docs_target, machine, markers, produced, publish
 
 from maskline.domain.events import Event
 from maskline.service.events import EventDeliverer
@@ -31,8 +30,7 @@ from maskline.store.open import open_store
 from maskline.telemetry import COUNTERS
 from maskline.telephony.callbacks import HttpCallbacks
 
-BEGIN = "<!-- BEGIN benchmarks/events.py: generated, do not edit by hand -->"
-END = "<!-- END benchmarks/events.py -->"
+BEGIN, END = markers(__file__)
 INTERVAL = 0.5  # MASKLINE_DELIVERY_INTERVAL's default
 
 
@@ -129,7 +127,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--backlog", type=int, default=20)
     p.add_argument("--cap", type=float, default=150.0, help="give up waiting for B's event after this")
-    p.add_argument("--no-docs", action="store_true")
+    docs_options(p)
     args = p.parse_args()
     info = machine()
     rows = []
@@ -142,14 +140,13 @@ def main() -> int:
                 most = max(most, held)
                 print(f"{backlog} events for the hanging receiver: B waited {waited:.2f} s", flush=True)
             rows.append((backlog, statistics.median(waits), max(waits), most))
-    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = "\n".join(
         [
             BEGIN,
             "## Event delivery with a receiver that hangs",
             "",
-            f"Produced on {date} by `{command_line()}`, maskline at {info['revision']}; "
-            f"{info['nproc']} CPUs, Python {info['python']}, SQLite {info['sqlite']}.",
+            produced(info["revision"])
+            + f"; {info['nproc']} CPUs, Python {info['python']}, SQLite {info['sqlite']}.",
             "",
             "The event deliverer and HTTP transport of the server with their defaults (a run every "
             f"{INTERVAL:g} s, 5 s per attempt) on the embedded SQLite store. Account A's session has "
@@ -167,9 +164,7 @@ def main() -> int:
             END,
         ]
     )
-    print(section)
-    if not args.no_docs:
-        write_docs(section, DOCS, BEGIN, END)
+    publish(section, docs_target(args), BEGIN, END)
     return 0
 
 

@@ -151,23 +151,34 @@ def _body(first: str, second: str, expiry: int) -> bytes:
     ).encode()
 
 
+def _bounded(
+    limit: int, deadline: float, make: Callable[[int], bytes]
+) -> Callable[[], tuple[int, bytes] | None]:
+    """A request source: ``make(0)``, ``make(1)``, ... until ``limit`` requests or the deadline."""
+    counter = {"sent": 0}
+
+    def next_request() -> tuple[int, bytes] | None:
+        i = counter["sent"]
+        if i >= limit or time.perf_counter() >= deadline:
+            return None
+        counter["sent"] = i + 1
+        return i, make(i)
+
+    return next_request
+
+
 def _source(job: dict[str, Any]) -> tuple[Callable[[], tuple[int, bytes] | None], float]:
     """The request source of a job and its deadline (perf_counter seconds)."""
     port, headers = job["port"], job.get("headers", {})
-    counter = {"sent": 0}
     if job["mode"] == "seed":
-        pairs = job["pairs"]
-        limit, deadline = len(pairs), time.perf_counter() + job.get("timeout", 120)
+        pairs, expiry = job["pairs"], job["expiry"]
+        deadline = time.perf_counter() + job.get("timeout", 120)
 
-        def seed_request() -> tuple[int, bytes] | None:
-            i = counter["sent"]
-            if i >= limit or time.perf_counter() >= deadline:
-                return None
-            counter["sent"] = i + 1
+        def seed_request(i: int) -> bytes:
             first, second = pairs[i]
-            return i, _head("POST", job["path"], port, headers, _body(first, second, job["expiry"]))
+            return _head("POST", job["path"], port, headers, _body(first, second, expiry))
 
-        return seed_request, deadline
+        return _bounded(len(pairs), deadline, seed_request), deadline
 
     if job["mode"] == "replay":
         form = "application/x-www-form-urlencoded"
@@ -175,42 +186,27 @@ def _source(job: dict[str, Any]) -> tuple[Callable[[], tuple[int, bytes] | None]
             _head("POST", path, port, {**headers, **extra}, body.encode(), form)
             for path, extra, body in job["requests"]
         ]
-        limit, deadline = len(prepared), time.perf_counter() + job["duration"]
-
-        def replay_request() -> tuple[int, bytes] | None:
-            i = counter["sent"]
-            if i >= limit or time.perf_counter() >= deadline:
-                return None
-            counter["sent"] = i + 1
-            return i, prepared[i]
-
-        return replay_request, deadline
+        deadline = time.perf_counter() + job["duration"]
+        return _bounded(len(prepared), deadline, prepared.__getitem__), deadline
 
     rng = random.Random(job.get("seed", 1))
-    limit, deadline = job["max_requests"], time.perf_counter() + job["duration"]
+    deadline = time.perf_counter() + job["duration"]
     if job["kind"] == "post":
         parties, path, expiry = job["parties"], job["path"], job["expiry"]
         firsts = [p[0] for p in parties]
         seconds = [p[1] for p in parties]
 
-        def make() -> bytes:
+        def make(_: int) -> bytes:
             body = _body(rng.choice(firsts), rng.choice(seconds), expiry)
             return _head("POST", path, port, headers, body)
 
     else:
         requests = [_head("GET", p, port, headers, b"") for p in job["paths"]]
 
-        def make() -> bytes:
+        def make(_: int) -> bytes:
             return rng.choice(requests)
 
-    def load_request() -> tuple[int, bytes] | None:
-        i = counter["sent"]
-        if i >= limit or time.perf_counter() >= deadline:
-            return None
-        counter["sent"] = i + 1
-        return i, make()
-
-    return load_request, deadline
+    return _bounded(job["max_requests"], deadline, make), deadline
 
 
 def _percentile(ordered: list[int], fraction: float) -> float:

@@ -22,40 +22,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import datetime as dt
 import os
-import shutil
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from api import (
-    AUTH_ID,
-    AUTH_TOKEN,
-    DOCS,
-    BenchError,
-    Client,
-    Result,
-    Server,
-    _fmt_us,
-    _free_port,
-    _run,
-    command_line,
-    finish,
-    machine,
-    make_parties,
-    maskline_command,
-    pool_numbers,
-)
+from harness import BenchError, run_main
+from harness.loadclient import Client, Result, choose_wrk, client_name, client_option
+from harness.numbers import make_parties, pool_numbers
+from harness.report import docs_options, docs_target, finish, fmt_us, machine, machine_line, markers, produced
+from harness.servers import BENCHMARK, Server, free_port, maskline_command, run
 
-BEGIN = "<!-- BEGIN benchmarks/scale.py: generated, do not edit by hand -->"
-END = "<!-- END benchmarks/scale.py -->"
-SESSIONS = f"/v1/Account/{AUTH_ID}/Masking/Session/"
+BEGIN, END = markers(__file__)
 
 
 @dataclass
@@ -108,20 +89,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--parties", type=int, default=4000, help="distinct first (and second) parties")
     p.add_argument("--pool", type=int, default=50)
-    p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    client_option(p)
     p.add_argument("--postgres", help="a PostgreSQL server URL to create databases on (default: embedded)")
     p.add_argument("--seed", type=int, default=20240602)
-    p.add_argument("--docs", type=Path, default=DOCS)
-    p.add_argument("--no-docs", action="store_true")
+    docs_options(p)
     return p
 
 
 def main() -> int:
     args = _parser().parse_args()
     began = time.monotonic()
-    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    use_wrk = choose_wrk(args.client)
     info = machine()
-    client_name = info["wrk"] + " (1 thread)" if use_wrk else "benchmarks/loadgen.py (Python, uvloop)"
+    label = client_name(use_wrk, info)
     workdir = Path(tempfile.mkdtemp(prefix="maskline-scale-"))
     pg_server, pg_pid = None, None
     admin = args.postgres
@@ -139,10 +119,7 @@ def main() -> int:
         Deployment("PostgreSQL, 2 processes", _named(admin, "maskline_bench_2"), 2),
     ]
     pairs = make_parties(args.parties, args.seed)
-    parties_file = workdir / "parties.txt"
-    parties_file.write_text("".join(f"{a} {b}\n" for a, b in pairs))
-    client = Client(use_wrk, None, args.connections, workdir, parties_file)
-    credentials = base64.b64encode(f"{AUTH_ID}:{AUTH_TOKEN}".encode()).decode()
+    client = Client(use_wrk, None, args.connections, workdir, pairs)
     paths: dict[str, Path] = {}
     measured = 0
     try:
@@ -150,35 +127,26 @@ def main() -> int:
             asyncio.run(_sql(admin, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"))
         version = _version(admin)
         for d in deployments:
-            db = ["--database", d.database]
-            _run([*maskline, "db", "upgrade", *db], timeout=60)
-            _run([*maskline, "account", "create", "--auth-id", AUTH_ID, "--auth-token", AUTH_TOKEN, *db], 60)
-            _run([*maskline, "number", "add", *pool_numbers(args.pool), "--account", AUTH_ID, *db], 60)
-            port = _free_port()
-            d.server = Server(
-                d.label,
-                [*maskline, "serve", "--port", str(port), "--workers", str(d.workers), *db],
-                port,
-                workdir / f"serve-{port}.log",
-                SESSIONS,
-                "session_uuid",
-                lambda uuid: f"{SESSIONS}{uuid}/",
-                {"Authorization": f"Basic {credentials}"},
-            )
+            run([*maskline, "db", "upgrade", "--database", d.database], timeout=60)
+            BENCHMARK.create(d.database, pool_numbers(args.pool))
+            port = free_port()
+            serve = [*maskline, "serve", "--port", str(port), "--workers", str(d.workers)]
+            log = workdir / f"serve-{port}.log"
+            d.server = Server(d.label, [*serve, "--database", d.database], port, log, BENCHMARK.rows())
             d.server.start(None)
             d.server.wait_ready()
             t0 = time.monotonic()
-            d.server.ids = client.seed(d.server, pairs)
+            ids = client.seed(d.server, pairs)["ids"]
             paths[d.label] = workdir / f"paths-{port}.txt"
-            paths[d.label].write_text("".join(f"{SESSIONS}{i}/\n" for i in d.server.ids))
+            paths[d.label].write_text("".join(f"{BENCHMARK.sessions}{i}/\n" for i in ids))
             print(
-                f"{d.label}: seeded {len(d.server.ids):,} sessions in {time.monotonic() - t0:.1f} s",
+                f"{d.label}: seeded {len(ids):,} sessions in {time.monotonic() - t0:.1f} s",
                 flush=True,
             )
             for kind in ("post", "get"):
                 warm = client.load(d.server, kind, args.warmup, args.seed, paths[d.label])
-                if warm.non2xx or warm.errors:
-                    raise BenchError(f"warm-up of {d.label} {kind}: {warm.non2xx} non-2xx {warm.detail}")
+                if warm.bad_status or warm.errors:
+                    raise BenchError(f"warm-up of {d.label} {kind}: {warm.bad_status} non-2xx {warm.detail}")
         for rnd in range(args.rounds):
             order = deployments[rnd % 3 :] + deployments[: rnd % 3]
             for op, kind in (("create", "post"), ("get", "get")):
@@ -196,16 +164,15 @@ def main() -> int:
                     measured += r.requests
                     print(
                         f"round {rnd + 1}/{args.rounds} {op:6} {d.label:24} {r.rate:8,.0f} req/s"
-                        f"  p50 {_fmt_us(r.p50_us):>9}  p99 {_fmt_us(r.p99_us):>9}"
+                        f"  p50 {fmt_us(r.p50_us):>9}  p99 {fmt_us(r.p99_us):>9}"
                         f"  cpu maskline {own:4.0%} postgres {pg:4.0%} client {r.client_cpu:4.0%}"
-                        f"  non-2xx {r.non2xx} errors {r.errors}"
+                        f"  non-2xx {r.bad_status} errors {r.errors}"
                         f"{'  ' + r.detail if r.detail else ''}",
                         flush=True,
                     )
         for d in deployments:
-            assert d.server is not None and d.server.process is not None
-            if d.server.process.poll() is not None:
-                raise BenchError(f"{d.label} died during the run:\n{d.server.log.read_text()[-2000:]}")
+            assert d.server is not None
+            d.server.check_alive()
     finally:
         for d in deployments:
             if d.server is not None:
@@ -213,14 +180,14 @@ def main() -> int:
         if pg_server is not None:
             pg_server.cleanup()
     bad = [
-        f"{d.label} {op} round {i + 1}: {r.non2xx} non-2xx {r.detail}, {r.errors} socket errors"
+        f"{d.label} {op} round {i + 1}: {r.bad_status} non-2xx {r.detail}, {r.errors} socket errors"
         for d in deployments
         for op, rs in d.results.items()
         for i, r in enumerate(rs)
-        if r.non2xx or r.errors or r.capped
+        if r.bad or r.capped
     ]
-    section = report(deployments, info, args, client_name, version, measured)
-    return finish(section, began, bad, workdir, None if args.no_docs else args.docs, BEGIN, END)
+    section = report(deployments, info, args, label, version, measured)
+    return finish(section, began, bad, workdir, docs_target(args), BEGIN, END)
 
 
 def _version(url: str) -> str:
@@ -256,23 +223,22 @@ def report(
             pg_text = f"{pg:.0%}" if d.database.startswith("postgresql") else "–"
             rows.append(
                 f"| {label} | {d.label} | {rate:,.0f} | {rate / base_rate:.0%} "
-                f"| {_fmt_us(statistics.median(r.p50_us for r in rs))} "
-                f"| {_fmt_us(statistics.median(r.p99_us for r in rs))} | {own:.0%} | {pg_text} |"
+                f"| {fmt_us(statistics.median(r.p50_us for r in rs))} "
+                f"| {fmt_us(statistics.median(r.p99_us for r in rs))} | {own:.0%} | {pg_text} |"
             )
             rounds.append(
                 f"- {label}, {d.label}, req/s per round: " + ", ".join(f"{r.rate:,.0f}" for r in rs)
             )
     busiest = max(r.client_cpu for d in deployments for rs in d.results.values() for r in rs)
-    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join(
         [
             BEGIN,
             "## Scale-out: PostgreSQL with 1 and 2 worker processes, beside SQLite",
             "",
-            f"Produced on {date} by `{command_line()}`, maskline at {info['revision']}.",
+            produced(info["revision"]) + ".",
             "",
-            f"Machine: {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['os']}; Python {info['python']}, "
-            f"SQLite {info['sqlite']}, PostgreSQL {version} (default settings, on the same machine).",
+            f"{machine_line(info)}, SQLite {info['sqlite']}, PostgreSQL {version} (default settings, on the "
+            "same machine).",
             f"Load: {client}, {args.connections} keep-alive connections, closed loop, nothing pinned (the "
             f"servers, PostgreSQL and the client share all CPUs). Each cell: median of {args.rounds} rounds "
             f"of {args.duration} s, the deployments taking turns, after seeding {args.parties:,} sessions "
@@ -298,8 +264,4 @@ def report(
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main)

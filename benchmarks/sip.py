@@ -41,11 +41,9 @@ timeout, or SIPp's own -timeout) and is stopped by its PID; the whole run is bou
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import math
 import os
 import random
-import resource
 import secrets
 import shutil
 import signal
@@ -53,7 +51,6 @@ import socket
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -61,43 +58,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from api import (
-    DOCS,
-    ROOT,
-    BenchError,
-    Server,
-    _fmt_us,
-    _free_port,
-    _pinned,
-    command_line,
+from harness import ROOT, BenchError, run_main
+from harness.loadclient import Client, children_cpu
+from harness.numbers import make_parties, pool_numbers
+from harness.pinning import pinned, split
+from harness.report import (
+    docs_options,
+    docs_target,
     finish,
+    fmt_us,
+    load_text,
     machine,
-    make_parties,
-    maskline_command,
-    pool_numbers,
-    setup,
-    stop,
+    machine_line,
+    markers,
+    median,
+    note_load,
+    paired,
+    produced,
 )
-from routing import (
-    SESSIONS,
-    Store,
-    _authorization,
-    _median,
-    _paired,
-    check_stores,
-    comparison,
-    create_account,
-    layout,
-    populate,
-    store_options,
-)
+from harness.servers import maskline_command, stop, udp_port, wait_for
+from harness.stores import EXPIRY, Store, check_stores, comparison, layout, new_store, populate, store_options
 
 HERE = Path(__file__).resolve().parent
 CALLEE = HERE / "sip_uas.xml"
 SCENARIOS = ROOT / "tests" / "sip"
 CONFIG = ROOT / "sip" / "kamailio.cfg"
-BEGIN = "<!-- BEGIN benchmarks/sip.py: generated, do not edit by hand -->"
-END = "<!-- END benchmarks/sip.py -->"
+BEGIN, END = markers(__file__)
 
 SECRET = "sip-benchmark-secret"
 DROPPED = ("runaway while", "no more shm to add to: reports")  # Kamailio's log when a report is lost
@@ -106,12 +92,6 @@ SETTLE = 90.0  # seconds the reports of one run may take to arrive
 
 
 # -- processes --------------------------------------------------------------------------------------
-def _udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _udp_taken(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         try:
@@ -126,23 +106,10 @@ def _limited(cmd: list[str], seconds: float) -> list[str]:
     return ["timeout", "-k", "5", str(math.ceil(seconds)), *cmd]
 
 
-def _wait_for(check: Callable[[], bool], what: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise BenchError(f"timed out after {seconds:g} s waiting for {what}")
-        time.sleep(0.05)
-
-
 def _cpu_seconds(pid: int) -> float:
     """CPU time a live process has used so far (utime + stime from /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _version(cmd: list[str]) -> str:
@@ -210,7 +177,7 @@ class Proxy:
         cmd = ["kamailio", "-DD", "-E", "-Y", str(self.rundir), "-m", str(shm), "-M", "8", *args]
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                _limited(cmd, limit), stdout=log, stderr=subprocess.STDOUT, preexec_fn=_pinned(cpus)
+                _limited(cmd, limit), stdout=log, stderr=subprocess.STDOUT, preexec_fn=pinned(cpus)
             )
 
     def wait_ready(self) -> None:
@@ -219,7 +186,7 @@ class Proxy:
                 raise BenchError(f"kamailio ({self.label}) exited:\n{self.log.read_text()[-2000:]}")
             return _sip_options(self.port)
 
-        _wait_for(ready, f"kamailio ({self.label}) to answer OPTIONS", 20)
+        wait_for(ready, f"kamailio ({self.label}) to answer OPTIONS", 20)
 
     def count_dropped(self) -> int:
         """Reports Kamailio has dropped so far, from the lines its log gained since the last call."""
@@ -246,8 +213,8 @@ class Sipp:
 
     def command(self, scenario: Path, name: str, *args: str, port: int | None = None) -> list[str]:
         return [
-            "sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port or _udp_port()),
-            "-cp", str(_udp_port()), "-mp", str(_udp_port()), "-nostdin",
+            "sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port or udp_port()),
+            "-cp", str(udp_port()), "-mp", str(udp_port()), "-nostdin",
             "-trace_err", "-error_file", str(self.workdir / f"{name}_errors.log"),
             *args,
         ]  # fmt: skip
@@ -255,7 +222,7 @@ class Sipp:
     def start(self, cmd: list[str], name: str) -> subprocess.Popen[bytes]:
         with open(self.workdir / f"{name}.out", "wb") as out:
             return subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir, preexec_fn=_pinned(self.cpus)
+                cmd, stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir, preexec_fn=pinned(self.cpus)
             )
 
     def failure(self, name: str, code: int | None) -> str:
@@ -293,7 +260,7 @@ def check_calls(sipp: Sipp, proxy: Proxy, trunk: int, sessions: list[tuple[str, 
         )  # fmt: skip
         callee = sipp.start(callee_cmd, f"{name}-uas")
         try:
-            _wait_for(lambda: _udp_taken(trunk), "the checking callee to bind its port", 10)
+            wait_for(lambda: _udp_taken(trunk), "the checking callee to bind its port", 10)
             caller = sipp.start(
                 sipp.command(
                     SCENARIOS / "uac.xml", f"{name}-uac", f"127.0.0.1:{proxy.port}",
@@ -458,7 +425,7 @@ class Bench:
     def _call(self, cmd: list[str], name: str, stop_after: float | None, limit: float) -> tuple[int, float]:
         """Run a SIPp UAC, with SIGUSR1 (no new calls; those under way finish) after ``stop_after``
         seconds if given; its exit status, and the CPU SIPp used per second (caller and callee)."""
-        cpu, began = _children_cpu() + _cpu_seconds(self.callee.pid), time.monotonic()
+        cpu, began = children_cpu() + _cpu_seconds(self.callee.pid), time.monotonic()
         caller = self.sipp.start(cmd, name)
         if stop_after is not None:
             try:
@@ -466,7 +433,7 @@ class Bench:
             except subprocess.TimeoutExpired:
                 caller.send_signal(signal.SIGUSR1)
         code = _finished(caller, limit)
-        used = _children_cpu() + _cpu_seconds(self.callee.pid) - cpu
+        used = children_cpu() + _cpu_seconds(self.callee.pid) - cpu
         return code, used / (time.monotonic() - began)
 
 
@@ -517,8 +484,8 @@ def _variation(values: list[float]) -> float:
 
 def _verdict(busy: tuple[list[Run], list[Run]], light: tuple[list[Run], list[Run]], light_rate: int) -> str:
     """Whether the larger store (second of each pair) differs by more than the rounds of one store."""
-    rate = statistics.median(_paired(*busy))
-    p50 = statistics.median(_paired(*light, key="p50_us"))
+    rate = statistics.median(paired(*busy))
+    p50 = statistics.median(paired(*light, key="p50_us"))
     rate_noise = max(*(_variation([r.rate for r in runs]) for runs in busy), 0.05)
     p50_noise = max(*(_variation([r.p50_us for r in runs]) for runs in light), 0.10)
     slower = []
@@ -551,13 +518,13 @@ def _reading(
     args: argparse.Namespace,
 ) -> str:
     s, g = busy[small.label], busy[large.label]
-    s1, g1 = _median(light[small.label], "p50_us"), _median(light[large.label], "p50_us")
-    paired = _paired(s, g)
+    s1, g1 = median(light[small.label], "p50_us"), median(light[large.label], "p50_us")
+    ratios = paired(s, g)
     figures = (
-        f"With {large.size:,} live sessions the proxy completed {_median(g, 'rate'):,.0f} calls/s against "
-        f"{_median(s, 'rate'):,.0f}/s with {small.size:,} (×{_median(g, 'rate') / _median(s, 'rate'):.2f}; "
-        f"round by round ×{min(paired):.2f} to ×{max(paired):.2f}), and at {args.light_rate} calls/s an "
-        f"INVITE was answered in {_fmt_us(g1)} at the median against {_fmt_us(s1)} (×{g1 / s1:.2f})."
+        f"With {large.size:,} live sessions the proxy completed {median(g, 'rate'):,.0f} calls/s against "
+        f"{median(s, 'rate'):,.0f}/s with {small.size:,} (×{median(g, 'rate') / median(s, 'rate'):.2f}; "
+        f"round by round ×{min(ratios):.2f} to ×{max(ratios):.2f}), and at {args.light_rate} calls/s an "
+        f"INVITE was answered in {fmt_us(g1)} at the median against {fmt_us(s1)} (×{g1 / s1:.2f})."
     )
     verdict = _verdict((s, g), (light[small.label], light[large.label]), args.light_rate)
     cost = (
@@ -608,18 +575,14 @@ def report(
     rows, rounds = comparison(stores, busy, light, extra, "calls", f"at {args.light_rate} calls/s")
     every = [r for results in (busy, light) for runs in results.values() for r in runs]
     all_busy = [r for runs in busy.values() for r in runs]
-    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join(
         [
             BEGIN,
             f"## SIP: calls through Kamailio with {small.size:,} and {large.size:,} live sessions",
             "",
-            f"Produced on {date} by `{command_line()}`, maskline at {info['revision']}; "
-            f"{info['kamailio']}, {info['sipp']}.",
+            produced(info["revision"]) + f"; {info['kamailio']}, {info['sipp']}.",
             "",
-            f"Machine: {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['os']}; Python {info['python']}, "
-            f"SQLite {info['sqlite']}; load average {info['load']} in the minute before the run (other work "
-            "on the machine makes the figures noisier).",
+            f"{machine_line(info)}, SQLite {info['sqlite']}; {load_text(info)}.",
             f"Load: SIPp; {info['pinning']}. Two `maskline serve` processes, one per store, each behind its "
             f"own Kamailio (`sip/kamailio.cfg`, CHILDREN={args.children}, {args.shm} MB of shared memory); "
             f"one SIPp callee answers at once. After a {args.warmup} s warm-up per store, {args.rounds} "
@@ -669,8 +632,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shm", type=int, default=256, help="MB of shared memory for each Kamailio (-m)")
     p.add_argument("--seed", type=int, default=20240611)
     p.add_argument("--budget", type=int, default=900, help="seconds: give up past this")
-    p.add_argument("--docs", type=Path, default=DOCS, help="file whose SIP section is rewritten")
-    p.add_argument("--no-docs", action="store_true", help="print only; leave the docs alone")
+    docs_options(p)
     return p
 
 
@@ -704,26 +666,17 @@ class Rig:
     def create(cls, args: argparse.Namespace, workdir: Path, cpus: set[int] | None, sipp: Sipp) -> Rig:
         """Both stores' databases and servers, in SIP mode towards the callee, and a Kamailio for
         each; nothing started yet."""
-        rig = cls(args, workdir, [], [], sipp, _udp_port(), args.budget + 120, cpus)
+        rig = cls(args, workdir, [], [], sipp, udp_port(), args.budget + 120, cpus)
         maskline, numbers = maskline_command(), pool_numbers(args.pool)
-        env = ["env", f"MASKLINE_SIP_TRUNK=127.0.0.1:{rig.trunk}", f"MASKLINE_SIP_SECRET={SECRET}"]
+        env = {"MASKLINE_SIP_TRUNK": f"127.0.0.1:{rig.trunk}", "MASKLINE_SIP_SECRET": SECRET}
+
+        def serve(port: int, database: str) -> list[str]:
+            cmd = [*maskline, "serve", "--host", "127.0.0.1", "--port", str(port), "--database", database]
+            return _limited(cmd, rig.limit)
+
         for label, size in (("small", args.small), ("large", args.large)):
-            port, db = _free_port(), workdir / f"{label}.db"
-            database = f"sqlite:///{db}"
-            create_account(maskline, database, numbers)
-            serve = [*maskline, "serve", "--host", "127.0.0.1", "--port", str(port), "--database", database]
-            server = Server(
-                f"maskline ({size:,} sessions)",
-                _limited([*env, *serve], rig.limit),
-                port,
-                workdir / f"{label}.log",
-                SESSIONS,
-                "session_uuid",
-                lambda session: f"{SESSIONS}{session}/",
-                _authorization(),
-            )
-            rig.stores.append(Store(label, size, server, db))
-            rig.proxies.append(Proxy(label, _udp_port(), workdir / f"kamailio-{label}"))
+            rig.stores.append(new_store(label, size, workdir, numbers, serve, env))
+            rig.proxies.append(Proxy(label, udp_port(), workdir / f"kamailio-{label}"))
         return rig
 
     def pairs(self) -> list[tuple[Store, Proxy]]:
@@ -733,6 +686,7 @@ class Rig:
         """Start the servers, seed them (``seeders``: the CPUs of the seeding client), then start
         the Kamailios; where each store's sessions live."""
         args, where = self.args, {}
+        seeding = Client(False, seeders, args.seed_connections, self.workdir, expiry=EXPIRY)
         for store in self.stores:
             store.server.start(self.cpus)
         for store in self.stores:
@@ -740,12 +694,10 @@ class Rig:
         for store in self.stores:
             t0 = time.monotonic()
             pairs = layout(store.size, args.per_party, firsts, seconds)
-            where[store.label] = populate(
-                store, pairs, args.seed_connections, self.workdir, seeders, args.pool
-            )
+            where[store.label] = populate(store, seeding, pairs, args.seed_connections, args.pool)
             print(f"seeded {store.size:,} live sessions in {time.monotonic() - t0:.1f} s", flush=True)
         for store, proxy in self.pairs():
-            proxy.start(store.base_url, args.children, args.shm, self.limit, self.cpus)
+            proxy.start(store.server.base_url, args.children, args.shm, self.limit, self.cpus)
         for proxy in self.proxies:
             proxy.wait_ready()
         return where
@@ -767,7 +719,7 @@ class Rig:
     def start_callee(self) -> subprocess.Popen[bytes]:
         cmd = self.sipp.command(CALLEE, "callee", "-timeout", f"{math.ceil(self.limit)}s", port=self.trunk)
         self.callee = self.sipp.start(cmd, "callee")
-        _wait_for(lambda: _udp_taken(self.trunk), "the callee to bind its port", 10)
+        wait_for(lambda: _udp_taken(self.trunk), "the callee to bind its port", 10)
         return self.callee
 
     def measure(self, bench: Bench) -> tuple[dict[str, list[Run]], dict[str, list[Run]]]:
@@ -794,7 +746,7 @@ class Rig:
     def final_counts(self, extra: dict[str, dict[str, Any]]) -> None:
         """Check every process lived through the run; note each store's call rows and size."""
         for store, proxy in self.pairs():
-            if not store.server.process or store.server.process.poll() is not None or not proxy.alive():
+            if not store.server.alive() or not proxy.alive():
                 raise BenchError(f"the {store.label} store's maskline or Kamailio died during the run")
             extra[store.label].update(
                 rows=tally(store.database)[0], db_mb=store.database.stat().st_size / 1e6
@@ -817,8 +769,8 @@ class Rig:
 
 def _print_run(what: str, store: Store, r: Run) -> None:
     print(
-        f"{what} {store.size:>9,} live {r.rate:6,.0f} calls/s  p50 {_fmt_us(r.p50_us):>9}"
-        f"  p99 {_fmt_us(r.p99_us):>9}  | {r.calls:,} calls, failed {r.failed}, retrans {r.retransmissions},"
+        f"{what} {store.size:>9,} live {r.rate:6,.0f} calls/s  p50 {fmt_us(r.p50_us):>9}"
+        f"  p99 {fmt_us(r.p99_us):>9}  | {r.calls:,} calls, failed {r.failed}, retrans {r.retransmissions},"
         f" reports in {r.lag:.1f} s, dropped {r.dropped}  | sipp cpu {r.client_cpu:4.0%}",
         flush=True,
     )
@@ -826,8 +778,8 @@ def _print_run(what: str, store: Store, r: Run) -> None:
 
 def _machine(pinning: str) -> dict[str, str]:
     info = machine()
+    note_load(info)
     info.update(
-        load=f"{os.getloadavg()[0]:.2f}",
         pinning=pinning,
         kamailio=_version(["kamailio", "-v"]).removeprefix("version: "),
         sipp=_version(["sipp", "-v"]).rstrip("."),
@@ -839,20 +791,18 @@ def main() -> int:
     args = _parser().parse_args()
     _check(args)
     began = time.monotonic()
-    cpus = setup("python")
-    info = _machine(cpus.pinning.replace("servers", "maskline and Kamailio").replace("client", "SIPp"))
-    if os.getloadavg()[0] > 0.5:
-        print(f"note: load average {info['load']}: something else is running, figures will be noisy")
+    cpus = split("maskline and Kamailio", "SIPp")
+    info = _machine(cpus.text)
     print(f"{info['kamailio']}; {info['sipp']}; {info['pinning']}", flush=True)
 
     workdir = Path(tempfile.mkdtemp(prefix="maskline-sip-"))
     side = -(-args.large // args.per_party)
     parties = make_parties(side + 1, args.seed)  # the last first party is in no session
-    sipp = Sipp(workdir, cpus.client_cpus)
-    rig = Rig.create(args, workdir, cpus.server_cpus, sipp)
+    sipp = Sipp(workdir, cpus.client)
+    rig = Rig.create(args, workdir, cpus.servers, sipp)
     rng = random.Random(args.seed)
     try:
-        extra = rig.start([a for a, _ in parties], [b for _, b in parties], cpus.client_cpus)
+        extra = rig.start([a for a, _ in parties], [b for _, b in parties], cpus.client)
         rig.check(parties[side][0], rng)
         bench = Bench(sipp, rig.start_callee(), rng, lambda: args.budget - (time.monotonic() - began))
         busy, light = rig.measure(bench)
@@ -870,12 +820,8 @@ def main() -> int:
     if rig.callee is not None and rig.callee.returncode != 0:
         bad.append(sipp.failure("callee", rig.callee.returncode))
     section = report(rig.stores, busy, light, info, args, extra)
-    return finish(section, began, bad, workdir, None if args.no_docs else args.docs, BEGIN, END)
+    return finish(section, began, bad, workdir, docs_target(args), BEGIN, END)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main)

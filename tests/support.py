@@ -24,6 +24,7 @@ import httpx
 import uvicorn
 
 from maskline.config import Config
+from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
 from maskline.domain.ports import Store
 from maskline.edge import EdgeLimits, edge_protocol
@@ -47,6 +48,12 @@ class FakeClock:
 
 
 _counter = itertools.count(2_000_000)
+
+
+def same_error(error: BaseException, expected: MaskingError) -> bool:
+    """Whether ``error`` is the error ``expected`` is, saying the same words (the code itself
+    tells errors apart by their type alone)."""
+    return type(error) is type(expected) and str(error) == str(expected)
 
 
 def fresh_number(prefix: str = "+1415") -> str:

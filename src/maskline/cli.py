@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
+
 from maskline import version
 from maskline.config import DEFAULT_DATABASE_URL, Config, ConfigError
 from maskline.domain import errors
@@ -227,12 +229,12 @@ async def _with_store(config: Config, work: Callable[[Store], Awaitable[int]]) -
 async def _account(store: Store, auth_id: str) -> Account:
     found = await store.accounts.get_account(auth_id)
     if found is None:
-        raise errors.account_not_found(auth_id)
+        raise errors.AccountNotFound(auth_id)
     return found[0]
 
 
 def _print_json(value: object) -> None:
-    print(json.dumps(value, indent=2))
+    print(json.dumps(msgspec.to_builtins(value), indent=2))
 
 
 async def _run(args: argparse.Namespace, config: Config) -> int:

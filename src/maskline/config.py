@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from maskline.domain.allocation import CooloffScope, Policy
 from maskline.domain.listing import Windows
-from maskline.domain.params import Defaults
+from maskline.domain.params import CONFIGURABLE, Defaults, Integer
 from maskline.service.sessions import SessionConfig
 
 DEFAULT_DATABASE_URL = "sqlite:///./maskline.db"
@@ -117,13 +117,13 @@ class Config:
                     ) from None
             return listed
 
+        defaults = {}
+        for param in CONFIGURABLE:
+            assert isinstance(param.read, Integer)  # the environment gives whole numbers
+            defaults[param.name] = integer(param.env, param.default, param.read.low, param.read.high)
         values: dict[str, object] = {
             "database_url": env.get("MASKLINE_DATABASE_URL") or DEFAULT_DATABASE_URL,
-            "defaults": Defaults(
-                session_expiry=integer("MASKLINE_SESSION_EXPIRY", 1800, 60, 86400),
-                call_time_limit=integer("MASKLINE_CALL_TIME_LIMIT", 14400, 60, 86400),
-                ring_timeout=integer("MASKLINE_RING_TIMEOUT", 45, 1, 86400),
-            ),
+            "defaults": Defaults(**defaults),
             "windows": Windows(
                 default_days=integer("MASKLINE_LIST_WINDOW_DAYS", 7, 1, 365),
                 max_days=integer("MASKLINE_LIST_MAX_WINDOW_DAYS", 30, 1, 365),

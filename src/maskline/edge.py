@@ -38,6 +38,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from maskline.bodies import declared_length
 from maskline.config import Config
+from maskline.domain import errors
 from maskline.http.forwarded import in_networks
 from maskline.telemetry import EDGE_REFUSALS
 
@@ -73,22 +74,20 @@ class EdgeLimits:
 
 
 class Refusal(Exception):
-    """Raised from a parser callback to stop parsing and answer ``status``."""
+    """Raised from a parser callback to stop parsing and answer ``error``."""
 
-    def __init__(self, status: int, text: bytes, reason: str) -> None:
-        self.status, self.text, self.reason = status, text, reason
+    def __init__(self, error: errors.MaskingError, reason: str) -> None:
+        self.error, self.reason = error, reason
 
 
-_HEAD_TOO_LARGE = (431, b"Request header fields too large", "header_size")
-_TARGET_TOO_LONG = (414, b"URI too long", "header_size")
-_TIMEOUT = (408, b"Request timeout")
 _REASONS = {431: "Request Header Fields Too Large", 414: "URI Too Long", 408: "Request Timeout"}
 
 # What a connection is waiting for.
 _HEAD, _BODY, _APP, _CLOSING = range(4)
 
 
-def _reply(status: int, text: bytes) -> bytes:
+def _reply(error: errors.MaskingError) -> bytes:
+    status, text = error.status, error.message.encode()
     head = f"HTTP/1.1 {status} {_REASONS[status]}\r\ncontent-type: text/plain; charset=utf-8\r\n"
     return f"{head}content-length: {len(text)}\r\nconnection: close\r\n\r\n".encode() + text
 
@@ -169,7 +168,7 @@ class EdgeProtocol(HttpToolsProtocol):
         if self._phase == _HEAD:
             EDGE_REFUSALS.labels("header_timeout").inc()
             if self._raw_head or self._head:
-                self._refuse(*_TIMEOUT)
+                self._refuse(errors.RequestTimeout())
             else:
                 self.transport.close()  # nothing asked: nothing to answer
         elif self._phase == _BODY:
@@ -182,12 +181,12 @@ class EdgeProtocol(HttpToolsProtocol):
             if answered:
                 self.transport.close()
             else:
-                self._refuse(*_TIMEOUT)
+                self._refuse(errors.RequestTimeout())
         elif self._phase == _CLOSING:
             self.transport.close()
 
     # -- refusals -----------------------------------------------------------------------------
-    def _refuse(self, status: int, text: bytes) -> None:
+    def _refuse(self, error: errors.MaskingError) -> None:
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete and not cycle.disconnected:
             # A pipelined request refused while the one before it is answered: that answer is
@@ -196,7 +195,7 @@ class EdgeProtocol(HttpToolsProtocol):
             self._phase = _CLOSING
             self.flow.pause_reading()
             return
-        self.transport.write(_reply(status, text))
+        self.transport.write(_reply(error))
         self._close_after_reply()
 
     def _close_after_reply(self) -> None:
@@ -235,7 +234,7 @@ class EdgeProtocol(HttpToolsProtocol):
             refusal = error.__context__
             if isinstance(refusal, Refusal):
                 EDGE_REFUSALS.labels(refusal.reason).inc()
-                self._refuse(refusal.status, refusal.text)
+                self._refuse(refusal.error)
                 return
             self._bad_request()
             return
@@ -254,7 +253,7 @@ class EdgeProtocol(HttpToolsProtocol):
         if phase == _HEAD:
             if self._raw_head > self._limits.max_header_bytes:
                 EDGE_REFUSALS.labels("header_size").inc()
-                self._refuse(*_HEAD_TOO_LARGE[:2])
+                self._refuse(errors.HeadTooLarge())
             elif self._timer is None:
                 self._arm(self._limits.header_timeout)  # a head began after keep-alive
         elif phase == _BODY:
@@ -264,7 +263,7 @@ class EdgeProtocol(HttpToolsProtocol):
             self.flow.pause_reading()  # a head piling up behind a request: wait for its answer
 
     def _bad_request(self) -> None:
-        msg = "Invalid HTTP request received."
+        msg = errors.MalformedRequest().message
         self.logger.warning(msg)
         self.send_400_response(msg)
 
@@ -273,13 +272,13 @@ class EdgeProtocol(HttpToolsProtocol):
     def on_url(self, url: bytes) -> None:
         self.url += url
         if len(self.url) > MAX_LINE:
-            raise Refusal(*_TARGET_TOO_LONG)
+            raise Refusal(errors.TargetTooLong(), "header_size")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         size = len(name) + len(value) + 4
         self._head += size
         if size > MAX_LINE or self._head > self._limits.max_header_bytes:
-            raise Refusal(*_HEAD_TOO_LARGE)
+            raise Refusal(errors.HeadTooLarge(), "header_size")
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
             self.expect_100_continue = True

@@ -152,6 +152,37 @@ def test_a_call_reports_every_step_in_order(
     )
 
 
+@pytest.mark.parametrize("kind", ["plivo", "twilio"])
+def test_late_and_repeated_reports_announce_nothing(
+    kind: str, receiver: Receiver, http: httpx.Client, server: ServerThread, tenant
+) -> None:  # type: ignore[no-untyped-def]
+    carrier = Carrier(server, tenant, kind)
+    s = session(http, callback_url=receiver.url)
+    carrier.call("ev-6", "+" + s["first_party"], "+" + s["virtual_number"])
+    carrier.leg("ev-6", "answered")
+    carrier.leg("ev-6", "ringing")  # late: after the answer
+    carrier.leg("ev-6", "answered")  # twice
+    carrier.leg("ev-6", "completed")
+    carrier.leg("ev-6", "answered")  # after the leg ended
+    carrier.hangup("ev-6")
+    carrier.hangup("ev-6")
+    carrier.leg("ev-6", "completed")  # after the call ended
+    receiver.wait_for(5)
+    time.sleep(0.3)  # room for an event that should not exist
+    assert receiver.names() == [
+        "SessionFirstPartyAnswer",
+        "SessionSecondPartyAnswer",
+        "SessionSecondPartyHangup",
+        "SessionFirstPartyHangup",
+        "SessionPartiesHangup",
+    ]
+    [interaction] = http.get(f"/Session/{s['session_uuid']}/").json()["response"]["interaction"]
+    assert (interaction["first_party_status"], interaction["second_party_status"]) == (
+        "completed",
+        "completed",
+    )
+
+
 def test_pin_events_and_session_timeout(
     receiver: Receiver, http: httpx.Client, server: ServerThread, tenant
 ) -> None:  # type: ignore[no-untyped-def]
@@ -308,6 +339,9 @@ def test_private_callback_addresses_are_refused_unless_allowed() -> None:
         assert asyncio.run(attempt(url, False)) == (private, False)
     error, retry = asyncio.run(attempt("http://127.0.0.1:9/x", True))  # allowed: it is tried
     assert error.startswith("ConnectError") and retry is True
+    # A host that does not resolve now may tomorrow (DNS fails for a while): tried again later.
+    error, retry = asyncio.run(attempt("http://no-such-host.invalid/x", False))
+    assert error.startswith("cannot resolve the host") and retry is True
 
 
 EMBEDDED_IPV4 = [

@@ -16,6 +16,7 @@ from maskline.domain.errors import MaskingError
 from maskline.store import sql_allocation as sql
 from tests.databases import Databases, sessions_without_holds
 from tests.integration.harness import MAIN, Harness
+from tests.support import same_error
 
 US = [f"+1628555{i:04d}" for i in range(100)]
 PARTIES = [f"+1415200{i:04d}" for i in range(40)]
@@ -74,7 +75,7 @@ def replay(h: Harness, delta: int, cooloff: int, ops: list[tuple[str, int, int, 
             else:
                 with pytest.raises(MaskingError) as caught:
                     h.expire(session)  # type: ignore[arg-type]
-                assert caught.value == errors.session_already_expired()
+                assert same_error(caught.value, errors.SessionAlreadyExpired())
         elif kind == "create" and a != b:
             first, second = PARTIES[a], PARTIES[b]
             # Degree of each party with the new session, cool-off holds included (Δ_c).
@@ -114,21 +115,21 @@ def test_first_fit_trap_needs_exactly_2delta_minus_1(harness: Any, delta: int) -
 
     short = harness(numbers(2 * delta - 2))
     u, v = trap(short)
-    assert short.refusal(u, v) == errors.pool_exhausted()
+    assert same_error(short.refusal(u, v), errors.PoolExhausted())
 
 
 def test_pool_exhausted_when_the_pair_repeats_beyond_the_pool(harness: Any) -> None:
     h = harness(numbers(2))
     h.create(PARTIES[0], PARTIES[1])
     h.create(PARTIES[0], PARTIES[1])
-    assert h.refusal(PARTIES[0], PARTIES[1]) == errors.pool_exhausted()
+    assert same_error(h.refusal(PARTIES[0], PARTIES[1]), errors.PoolExhausted())
     assert h.create(PARTIES[2], PARTIES[3]).virtual_number == US[0]  # numbers are shared
 
 
 def test_expiry_frees_the_number_without_delete(harness: Any) -> None:
     h = harness(numbers(1))
     session = h.create(PARTIES[0], PARTIES[1], session_expiry=60)
-    assert h.refusal(PARTIES[0], PARTIES[2]) == errors.pool_exhausted()
+    assert same_error(h.refusal(PARTIES[0], PARTIES[2]), errors.PoolExhausted())
     h.clock.advance(60)
     assert h.get(session).status(int(h.clock())).value == "expired"
     assert h.create(PARTIES[0], PARTIES[2]).virtual_number == US[0]
@@ -147,9 +148,9 @@ def test_per_party_cooloff_holds_the_number_back_from_its_parties_only(harness: 
 def test_global_cooloff_holds_the_number_back_from_everyone(harness: Any) -> None:
     h = harness(numbers(1), scope=CooloffScope.GLOBAL)
     h.expire(h.create(PARTIES[0], PARTIES[1], virtual_number_cooloff_period=300))
-    assert h.refusal(PARTIES[5], PARTIES[6]) == errors.pool_exhausted()
+    assert same_error(h.refusal(PARTIES[5], PARTIES[6]), errors.PoolExhausted())
     h.clock.advance(299)
-    assert h.refusal(PARTIES[5], PARTIES[6]) == errors.pool_exhausted()
+    assert same_error(h.refusal(PARTIES[5], PARTIES[6]), errors.PoolExhausted())
     h.clock.advance(1)
     assert h.create(PARTIES[5], PARTIES[6]).virtual_number == US[0]
 
@@ -159,16 +160,16 @@ def test_geomatch_takes_numbers_of_the_first_partys_country(harness: Any) -> Non
     h.add([GB_NUMBER])
     assert h.create(GB_PARTY, PARTIES[0]).virtual_number == GB_NUMBER
     assert h.create(PARTIES[1], GB_PARTY).virtual_number == US[0]
-    assert h.refusal(GB_PARTY, PARTIES[2]) == errors.pool_exhausted()  # GB_PARTY holds the GB number
+    assert same_error(h.refusal(GB_PARTY, PARTIES[2]), errors.PoolExhausted())  # GB_PARTY holds the GB number
     h.add([US[1]])
-    assert h.refusal(GB_PARTY, PARTIES[2]) == errors.pool_exhausted()  # US numbers do not match
+    assert same_error(h.refusal(GB_PARTY, PARTIES[2]), errors.PoolExhausted())  # US numbers do not match
     assert h.create(GB_PARTY, PARTIES[2], geomatch=False).virtual_number == US[1]
 
 
 def test_geomatch_tells_us_from_canada(harness: Any) -> None:
     h = harness(numbers(1))
     canadian = "+14165550123"
-    assert h.refusal(canadian, PARTIES[0]) == errors.pool_exhausted()
+    assert same_error(h.refusal(canadian, PARTIES[0]), errors.PoolExhausted())
     h.add(["+14165550199"])
     assert h.create(canadian, PARTIES[0]).virtual_number == "+14165550199"
     h.add(["+16285559999"], country="CA")  # a US number configured as Canadian
@@ -178,7 +179,7 @@ def test_geomatch_tells_us_from_canada(harness: Any) -> None:
 def test_subaccount_pools_never_mix(harness: Any) -> None:
     h = harness(numbers(1))
     sub = h.subaccount("SA" + "1" * 18)
-    assert h.refusal(PARTIES[0], PARTIES[1], subaccount=sub.auth_id) == errors.pool_exhausted()
+    assert same_error(h.refusal(PARTIES[0], PARTIES[1], subaccount=sub.auth_id), errors.PoolExhausted())
     h.add([US[50]], subaccount=sub.auth_id)
     mine = h.create(PARTIES[0], PARTIES[1], subaccount=sub.auth_id)
     assert (mine.virtual_number, mine.account_id) == (US[50], sub.auth_id)
@@ -189,7 +190,7 @@ def test_subaccount_pools_never_mix(harness: Any) -> None:
     main_session = h.create(PARTIES[4], PARTIES[5])
     with pytest.raises(MaskingError) as caught:
         h.get(main_session, account=sub)
-    assert caught.value == errors.session_not_found()
+    assert same_error(caught.value, errors.SessionNotFound())
 
 
 def test_retired_numbers_keep_live_sessions_and_take_no_new_ones(harness: Any) -> None:
@@ -222,7 +223,8 @@ def test_open_single_party_sessions_need_a_number_of_their_own(harness: Any) -> 
     first = h.create("", PARTIES[0], create_session_with_single_party=True)
     second = h.create("", PARTIES[1], create_session_with_single_party=True)
     assert first.virtual_number != second.virtual_number
-    assert h.refusal("", PARTIES[2], create_session_with_single_party=True) == errors.pool_exhausted()
+    refused = h.refusal("", PARTIES[2], create_session_with_single_party=True)
+    assert same_error(refused, errors.PoolExhausted())
 
 
 def test_open_single_party_session_avoids_numbers_with_cooling_sessions(harness: Any) -> None:
@@ -256,7 +258,7 @@ def test_filling_a_single_party_session(harness: Any) -> None:
     assert single.virtual_number == busy.virtual_number
     with pytest.raises(MaskingError) as caught:
         h.update(single, first_party=PARTIES[0])
-    assert caught.value == errors.party_taken("first_party")
+    assert same_error(caught.value, errors.PartyTaken("first_party"))
     filled = h.update(single, first_party=PARTIES[3])
     assert filled.first_party == PARTIES[3]
     assert ("*", US[0]) not in h.held_rows()  # no longer catches unknown callers
@@ -272,12 +274,12 @@ def test_update_and_delete_move_the_holds(harness: Any) -> None:
     updated = h.update(session, session_expiry=60)
     assert updated.expiry == int(h.clock()) + 60
     h.clock.advance(60)
-    assert h.refusal(PARTIES[0], PARTIES[2]) == errors.pool_exhausted()  # cooling until +100
+    assert same_error(h.refusal(PARTIES[0], PARTIES[2]), errors.PoolExhausted())  # cooling until +100
     h.clock.advance(100)
     assert h.create(PARTIES[0], PARTIES[2]).virtual_number == US[0]
     with pytest.raises(MaskingError) as caught:
         h.update(session, record=True)
-    assert caught.value == errors.session_already_expired()
+    assert same_error(caught.value, errors.SessionAlreadyExpired())
 
 
 def test_sweep_releases_holds_and_purges_old_sessions(harness: Any, monkeypatch: Any) -> None:
@@ -318,13 +320,14 @@ def test_sweep_releases_holds_and_purges_old_sessions(harness: Any, monkeypatch:
 )
 def test_callbacks_to_private_hosts_are_refused(harness: Any, url: str) -> None:
     h = harness(numbers(1))
-    assert h.refusal(PARTIES[0], PARTIES[1], callback_url=url) == errors.private_callback("callback_url")
+    refused = h.refusal(PARTIES[0], PARTIES[1], callback_url=url)
+    assert same_error(refused, errors.PrivateCallback("callback_url"))
     refused = h.refusal(PARTIES[0], PARTIES[1], recording_callback_url=url)
-    assert refused == errors.private_callback("recording_callback_url")
+    assert same_error(refused, errors.PrivateCallback("recording_callback_url"))
     session = h.create(PARTIES[0], PARTIES[1], callback_url="https://hooks.example.com/cb")
     with pytest.raises(MaskingError) as caught:
         h.update(session, callback_url=url)
-    assert caught.value == errors.private_callback("callback_url")
+    assert same_error(caught.value, errors.PrivateCallback("callback_url"))
     allowed = harness(numbers(1))
     allowed.sessions._config = replace(allowed.config, allow_private_callbacks=True)
     assert allowed.create(PARTIES[0], PARTIES[1], callback_url=url).settings.callback_url == url

@@ -215,7 +215,7 @@ def test_a_database_outage_is_answered_503_and_the_server_recovers(postgres: Pos
     assert set(statuses) <= {("create", 201), ("get", 200), ("create", 503), ("get", 503)}, statuses
     refused = [a for a in answers if a.status == 503]
     assert refused, "the load saw no outage"
-    unavailable = errors.unavailable()
+    unavailable = errors.Unavailable()
     for answer in refused:
         assert set(answer.body) == {"api_id", "error"} and answer.body["error"] == unavailable.message
         assert int(answer.headers["retry-after"]) >= 1
@@ -229,7 +229,7 @@ def test_a_database_outage_is_answered_503_and_the_server_recovers(postgres: Pos
     assert webhook.status_code == 200 and webhook.headers["content-type"] == "application/xml"
     assert APOLOGY in webhook.text and "<Hangup" in webhook.text
     assert operator["sip route"].status_code == 503
-    assert operator["sip route"].json()["error"] == errors.cannot_route().message
+    assert operator["sip route"].json()["error"] == errors.CannotRoute().message
     for name in ("sip event", "metrics"):
         assert operator[name].status_code == 503 and operator[name].json()["error"] == unavailable.message
         assert int(operator[name].headers["retry-after"]) >= 1

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from maskline import telemetry, version
 from maskline.http.metrics import Metrics
-from maskline.http.observe import route_of
+from maskline.http.routes import route_of
 from maskline.telemetry import JsonFormatter, mask_phones, request_id
 from tests.support import ServerProcess, maskline
 

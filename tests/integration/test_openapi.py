@@ -4,6 +4,7 @@ serves, and whose response schemas the server's real replies satisfy."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -13,8 +14,11 @@ import schemathesis
 from starlette.routing import Route
 
 from maskline.config import Config
+from maskline.domain import errors
 from maskline.http.app import create_app
-from tests.support import ServerThread, Tenant, fresh_number
+from maskline.http.routes import ROUTES
+from tests.databases import Databases
+from tests.support import FakeClock, ServerThread, Tenant, fresh_number
 
 SESSIONS = "/v1/Account/{auth_id}/Masking/Session/"
 SESSION = "/v1/Account/{auth_id}/Masking/Session/{session_uuid}/"
@@ -71,20 +75,47 @@ def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
 
 
 def test_every_route_is_documented(document: dict[str, Any]) -> None:
-    """The routes of the application, in the trailing-slash form the SDKs send, and their methods."""
+    """The routes of the application, in the trailing-slash form the SDKs send, and their methods:
+    the route table's, and nothing else."""
+    assert set(document["paths"]) == {route.path for route in ROUTES}
+    for route in ROUTES:
+        documented = {m.upper() for m in document["paths"][route.path] if m != "parameters"}
+        assert documented == set(route.methods), route.path
+        assert [
+            p["name"]
+            for p in map(partial(resolve, document), document["paths"][route.path].get("parameters", []))
+        ] == list(route.parameters)
     front = create_app(Config(database_url="sqlite://")).app  # type: ignore[attr-defined]
     served: dict[str, set[str]] = {}
     for route in front.app.routes:
         assert isinstance(route, Route)
         if route.path != "/{path:path}":  # the catch-all answering 404
-            served[route.path] = set(route.methods or ()) - {"HEAD"}
-    for resource, item in front.endpoints:
-        key = ("{session_uuid}/" if resource == "Session" else "{number}/") if item else ""
-        served[f"/v1/Account/{{auth_id}}/Masking/{resource}/{key}"] = set()  # methods: next test
-    assert set(document["paths"]) == set(served)
+            served.setdefault(route.path, set()).update(set(route.methods or ()) - {"HEAD"})
+    served.update({path: set() for path in front.endpoints})  # the Masking API's methods: below
+    assert set(served) == set(document["paths"])
     for path, methods in served.items():
         if methods:
             assert {m.upper() for m in document["paths"][path] if m != "parameters"} == methods, path
+
+
+def test_every_operation_of_the_route_table_is_served(server: ServerThread, tenant: Tenant) -> None:
+    """Each operation reaches its handler: never the 404 of unknown paths, never a 405."""
+    values = {
+        "auth_id": tenant.auth_id,
+        "session_uuid": "0c7f2d8e-4b1a-4e0b-8f53-2b9a6d1c7e40",
+        "number": "14155550100",
+        "carrier": "plivo",
+        "action": "answer",
+    }
+    unknown_path = errors.ResourceNotFound().message
+    with httpx.Client(auth=(tenant.auth_id, tenant.auth_token), trust_env=False) as client:
+        for route in ROUTES:
+            url = server.url + route.path.format(**values)
+            for method in route.methods:
+                reply = client.request(method, url)
+                assert reply.status_code != 405, (method, route.path)
+                if reply.status_code == 404 and reply.headers["content-type"] == "application/json":
+                    assert reply.json()["error"] != unknown_path, (method, route.path)
 
 
 def test_the_masking_api_answers_exactly_the_documented_methods(
@@ -169,3 +200,55 @@ def test_operator_and_webhook_replies_are_the_documented_ones(
             reply = client.post(f"/webhooks/{carrier}/MA{'0' * 18}/answer", data={"CallUUID": "x"})
             assert reply.status_code == status
             conforms(document, reply, document["paths"][webhook]["post"]["responses"][str(status)])
+
+
+def test_the_documented_defaults_are_the_ones_the_server_runs_with(
+    databases: Databases, clock: FakeClock
+) -> None:
+    """Defaults an operator changed through the environment show in the document, and a session
+    created without parameters gets every default the document names."""
+    env = {
+        "MASKLINE_SESSION_EXPIRY": "600",
+        "MASKLINE_RING_TIMEOUT": "30",
+        "MASKLINE_LIST_MAX_WINDOW_DAYS": "10",
+    }
+    configured = Config.from_env(env)
+    server = ServerThread(
+        databases.new(), clock, defaults=configured.defaults, windows=configured.windows
+    ).start()
+    try:
+        document = httpx.get(f"{server.url}/openapi.json", trust_env=False).json()
+        create = document["components"]["schemas"]["CreateSession"]["properties"]
+        assert (create["session_expiry"]["default"], create["ring_timeout"]["default"]) == (600, 30)
+        assert create["call_time_limit"]["default"] == 14400  # not changed: the built-in one
+        update = document["components"]["schemas"]["UpdateSession"]["properties"]
+        assert "default" not in update["session_expiry"]  # absent on update: unchanged
+        filters = document["paths"][SESSIONS]["get"]["parameters"]
+        assert "at most 10 days" in next(f for f in filters if f["name"] == "created_time")["description"]
+
+        tenant = server.tenant()
+        pin = {
+            "is_pin_authentication_required": True,
+            "first_party_pin": "1234",
+            "second_party_pin": "4321",
+            "pin_prompt_play": "https://example.com/prompt.mp3",
+        }
+        with httpx.Client(auth=(tenant.auth_id, tenant.auth_token), trust_env=False) as api:
+            for extra in ({}, pin):
+                parties = {"first_party": fresh_number(), "second_party": fresh_number()}
+                reply = api.post(
+                    server.url + SESSIONS.format(auth_id=tenant.auth_id), json={**parties, **extra}
+                )
+                assert reply.status_code == 201, reply.text
+                session = reply.json()["session"]
+                assert session["duration"] == 600
+                defaulted = [
+                    n for n, s in create.items() if "default" in s and n in session and n not in extra
+                ]
+                assert {"ring_timeout", "call_time_limit", "record", "callback_method"} <= set(defaulted)
+                for name in defaulted:
+                    with_pin_only = "With PIN authentication only." in create[name]["description"]
+                    if extra or not with_pin_only:
+                        assert session[name] == create[name]["default"], name
+    finally:
+        server.stop()

@@ -81,3 +81,18 @@ def test_the_sweep_purges_after_the_retention_period(harness: Any) -> None:
     h.run(h.sessions.sweep())
     assert query(h.config.database_url, "SELECT uuid FROM sessions") == [(recent.uuid,)]
     assert old.uuid != recent.uuid
+
+
+def test_a_session_deleted_in_the_second_of_a_sweep_still_times_out_once(harness: Any) -> None:
+    """The sweep announces what ended since the last one: a DELETE in the very second a sweep
+    ran ends its session at that second, and the next sweep announces it."""
+    h = harness(POOL)
+    h.clock.now = float(int(h.clock()))  # the start of a second
+    session = h.create(A, B, session_expiry=600, callback_url="https://hooks.example.com/status")
+    h.run(h.sessions.sweep())
+    h.expire(session)  # the same second
+    for _ in range(3):
+        h.clock.advance(1)
+        h.run(h.sessions.sweep())
+    timeouts = h.query("SELECT session_uuid FROM events WHERE dedup IS NOT NULL")
+    assert timeouts == [(session.uuid,)]

@@ -12,7 +12,7 @@ from maskline.sim.replay import POLICIES, replay
 from maskline.sim.trace import TraceSession
 from tests.databases import Databases
 from tests.integration.harness import Harness
-from tests.support import START
+from tests.support import START, same_error
 
 POOL = [f"+1628559{i:04d}" for i in range(12)]
 PARTIES = [f"+1415203{i:04d}" for i in range(6)]
@@ -64,7 +64,7 @@ def test_the_simulator_and_the_store_choose_the_same_numbers(
             try:
                 number = h.create(session.first, session.second, **body).virtual_number
             except MaskingError as refusal:
-                assert refusal == errors.pool_exhausted()
+                assert same_error(refusal, errors.PoolExhausted())
                 served.append(None)
             else:
                 served.append(str(POOL.index(number) + 1))

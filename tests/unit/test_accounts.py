@@ -11,6 +11,7 @@ from maskline.domain import errors
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account
 from maskline.service.accounts import Authenticator, create_account, hash_token, rotate_token, verify_token
+from tests.support import same_error
 
 
 class Accounts:
@@ -64,11 +65,11 @@ def test_a_remembered_header_is_refused_once_its_token_is_rotated() -> None:
     assert new != old and verify_token(new, store.rows[account.auth_id][1])
     with pytest.raises(MaskingError) as caught:
         asyncio.run(authenticator.authenticate_basic(_header(account.auth_id, old)))
-    assert caught.value == errors.authentication_failed()
+    assert same_error(caught.value, errors.AuthenticationFailed())
     assert asyncio.run(authenticator.authenticate_basic(_header(account.auth_id, new))) == account
     with pytest.raises(MaskingError) as caught:
         asyncio.run(rotate_token(store, "MA" + "Z" * 18))
-    assert caught.value == errors.account_not_found("MA" + "Z" * 18)
+    assert same_error(caught.value, errors.AccountNotFound("MA" + "Z" * 18))
 
 
 def test_basic_authentication() -> None:
@@ -90,4 +91,4 @@ def test_basic_authentication() -> None:
     ):
         with pytest.raises(MaskingError) as caught:
             asyncio.run(authenticator.authenticate_basic(bad))
-        assert caught.value == errors.authentication_failed()
+        assert same_error(caught.value, errors.AuthenticationFailed())

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from maskline.config import Config, ConfigError
 from maskline.domain import errors
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Session, SessionSettings
 from maskline.domain.params import (
+    ALIASES,
+    PARAMS,
     Defaults,
+    Integer,
+    Param,
     apply_update,
     decode_body,
     generate_pins,
     parse_create,
     parse_update,
 )
+from tests.support import same_error
 
 A, B, C = "+14155550111", "+14155550122", "+14155550133"
 BASE = {"first_party": A, "second_party": B}
@@ -81,7 +88,7 @@ def test_zero_means_default(field: str) -> None:
     ],
 )
 def test_integers_out_of_range(field: str, value: object) -> None:
-    assert error_of({**BASE, field: value}) == errors.out_of_range(field)
+    assert same_error(error_of({**BASE, field: value}), errors.OutOfRange(field))
 
 
 def test_integers_accept_digit_strings() -> None:
@@ -137,49 +144,51 @@ def test_published_messages_byte_for_byte() -> None:
     ["example.com", "http://", "https:// x.com", "mailto:a@b.c", "http://exa mple.com", 5, "http://a\x00b"],
 )
 def test_urls_must_be_absolute_http(url: object) -> None:
-    assert error_of({**BASE, "callback_url": url}) == errors.not_url("callback_url")
+    assert same_error(error_of({**BASE, "callback_url": url}), errors.NotUrl("callback_url"))
 
 
 def test_empty_url_means_unset_and_methods_normalise() -> None:
     request = create({**BASE, "callback_url": "", "callback_method": "get"})
     assert request.settings.callback_url == "" and request.settings.callback_method == "GET"
-    assert error_of({**BASE, "callback_method": "PUT"}) == errors.not_http_method("callback_method")
+    assert same_error(error_of({**BASE, "callback_method": "PUT"}), errors.NotHttpMethod("callback_method"))
 
 
 def test_first_failure_in_row_order_wins() -> None:
     body = {"first_party": "bad", "second_party": "bad", "session_expiry": 1, "record": "x"}
-    assert error_of(body) == errors.invalid_phone("first_party")
+    assert same_error(error_of(body), errors.InvalidPhone("first_party"))
     del body["first_party"]
     body["create_session_with_single_party"] = True
-    assert error_of(body) == errors.invalid_phone("second_party")
+    assert same_error(error_of(body), errors.InvalidPhone("second_party"))
     body["second_party"] = B
-    assert error_of(body) == errors.out_of_range("session_expiry")
+    assert same_error(error_of(body), errors.OutOfRange("session_expiry"))
     body["session_expiry"] = 60
-    assert error_of(body) == errors.not_boolean("record")
+    assert same_error(error_of(body), errors.NotBoolean("record"))
 
 
 def test_single_party_sessions() -> None:
     request = create({"second_party": B, "create_session_with_single_Party": True})
     assert request.first_party is None and request.second_party == B
     assert request.settings.create_session_with_single_party is True
-    assert error_of({"create_session_with_single_party": "true"}) == errors.missing("first_party")
+    assert same_error(error_of({"create_session_with_single_party": "true"}), errors.Missing("first_party"))
 
 
 def test_same_party_twice() -> None:
-    assert error_of({"first_party": A, "second_party": A[1:]}) == errors.parties_equal()
+    assert same_error(error_of({"first_party": A, "second_party": A[1:]}), errors.PartiesEqual())
 
 
 def test_pin_rules_in_order() -> None:
     assert create({**BASE, **PIN}).settings.first_party_pin == "1234"
-    assert error_of({**BASE, **PIN, "first_party_pin": None}) == errors.missing("first_party_pin")
-    assert error_of({**BASE, **PIN, "second_party_pin": ""}) == errors.missing("second_party_pin")
-    assert error_of({**BASE, **PIN, "second_party_pin": "1234"}) == errors.pins_equal()
-    assert error_of({**BASE, **PIN, "pin_prompt_play": ""}) == errors.missing("pin_prompt_play")
-    assert error_of({**BASE, **PIN, "first_party_pin": "123"}) == errors.not_pin("first_party_pin")
-    assert error_of({**BASE, **PIN, "first_party_pin": "1" * 16}) == errors.not_pin("first_party_pin")
-    assert error_of({**BASE, **PIN, "pin_retry": 6}) == errors.out_of_range("pin_retry")
-    assert error_of({**BASE, **PIN, "pin_retry_wait": 4}) == errors.out_of_range("pin_retry_wait")
-    assert error_of({**BASE, **PIN, "generate_pin_length": 16}) == errors.out_of_range("generate_pin_length")
+    assert same_error(error_of({**BASE, **PIN, "first_party_pin": None}), errors.Missing("first_party_pin"))
+    assert same_error(error_of({**BASE, **PIN, "second_party_pin": ""}), errors.Missing("second_party_pin"))
+    assert same_error(error_of({**BASE, **PIN, "second_party_pin": "1234"}), errors.PinsEqual())
+    assert same_error(error_of({**BASE, **PIN, "pin_prompt_play": ""}), errors.Missing("pin_prompt_play"))
+    assert same_error(error_of({**BASE, **PIN, "first_party_pin": "123"}), errors.NotPin("first_party_pin"))
+    too_long = error_of({**BASE, **PIN, "first_party_pin": "1" * 16})
+    assert same_error(too_long, errors.NotPin("first_party_pin"))
+    assert same_error(error_of({**BASE, **PIN, "pin_retry": 6}), errors.OutOfRange("pin_retry"))
+    assert same_error(error_of({**BASE, **PIN, "pin_retry_wait": 4}), errors.OutOfRange("pin_retry_wait"))
+    too_long = error_of({**BASE, **PIN, "generate_pin_length": 16})
+    assert same_error(too_long, errors.OutOfRange("generate_pin_length"))
 
 
 def test_pin_defaults_and_integer_pins() -> None:
@@ -205,8 +214,9 @@ def test_subaccount_and_initiate_call() -> None:
     assert create({**BASE, "sub_account": "SA1"}, subaccount="SA1").subaccount == "SA1"
     with pytest.raises(MaskingError) as caught:
         create({**BASE, "subaccount": "SA2"}, subaccount="SA1")
-    assert caught.value == errors.invalid_subaccount()
-    assert error_of({**BASE, "initiate_call_to_first_party": True}) == errors.initiate_call_unavailable()
+    assert same_error(caught.value, errors.InvalidSubaccount())
+    calling = error_of({**BASE, "initiate_call_to_first_party": True})
+    assert same_error(calling, errors.InitiateCallUnavailable())
     assert create(
         {**BASE, "initiate_call_to_first_party": True}, calls=True
     ).settings.initiate_call_to_first_party
@@ -252,10 +262,10 @@ def test_update_fills_the_missing_party_only() -> None:
     assert parse_update({"second_party": B}, session).second_party == B
     with pytest.raises(MaskingError) as caught:
         parse_update({"first_party": B}, session)
-    assert caught.value == errors.not_updatable("first_party")
+    assert same_error(caught.value, errors.NotUpdatable("first_party"))
     with pytest.raises(MaskingError) as caught:
         parse_update({"second_party": A}, session)
-    assert caught.value == errors.parties_equal()
+    assert same_error(caught.value, errors.PartiesEqual())
 
 
 @pytest.mark.parametrize(
@@ -271,7 +281,7 @@ def test_update_fills_the_missing_party_only() -> None:
 def test_update_refuses_create_only_fields(field: str) -> None:
     with pytest.raises(MaskingError) as caught:
         parse_update({field: 1}, _session())
-    assert caught.value == errors.not_updatable(field)
+    assert same_error(caught.value, errors.NotUpdatable(field))
 
 
 def test_update_ignores_geomatch_subaccount_and_nulls() -> None:
@@ -285,7 +295,7 @@ def test_update_ignores_geomatch_subaccount_and_nulls() -> None:
 def test_bodies_that_are_not_objects(raw: bytes) -> None:
     with pytest.raises(MaskingError) as caught:
         decode_body(raw)
-    assert caught.value == errors.invalid_json()
+    assert same_error(caught.value, errors.InvalidJson())
 
 
 def test_empty_body_is_an_empty_object() -> None:
@@ -340,3 +350,46 @@ def test_any_json_gives_a_request_or_a_400(body: dict) -> None:
         parse_update(body, _session())
     except MaskingError as error:
         assert error.status == 400
+
+
+def test_every_setting_a_session_keeps_is_a_parameter_of_the_table() -> None:
+    kept = {f.name for f in msgspec.structs.fields(SessionSettings)}
+    assert kept <= {param.name for param in PARAMS}
+
+
+def test_the_sdk_spellings_come_from_the_table() -> None:
+    assert ALIASES == {
+        "create_session_with_single_Party": "create_session_with_single_party",
+        "geo_match": "geomatch",
+        "sub_account": "subaccount",
+    }
+    request = create({**BASE, "geo_match": False, "create_session_with_single_Party": "true"})
+    assert request.settings.geomatch is False and request.settings.create_session_with_single_party
+
+
+def test_configured_defaults_are_the_ones_parsing_uses() -> None:
+    defaults = Config.from_env({"MASKLINE_SESSION_EXPIRY": "600", "MASKLINE_CALL_TIME_LIMIT": "120"}).defaults
+    assert (defaults["session_expiry"], defaults["call_time_limit"], defaults["ring_timeout"]) == (
+        600,
+        120,
+        45,
+    )
+    request = parse_create(BASE, defaults, subaccount_valid=lambda v: False, can_initiate_calls=False)
+    assert (request.session_expiry, request.settings.call_time_limit, request.settings.ring_timeout) == (
+        600,
+        120,
+        45,
+    )
+    assert Defaults(ring_timeout=30) == Config.from_env({"MASKLINE_RING_TIMEOUT": "30"}).defaults
+    with pytest.raises(TypeError):
+        Defaults(record_file_format="wav")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("param", [p for p in PARAMS if p.configurable], ids=lambda p: p.name)
+def test_a_configured_default_keeps_to_the_parameters_range(param: Param) -> None:
+    assert isinstance(param.read, Integer)
+    low, high = param.read.low, param.read.high
+    assert Config.from_env({param.env: str(low)}).defaults[param.name] == low
+    for outside in (low - 1, high + 1):
+        with pytest.raises(ConfigError, match=f"{param.env} should be a whole number from {low} to {high}"):
+            Config.from_env({param.env: str(outside)})

@@ -58,9 +58,26 @@ class CallState(enum.StrEnum):
     ENDED = "ended"  # the caller's leg hung up; nothing more happens
 
 
-@dataclass(slots=True)
+class LegStatus(enum.StrEnum):
+    """A leg's status as stored and shown in the interaction object (contract §7.8)."""
+
+    UNREPORTED = ""  # dialled, no word from the carrier yet (or not dialled at all)
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"  # answered, then ended
+    NO_ANSWER = "no-answer"  # ended without being answered: busy, unanswered, failed, cancelled
+
+    @property
+    def ended(self) -> bool:
+        return self in (LegStatus.COMPLETED, LegStatus.NO_ANSWER)
+
+
+@dataclass(frozen=True, slots=True)
 class Call:
-    """One call: the caller's leg (A) and, once dialled, the other party's leg (B)."""
+    """One call: the caller's leg (A) and, once dialled, the other party's leg (B).
+
+    Immutable: ``maskline.domain.call_transitions`` makes the next one from each report.
+    """
 
     account_id: str
     call_id: str  # the carrier's id of the A leg
@@ -76,12 +93,17 @@ class Call:
     ended: int | None = None
     a_leg: str = ""
     b_leg: str = ""
-    a_status: str = ""
-    b_status: str = ""
+    a_status: LegStatus = LegStatus.UNREPORTED
+    b_status: LegStatus = LegStatus.UNREPORTED
     recording_url: str = ""
     duration: int = 0
     billed: int = 0
     deadline: int | None = None  # by when a dialled call must have ended
+
+    @property
+    def dialled(self) -> bool:
+        """Whether the other party is being called or talking: what leg reports are about."""
+        return self.state in (CallState.DIALLING, CallState.BRIDGED)
 
     @property
     def legs(self) -> int:
@@ -97,9 +119,9 @@ class Call:
         return self.b_leg if self.caller_is_first else self.a_leg
 
     @property
-    def first_party_status(self) -> str:
+    def first_party_status(self) -> LegStatus:
         return self.a_status if self.caller_is_first else self.b_status
 
     @property
-    def second_party_status(self) -> str:
+    def second_party_status(self) -> LegStatus:
         return self.b_status if self.caller_is_first else self.a_status

@@ -1,235 +1,499 @@
-"""The error catalogue: every message a client can see, with its HTTP status.
+"""The error catalogue: every error a client, a carrier or an operator can be answered with.
 
-Published Plivo texts are reproduced byte for byte; the rest follow their pattern
-("Invalid parameter. <field> ..." / "Mandatory parameter missing. <field> must be present.").
-No user-visible error text is written anywhere else in the code base.
+One class per error, each saying once:
+
+* ``status``: the HTTP status it is answered with;
+* ``code``: a stable snake_case name for the error, never renamed (the wire carries the
+  message alone);
+* ``template``: the message, byte for byte. Published Plivo texts are reproduced exactly; the
+  rest follow their pattern ("Invalid parameter. <field> ..." / "Mandatory parameter missing.
+  <field> must be present."). Blanks in braces are filled from the constructor's arguments.
+
+Code raises the classes (``raise errors.PoolExhausted()``) and catches them by type
+(``except errors.PoolExhausted``), never by comparing messages. The storage adapters raise them
+too: the status is data of the class, which the HTTP edge reads when it renders the error
+(``maskline.http.wire.error_reply``: ``{"api_id": ..., "error": message}``); the carrier
+webhooks, ``/metrics`` and the connection edge answer theirs as plain text; the command line
+prints the message. No user-visible error text is written anywhere else.
+
+Every class derives from :class:`MaskingError`, so one ``except`` catches them all.
 """
 
 from __future__ import annotations
 
-__all__ = ["MaskingError"]
+from typing import ClassVar
+
+__all__ = [
+    "AccountNotFound",
+    "AuthIdTaken",
+    "AuthenticationFailed",
+    "BadCount",
+    "BadLimit",
+    "BadOffset",
+    "BadSignature",
+    "BadSipEvent",
+    "BadStatus",
+    "BadTimestamp",
+    "BodyTooLarge",
+    "CannotRoute",
+    "ForbiddenForSubaccount",
+    "HeadTooLarge",
+    "InitiateCallUnavailable",
+    "InternalError",
+    "InvalidAuthId",
+    "InvalidCountry",
+    "InvalidJson",
+    "InvalidNumber",
+    "InvalidPhone",
+    "InvalidSubaccount",
+    "MalformedRequest",
+    "MaskingError",
+    "MethodNotAllowed",
+    "MetricsForbidden",
+    "Missing",
+    "NotBoolean",
+    "NotFileFormat",
+    "NotHttpMethod",
+    "NotPin",
+    "NotUpdatable",
+    "NotUrl",
+    "NumberNotFound",
+    "NumberNotHeld",
+    "NumberOwnedElsewhere",
+    "OutOfRange",
+    "Overloaded",
+    "ParentNotMain",
+    "PartiesEqual",
+    "PartyTaken",
+    "PinsEqual",
+    "PoolExhausted",
+    "PrivateCallback",
+    "ProxyOnly",
+    "RequestTimeout",
+    "ResourceNotFound",
+    "SessionAlreadyExpired",
+    "SessionNotFound",
+    "TargetTooLong",
+    "TooManyRequests",
+    "Unavailable",
+    "UnknownCarrier",
+    "UrlTooLong",
+    "WeakToken",
+    "WebhookBodyTooLarge",
+    "WindowTooLong",
+]
 
 
 class MaskingError(Exception):
-    """An error the API answers with ``{"api_id": ..., "error": message}``; with
-    ``retry_after``, also a ``Retry-After`` header of that many seconds."""
+    """An error answered with ``status`` and ``message``; with ``retry_after``, also a
+    ``Retry-After`` header of that many seconds. ``args`` are the constructor's arguments."""
 
-    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
+    status: ClassVar[int]
+    code: ClassVar[str]
+    template: ClassVar[str]
+    retry_after: ClassVar[int | None] = None
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, MaskingError) and (self.status, self.message) == (
-            other.status,
-            other.message,
-        )
+    def __init__(self) -> None:
+        self._say()
 
-    def __hash__(self) -> int:
-        return hash((self.status, self.message))
+    def _say(self, **blanks: str | int) -> None:
+        """Fill the template's blanks; their values, in order, are the exception's ``args``."""
+        super().__init__(*blanks.values())
+        self.message = self.template.format(**blanks)
 
-    def __repr__(self) -> str:
-        return f"MaskingError({self.status}, {self.message!r})"
+    def __str__(self) -> str:
+        return self.message
 
 
-def _bad(message: str) -> MaskingError:
-    return MaskingError(400, message)
+class _AboutField(MaskingError):
+    """An error about one request field, which ``{field}`` names."""
+
+    def __init__(self, field: str) -> None:
+        self._say(field=field)
 
 
-# -- transport -------------------------------------------------------------------------------
-def authentication_failed() -> MaskingError:
-    return MaskingError(401, "Authentication failed")
+class _AboutAccount(MaskingError):
+    """An error about the account ``{auth_id}``."""
+
+    def __init__(self, auth_id: str) -> None:
+        self._say(auth_id=auth_id)
 
 
-def forbidden_for_subaccount() -> MaskingError:
-    return MaskingError(403, "Subaccounts cannot manage numbers.")
+class _AboutNumber(MaskingError):
+    """An error about the phone number ``{number}``."""
+
+    def __init__(self, number: str) -> None:
+        self._say(number=number)
 
 
-def resource_not_found() -> MaskingError:
-    return MaskingError(404, "Resource not found")
+# -- the API's transport -------------------------------------------------------------------------
+class AuthenticationFailed(MaskingError):
+    status = 401
+    code = "authentication_failed"
+    template = "Authentication failed"
 
 
-def session_not_found() -> MaskingError:
-    return MaskingError(404, "Session not found")
+class ForbiddenForSubaccount(MaskingError):
+    status = 403
+    code = "forbidden_for_subaccount"
+    template = "Subaccounts cannot manage numbers."
 
 
-def number_not_found() -> MaskingError:
-    return MaskingError(404, "Number not found")
+class ResourceNotFound(MaskingError):
+    status = 404
+    code = "resource_not_found"
+    template = "Resource not found"
 
 
-def method_not_allowed() -> MaskingError:
-    return MaskingError(405, "Method not allowed")
+class SessionNotFound(MaskingError):
+    status = 404
+    code = "session_not_found"
+    template = "Session not found"
 
 
-def too_many_requests() -> MaskingError:
-    return MaskingError(429, "Too many requests")
+class NumberNotFound(MaskingError):
+    status = 404
+    code = "number_not_found"
+    template = "Number not found"
 
 
-def proxy_only() -> MaskingError:
-    return MaskingError(403, "Only the SIP proxy may call this.")
+class MethodNotAllowed(MaskingError):
+    status = 405
+    code = "method_not_allowed"
+    template = "Method not allowed"
 
 
-def cannot_route() -> MaskingError:
-    return MaskingError(503, "The call cannot be routed now.")
+class TooManyRequests(MaskingError):
+    status = 429
+    code = "too_many_requests"
+    template = "Too many requests"
 
 
-def bad_sip_event() -> MaskingError:
-    return _bad("Invalid parameter. event should be answered or ended, with a callid.")
+class Overloaded(MaskingError):
+    """More requests at once than the process takes."""
+
+    status = 503
+    code = "overloaded"
+    template = "Service overloaded. Retry later."
+    retry_after = 1
 
 
-def overloaded() -> MaskingError:
-    return MaskingError(503, "Service overloaded. Retry later.", retry_after=1)
-
-
-def unavailable() -> MaskingError:
+class Unavailable(MaskingError):
     """The database cannot be reached (``ports.StoreUnavailable``): nothing was acknowledged."""
-    return MaskingError(503, "Service temporarily unavailable. Try again later.", retry_after=5)
 
+    status = 503
+    code = "unavailable"
+    template = "Service temporarily unavailable. Try again later."
+    retry_after = 5
 
-def internal_error() -> MaskingError:
-    return MaskingError(500, "Internal server error.")
 
+class InternalError(MaskingError):
+    status = 500
+    code = "internal_error"
+    template = "Internal server error."
 
-def invalid_json() -> MaskingError:
-    return _bad("Invalid JSON body.")
 
+class InvalidJson(MaskingError):
+    status = 400
+    code = "invalid_json"
+    template = "Invalid JSON body."
 
-def body_too_large(limit: int) -> MaskingError:
-    return _bad(f"Invalid JSON body. The body should be under {limit} bytes.")
 
+class BodyTooLarge(MaskingError):
+    status = 400
+    code = "body_too_large"
+    template = "Invalid JSON body. The body should be under {limit} bytes."
 
-# -- sessions --------------------------------------------------------------------------------
-def session_already_expired() -> MaskingError:
-    return _bad("Session already expired")
+    def __init__(self, limit: int) -> None:
+        self._say(limit=limit)
 
 
-def pool_exhausted() -> MaskingError:
-    return _bad("Number pool exhausted or not available")
+# -- the SIP proxy's endpoints ----------------------------------------------------------------
+class ProxyOnly(MaskingError):
+    status = 403
+    code = "proxy_only"
+    template = "Only the SIP proxy may call this."
 
 
-def missing(field: str) -> MaskingError:
-    return _bad(f"Mandatory parameter missing. {field} must be present.")
+class CannotRoute(MaskingError):
+    status = 503
+    code = "cannot_route"
+    template = "The call cannot be routed now."
 
 
-def invalid_phone(field: str) -> MaskingError:
-    return _bad(f"Invalid parameter. {field} is not a valid phone number.")
+class BadSipEvent(MaskingError):
+    status = 400
+    code = "bad_sip_event"
+    template = "Invalid parameter. event should be answered or ended, with a callid."
 
 
-def out_of_range(field: str) -> MaskingError:
-    return _bad(f"Invalid parameter. {field} is outside the allowed range.")
+# -- sessions ------------------------------------------------------------------------------------
+class SessionAlreadyExpired(MaskingError):
+    status = 400
+    code = "session_already_expired"
+    template = "Session already expired"
 
 
-def not_boolean(field: str) -> MaskingError:
-    return _bad(f"Invalid parameter. {field} allowed values are true or false.")
+class PoolExhausted(MaskingError):
+    status = 400
+    code = "pool_exhausted"
+    template = "Number pool exhausted or not available"
 
 
-def not_file_format(field: str) -> MaskingError:
-    return _bad(f"Invalid parameter. {field} allowed values are mp3 or wav.")
+class Missing(_AboutField):
+    status = 400
+    code = "missing"
+    template = "Mandatory parameter missing. {field} must be present."
 
 
-def not_http_method(field: str) -> MaskingError:
-    return _bad(f"Invalid parameter. {field} allowed values are GET or POST.")
+class InvalidPhone(_AboutField):
+    status = 400
+    code = "invalid_phone"
+    template = "Invalid parameter. {field} is not a valid phone number."
 
 
-def not_url(field: str) -> MaskingError:
-    return _bad(f"Invalid parameter. {field} should be a valid URL.")
+class OutOfRange(_AboutField):
+    status = 400
+    code = "out_of_range"
+    template = "Invalid parameter. {field} is outside the allowed range."
 
 
-def url_too_long(field: str) -> MaskingError:
-    return _bad(f"Invalid parameter. {field} should be under 1000 characters.")
+class NotBoolean(_AboutField):
+    status = 400
+    code = "not_boolean"
+    template = "Invalid parameter. {field} allowed values are true or false."
 
 
-def not_pin(field: str) -> MaskingError:
-    return _bad(f"Invalid parameter. {field} should be 4 to 15 digits.")
+class NotFileFormat(_AboutField):
+    status = 400
+    code = "not_file_format"
+    template = "Invalid parameter. {field} allowed values are mp3 or wav."
 
 
-def pins_equal() -> MaskingError:
-    return _bad("Invalid parameter. first_party_pin and second_party_pin must be different.")
+class NotHttpMethod(_AboutField):
+    status = 400
+    code = "not_http_method"
+    template = "Invalid parameter. {field} allowed values are GET or POST."
 
 
-def parties_equal() -> MaskingError:
-    return _bad("Invalid parameter. first_party and second_party must be different.")
+class NotUrl(_AboutField):
+    status = 400
+    code = "not_url"
+    template = "Invalid parameter. {field} should be a valid URL."
 
 
-def not_updatable(field: str) -> MaskingError:
-    return _bad(f"Invalid parameter. {field} cannot be updated for an active session.")
+class UrlTooLong(_AboutField):
+    status = 400
+    code = "url_too_long"
+    template = "Invalid parameter. {field} should be under 1000 characters."
 
 
-def party_taken(field: str) -> MaskingError:
-    return _bad(f"Invalid parameter. {field} already has a live session on this virtual number.")
+class NotPin(_AboutField):
+    status = 400
+    code = "not_pin"
+    template = "Invalid parameter. {field} should be 4 to 15 digits."
 
 
-def private_callback(field: str) -> MaskingError:
-    return _bad(f"Invalid parameter. {field} should not point to a private address.")
+class PinsEqual(MaskingError):
+    status = 400
+    code = "pins_equal"
+    template = "Invalid parameter. first_party_pin and second_party_pin must be different."
 
 
-def invalid_subaccount() -> MaskingError:
-    return _bad("Invalid parameter. subaccount is not valid.")
+class PartiesEqual(MaskingError):
+    status = 400
+    code = "parties_equal"
+    template = "Invalid parameter. first_party and second_party must be different."
 
 
-def initiate_call_unavailable() -> MaskingError:
-    return _bad("Invalid parameter. initiate_call_to_first_party is not available on this server.")
+class NotUpdatable(_AboutField):
+    status = 400
+    code = "not_updatable"
+    template = "Invalid parameter. {field} cannot be updated for an active session."
 
 
-# -- listing ---------------------------------------------------------------------------------
-def bad_limit() -> MaskingError:
-    return _bad("Invalid parameter. limit should be between 1 and 20.")
+class PartyTaken(_AboutField):
+    status = 400
+    code = "party_taken"
+    template = "Invalid parameter. {field} already has a live session on this virtual number."
 
 
-def bad_offset() -> MaskingError:
-    return _bad("Invalid parameter. offset should be 0 or more.")
+class PrivateCallback(_AboutField):
+    status = 400
+    code = "private_callback"
+    template = "Invalid parameter. {field} should not point to a private address."
 
 
-def bad_status() -> MaskingError:
-    return _bad("Invalid parameter. status allowed values are active, in-progress, expired or all.")
+class InvalidSubaccount(MaskingError):
+    status = 400
+    code = "invalid_subaccount"
+    template = "Invalid parameter. subaccount is not valid."
 
 
-def bad_timestamp(field: str) -> MaskingError:
-    return _bad(f"Invalid parameter. {field} should be a UTC time as YYYY-MM-DD HH:MM[:ss[.uuuuuu]].")
+class InitiateCallUnavailable(MaskingError):
+    status = 400
+    code = "initiate_call_unavailable"
+    template = "Invalid parameter. initiate_call_to_first_party is not available on this server."
 
 
-def bad_count(field: str) -> MaskingError:
-    return _bad(f"Invalid parameter. {field} should be a whole number 0 or more.")
+# -- listing -------------------------------------------------------------------------------------
+class BadLimit(MaskingError):
+    status = 400
+    code = "bad_limit"
+    template = "Invalid parameter. limit should be between 1 and 20."
 
 
-def window_too_long(field: str, days: int) -> MaskingError:
-    return _bad(f"Invalid parameter. {field} filters should span at most {days} days.")
+class BadOffset(MaskingError):
+    status = 400
+    code = "bad_offset"
+    template = "Invalid parameter. offset should be 0 or more."
 
 
-# -- numbers and accounts --------------------------------------------------------------------
-def number_owned_elsewhere(number: str) -> MaskingError:
-    return _bad(f"Number {number} already belongs to another account.")
+class BadStatus(MaskingError):
+    status = 400
+    code = "bad_status"
+    template = "Invalid parameter. status allowed values are active, in-progress, expired or all."
 
 
-def number_not_held(number: str, auth_id: str) -> MaskingError:
-    """A number the account does not hold (the API answers ``number_not_found`` instead)."""
-    return MaskingError(404, f"Number {number} does not belong to account {auth_id}.")
+class BadTimestamp(_AboutField):
+    status = 400
+    code = "bad_timestamp"
+    template = "Invalid parameter. {field} should be a UTC time as YYYY-MM-DD HH:MM[:ss[.uuuuuu]]."
 
 
-def invalid_number(number: str) -> MaskingError:
-    return _bad(f"Invalid parameter. {number} is not a valid phone number.")
+class BadCount(_AboutField):
+    status = 400
+    code = "bad_count"
+    template = "Invalid parameter. {field} should be a whole number 0 or more."
 
 
-def invalid_country(country: str) -> MaskingError:
-    return _bad(f"Invalid parameter. country {country} is not an ISO 3166-1 alpha-2 code.")
+class WindowTooLong(MaskingError):
+    status = 400
+    code = "window_too_long"
+    template = "Invalid parameter. {field} filters should span at most {days} days."
 
+    def __init__(self, field: str, days: int) -> None:
+        self._say(field=field, days=days)
 
-def invalid_auth_id(auth_id: str) -> MaskingError:
-    return _bad(f"Invalid parameter. auth_id {auth_id} should be MA or SA followed by 18 letters or digits.")
 
+# -- numbers and accounts ------------------------------------------------------------------------
+class NumberOwnedElsewhere(_AboutNumber):
+    status = 400
+    code = "number_owned_elsewhere"
+    template = "Number {number} already belongs to another account."
 
-def auth_id_taken(auth_id: str) -> MaskingError:
-    return _bad(f"Account {auth_id} already exists.")
 
+class NumberNotHeld(MaskingError):
+    """A number the account does not hold (the API answers :class:`NumberNotFound` instead)."""
 
-def account_not_found(auth_id: str) -> MaskingError:
-    return _bad(f"Account {auth_id} does not exist.")
+    status = 404
+    code = "number_not_held"
+    template = "Number {number} does not belong to account {auth_id}."
 
+    def __init__(self, number: str, auth_id: str) -> None:
+        self._say(number=number, auth_id=auth_id)
 
-def parent_not_main(auth_id: str) -> MaskingError:
-    return _bad(f"Invalid parameter. parent {auth_id} is not a main account.")
 
+class InvalidNumber(_AboutNumber):
+    status = 400
+    code = "invalid_number"
+    template = "Invalid parameter. {number} is not a valid phone number."
 
-def weak_token() -> MaskingError:
-    return _bad("Invalid parameter. auth_token should be 8 to 128 printable characters.")
+
+class InvalidCountry(MaskingError):
+    status = 400
+    code = "invalid_country"
+    template = "Invalid parameter. country {country} is not an ISO 3166-1 alpha-2 code."
+
+    def __init__(self, country: str) -> None:
+        self._say(country=country)
+
+
+class InvalidAuthId(_AboutAccount):
+    status = 400
+    code = "invalid_auth_id"
+    template = "Invalid parameter. auth_id {auth_id} should be MA or SA followed by 18 letters or digits."
+
+
+class AuthIdTaken(_AboutAccount):
+    status = 400
+    code = "auth_id_taken"
+    template = "Account {auth_id} already exists."
+
+
+class AccountNotFound(_AboutAccount):
+    status = 400
+    code = "account_not_found"
+    template = "Account {auth_id} does not exist."
+
+
+class ParentNotMain(_AboutAccount):
+    status = 400
+    code = "parent_not_main"
+    template = "Invalid parameter. parent {auth_id} is not a main account."
+
+
+class WeakToken(MaskingError):
+    status = 400
+    code = "weak_token"
+    template = "Invalid parameter. auth_token should be 8 to 128 printable characters."
+
+
+# -- answered as plain text: the carrier webhooks, /metrics, the connection edge -------------------
+class UnknownCarrier(MaskingError):
+    """A webhook path naming no carrier maskline speaks to."""
+
+    status = 404
+    code = "unknown_carrier"
+    template = "Not found"
+
+
+class WebhookBodyTooLarge(MaskingError):
+    status = 413
+    code = "webhook_body_too_large"
+    template = "Request body too large"
+
+
+class BadSignature(MaskingError):
+    """A webhook without a valid signature of the account's carrier."""
+
+    status = 403
+    code = "bad_signature"
+    template = "Forbidden"
+
+
+class MetricsForbidden(MaskingError):
+    """A scrape of ``/metrics`` without the operator's token (or, without one, from elsewhere
+    than the loopback interface)."""
+
+    status = 403
+    code = "metrics_forbidden"
+    template = "metrics need the operator's token\n"
+
+
+class HeadTooLarge(MaskingError):
+    status = 431
+    code = "head_too_large"
+    template = "Request header fields too large"
+
+
+class TargetTooLong(MaskingError):
+    status = 414
+    code = "target_too_long"
+    template = "URI too long"
+
+
+class RequestTimeout(MaskingError):
+    """A request head or body that did not arrive in time."""
+
+    status = 408
+    code = "request_timeout"
+    template = "Request timeout"
+
+
+class MalformedRequest(MaskingError):
+    """Bytes that are not an HTTP request."""
+
+    status = 400
+    code = "malformed_request"
+    template = "Invalid HTTP request received."

@@ -51,7 +51,7 @@ def _count(params: Mapping[str, str], name: str) -> int | None:
     if value is None:
         return None
     if not _is_count(value):
-        raise errors.bad_count(name)
+        raise errors.BadCount(name)
     return int(value)
 
 
@@ -63,13 +63,13 @@ def parse_list(params: Mapping[str, str], now: int, windows: Windows) -> ListQue
         if value:
             e164 = to_e164(value)
             if e164 is None:
-                raise errors.invalid_phone(name)
+                raise errors.InvalidPhone(name)
             query.parties[name] = e164
             query.echo.append((name, value))
     status = params.get("status")
     if status:
         if status not in STATUSES:
-            raise errors.bad_status()
+            raise errors.BadStatus()
         query.status = status
         query.echo.append(("status", status))
 
@@ -84,7 +84,7 @@ def parse_list(params: Mapping[str, str], now: int, windows: Windows) -> ListQue
                 continue
             parsed = parse_filter_time(value)
             if parsed is None:
-                raise errors.bad_timestamp(name)
+                raise errors.BadTimestamp(name)
             start, width = parsed
             query.echo.append((name, value))
             if op == "=":
@@ -115,7 +115,7 @@ def parse_list(params: Mapping[str, str], now: int, windows: Windows) -> ListQue
     if low is None:
         query.conditions.append(Condition(column, ">=", upper - windows.default_days * DAY))
     elif upper - low > windows.max_days * DAY:
-        raise errors.window_too_long(wire, windows.max_days)
+        raise errors.WindowTooLong(wire, windows.max_days)
 
     parse_page(params, query)
 
@@ -131,12 +131,12 @@ def parse_page(params: Mapping[str, str], query: ListQuery) -> None:
     limit = params.get("limit")
     if limit is not None:
         if not _is_count(limit) or not 1 <= int(limit) <= MAX_LIMIT:
-            raise errors.bad_limit()
+            raise errors.BadLimit()
         query.limit = int(limit)
     offset = params.get("offset")
     if offset is not None:
         if not _is_count(offset):
-            raise errors.bad_offset()
+            raise errors.BadOffset()
         query.offset = int(offset)
 
 

@@ -1,11 +1,17 @@
-"""Validation of create and update bodies: Plivo's parameters, coercions and check order.
+"""The session parameters of create and update (contract §4.1, §5), written once: a table of
+each parameter's name, other spellings, reader, range, default and description, in the row order
+of the contract, which is also the order of the checks. It drives the parsing of create and update
+bodies here, and their request schemas in the OpenAPI document; the defaults an operator may
+change are read from the environment by the configuration, and both the parsing and the document
+take them from the running configuration.
 
-Checks run in the row order of the API contract's parameter table and the first failure wins,
-followed by the cross-field rules (contract §4.3). Readers return None for "not set".
+Checks run in the row order and the first failure wins, followed by the cross-field rules
+(contract §4.3). Readers return None for "not set".
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,24 +26,368 @@ from maskline.domain.model import Session, SessionSettings
 from maskline.domain.phone import to_e164
 
 Body = dict[str, Any]
+Schema = dict[str, Any]
 
-_DIGITS = re.compile(r"[0-9]{1,12}")
-_PIN = re.compile(r"[0-9]{4,15}")
-_URL_MAX = 999  # recording_callback_url: "under 1000 characters"
+_NULL: Schema = {"type": "null"}
 
-# Spellings some SDKs send (contract §10), mapped to the canonical key.
-ALIASES = {
-    "create_session_with_single_Party": "create_session_with_single_party",
-    "geo_match": "geomatch",
-    "sub_account": "subaccount",
-}
+
+def is_url(text: str) -> bool:
+    if any(c.isspace() or not c.isprintable() for c in text):
+        return False
+    try:
+        text.encode("utf-8")
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(host)
+
+
+def any_case(*words: str) -> str:
+    """A pattern matching any of ``words`` in any letter case (JSON Schema patterns have no flags)."""
+    spelled = ("".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in w) for w in words)
+    return "^(" + "|".join(spelled) + ")$"
+
+
+# -- readers: one value each, and the JSON Schema of the values they take (contract §4.2) ----------
+# A reader is called with the value sent (None when absent or null) and the parameter's name,
+# and returns the value to use, or None for "not set"; it raises the parameter's error.
+@dataclass(frozen=True, slots=True)
+class Phone:
+    note = "E.164, with or without '+'; '' is unset."
+
+    def __call__(self, value: Any, name: str) -> str | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        e164 = to_e164(value) if isinstance(value, str) else None
+        if e164 is None:
+            raise errors.InvalidPhone(name)
+        return e164
+
+    def schema(self) -> Schema:
+        return {"anyOf": [{"type": "string"}, _NULL]}
+
+
+_DIGITS = "[0-9]{1,12}"
 
 
 @dataclass(frozen=True, slots=True)
+class Integer:
+    low: int
+    high: int
+    zero_unset: bool = False  # 0 means "not set" (Java and Go send 0 for every integer they have)
+    _digits = re.compile(_DIGITS)
+
+    @property
+    def note(self) -> str:
+        return ("0 means not set. " if self.zero_unset else "") + "A string of digits is taken."
+
+    def __call__(self, value: Any, name: str) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and self._digits.fullmatch(value):
+            number = int(value)
+        else:
+            raise errors.OutOfRange(name)
+        if number == 0 and self.zero_unset:
+            return None
+        if not self.low <= number <= self.high:
+            raise errors.OutOfRange(name)
+        return number
+
+    def schema(self) -> Schema:
+        variants: list[Schema] = [{"type": "integer", "minimum": self.low, "maximum": self.high}]
+        if self.zero_unset:
+            variants.insert(0, {"const": 0})
+        return {"anyOf": [*variants, {"type": "string", "pattern": f"^{_DIGITS}$"}, _NULL]}
+
+
+@dataclass(frozen=True, slots=True)
+class Boolean:
+    note = ""
+
+    def __call__(self, value: Any, name: str) -> bool | None:
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise errors.NotBoolean(name)
+
+    def schema(self) -> Schema:
+        return {
+            "anyOf": [{"type": "boolean"}, {"type": "string", "pattern": any_case("true", "false")}, _NULL]
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Url:
+    max_length: int | None = None
+    note = "An absolute http(s) URL; '' is unset."
+
+    def __call__(self, value: Any, name: str) -> str | None:
+        if value is None:
+            return None
+        if value == "":
+            return ""
+        if not isinstance(value, str) or not is_url(value):
+            raise errors.NotUrl(name)
+        if self.max_length is not None and len(value) > self.max_length:
+            raise errors.UrlTooLong(name)
+        return value
+
+    def schema(self) -> Schema:
+        url: Schema = {"type": "string", "format": "uri"}
+        if self.max_length is not None:
+            url["maxLength"] = self.max_length
+        return {"anyOf": [url, {"const": ""}, _NULL]}
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One of a few words, in any letter case; taken in the case of ``words``."""
+
+    words: tuple[str, ...]
+    error: Callable[[str], errors.MaskingError]
+    note = ""
+
+    def __call__(self, value: Any, name: str) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            for word in self.words:
+                if value.lower() == word.lower():
+                    return word
+        raise self.error(name)
+
+    def schema(self) -> Schema:
+        return {"anyOf": [{"type": "string", "pattern": any_case(*self.words)}, _NULL]}
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    note = ""
+    _pin = re.compile(r"[0-9]{4,15}")
+
+    def __call__(self, value: Any, name: str) -> str | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            value = str(value)
+        if isinstance(value, str) and self._pin.fullmatch(value):
+            return value
+        raise errors.NotPin(name)
+
+    def schema(self) -> Schema:
+        digits = {"type": "string", "pattern": "^[0-9]{4,15}$"}
+        integer = {"type": "integer", "minimum": 1000, "maximum": 10**15 - 1}
+        return {"anyOf": [digits, integer, {"const": ""}, _NULL]}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountId:
+    """An account id: whether the caller may name it is for the caller to say."""
+
+    note = ""
+
+    def __call__(self, value: Any, name: str) -> str | None:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise errors.InvalidSubaccount()
+        return value
+
+    def schema(self) -> Schema:
+        return {"anyOf": [{"type": "string"}, _NULL]}
+
+
+Reader = Phone | Integer | Boolean | Url | Choice | Pin | AccountId
+
+
+class Update(enum.Enum):
+    """What an update does with a parameter (contract §5)."""
+
+    TAKEN = "taken"  # changed, validated as on create
+    FILL = "fill"  # only to fill the missing party of a single-party session
+    IGNORED = "ignored"  # accepted (the SDKs send it) and ignored
+    REFUSED = "refused"  # cannot be changed: 400
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    read: Reader
+    description: str
+    default: Any = None  # what a session gets when it is not set; None: nothing
+    # The operator may change the default (MASKLINE_<NAME>); the running one is in Defaults.
+    configurable: bool = False
+    aliases: tuple[str, ...] = ()  # other spellings some SDKs send (contract §10)
+    update: Update = Update.REFUSED
+    on_update: str = ""  # the description on update, when it differs
+    pin: bool = False  # only read with PIN authentication on; null in the session otherwise
+    example: str | None = None
+
+    @property
+    def env(self) -> str:
+        return "MASKLINE_" + self.name.upper()
+
+
+_URL_MAX = 999  # recording_callback_url: "under 1000 characters"
+_METHOD = Choice(("GET", "POST"), errors.NotHttpMethod)
+_PARTY_ON_UPDATE = "Only to fill the missing party of a single-party session."
+_SINGLE = "Required unless create_session_with_single_party."
+
+# The parameters, in the contract's row order (§4.1).
+PARAMS: tuple[Param, ...] = (
+    Param(
+        "first_party",
+        Phone(),
+        _SINGLE,
+        update=Update.FILL,
+        on_update=_PARTY_ON_UPDATE,
+        example="+14155550100",
+    ),
+    Param(
+        "second_party",
+        Phone(),
+        _SINGLE,
+        update=Update.FILL,
+        on_update=_PARTY_ON_UPDATE,
+        example="14155550123",
+    ),
+    Param(
+        "create_session_with_single_party",
+        Boolean(),
+        "Only one party is then needed.",
+        default=False,
+        aliases=("create_session_with_single_Party",),
+        update=Update.IGNORED,
+    ),
+    Param(
+        "session_expiry",
+        Integer(60, 86400, zero_unset=True),
+        "Seconds the session lasts.",
+        default=1800,
+        configurable=True,
+        update=Update.TAKEN,
+        on_update="Seconds the session lasts from the update.",
+    ),
+    Param(
+        "call_time_limit",
+        Integer(60, 86400, zero_unset=True),
+        "Seconds a call may last.",
+        default=14400,
+        configurable=True,
+        update=Update.TAKEN,
+    ),
+    Param(
+        "ring_timeout",
+        Integer(1, 86400, zero_unset=True),
+        "Seconds a callee's phone rings.",
+        default=45,
+        configurable=True,
+        update=Update.TAKEN,
+    ),
+    Param("record", Boolean(), "Record bridged calls.", default=False, update=Update.TAKEN),
+    Param(
+        "record_file_format",
+        Choice(("mp3", "wav"), errors.NotFileFormat),
+        "mp3 or wav.",
+        default="mp3",
+        update=Update.TAKEN,
+    ),
+    Param(
+        "recording_callback_url",
+        Url(_URL_MAX),
+        "Recording events (§11.8).",
+        default="",
+        update=Update.TAKEN,
+    ),
+    Param("recording_callback_method", _METHOD, "GET or POST.", default="POST", update=Update.TAKEN),
+    Param(
+        "initiate_call_to_first_party",
+        Boolean(),
+        "Call the first party at once (needs a carrier).",
+        default=False,
+    ),
+    Param("callback_url", Url(), "Session status events (§11.7).", default="", update=Update.TAKEN),
+    Param("callback_method", _METHOD, "GET or POST.", default="POST", update=Update.TAKEN),
+    Param("first_party_play_url", Url(), "Audio played to the first party.", default="", update=Update.TAKEN),
+    Param(
+        "second_party_play_url", Url(), "Audio played to the second party.", default="", update=Update.TAKEN
+    ),
+    Param("is_pin_authentication_required", Boolean(), "PIN for callers who are not a party.", default=False),
+    Param("generate_pin", Boolean(), "Generate both PINs.", default=False, pin=True),
+    Param("generate_pin_length", Integer(4, 15), "Length of generated PINs.", default=4, pin=True),
+    Param("first_party_pin", Pin(), "4-15 digits; required unless generated.", pin=True),
+    Param("second_party_pin", Pin(), "4-15 digits, not the first party's.", pin=True),
+    Param("pin_prompt_play", Url(), "Required with PIN authentication.", pin=True),
+    Param("pin_retry", Integer(0, 5), "Attempts after a wrong PIN.", default=1, pin=True),
+    Param(
+        "pin_retry_wait", Integer(5, 10, zero_unset=True), "Seconds between attempts.", default=5, pin=True
+    ),
+    Param("incorrect_pin_play", Url(), "Played after a wrong PIN.", default="", pin=True),
+    Param("unknown_caller_play", Url(), "Played to callers who are not a party.", default=""),
+    Param("force_pin_authentication", Boolean(), "Parties too must enter a PIN.", default=False, pin=True),
+    Param(
+        "subaccount",
+        AccountId(),
+        "A subaccount of the caller, whose pool and sessions to use.",
+        aliases=("sub_account",),
+        update=Update.IGNORED,
+    ),
+    Param(
+        "geomatch",
+        Boolean(),
+        "The number's country must be the first party's.",
+        default=True,
+        aliases=("geo_match",),
+        update=Update.IGNORED,
+    ),
+    Param(
+        "virtual_number_cooloff_period",
+        Integer(0, MAX_COOLOFF),
+        "Seconds the number is held back after the session.",
+        default=0,
+    ),
+)
+
+# Spellings some SDKs send (contract §10), mapped to the canonical key.
+ALIASES = {alias: param.name for param in PARAMS for alias in param.aliases}
+CONFIGURABLE = tuple(param for param in PARAMS if param.configurable)
+_SETTINGS = frozenset(f.name for f in msgspec.structs.fields(SessionSettings))
+_PARTIES = ("first_party", "second_party")
+_GIVEN_PINS = ("first_party_pin", "second_party_pin")
+
+
 class Defaults:
-    session_expiry: int = 1800
-    call_time_limit: int = 14400
-    ring_timeout: int = 45
+    """The defaults an operator may change, as the server runs with them: the table's, unless
+    given (from ``MASKLINE_<NAME>``)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, **values: int) -> None:
+        unknown = set(values) - {param.name for param in CONFIGURABLE}
+        if unknown:
+            raise TypeError(f"not a configurable default: {', '.join(sorted(unknown))}")
+        self._values: dict[str, int] = {p.name: values.get(p.name, p.default) for p in CONFIGURABLE}
+
+    def __getitem__(self, name: str) -> int:
+        return self._values[name]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Defaults) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values.items()))
+
+    def __repr__(self) -> str:
+        return f"Defaults({', '.join(f'{k}={v}' for k, v in self._values.items())})"
+
+    def of(self, param: Param) -> Any:
+        """What a session gets when ``param`` is not set."""
+        return self._values[param.name] if param.configurable else param.default
 
 
 @dataclass(slots=True)
@@ -67,134 +417,14 @@ def canonical(body: Body) -> Body:
     return out
 
 
-# -- readers: one value each ------------------------------------------------------------------
-def read_phone(body: Body, name: str) -> str | None:
-    value = body.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    e164 = to_e164(value) if isinstance(value, str) else None
-    if e164 is None:
-        raise errors.invalid_phone(name)
-    return e164
-
-
-def read_int(body: Body, name: str, low: int, high: int, *, zero_unset: bool) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and _DIGITS.fullmatch(value):
-        number = int(value)
-    else:
-        raise errors.out_of_range(name)
-    if number == 0 and zero_unset:
-        return None
-    if not low <= number <= high:
-        raise errors.out_of_range(name)
-    return number
-
-
-def read_bool(body: Body, name: str) -> bool | None:
-    value = body.get(name)
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise errors.not_boolean(name)
-
-
-def is_url(text: str) -> bool:
-    if any(c.isspace() or not c.isprintable() for c in text):
-        return False
-    try:
-        text.encode("utf-8")
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(host)
-
-
-def read_url(body: Body, name: str, max_length: int | None = None) -> str | None:
-    value = body.get(name)
-    if value is None or value == "":
-        return value
-    if not isinstance(value, str) or not is_url(value):
-        raise errors.not_url(name)
-    if max_length is not None and len(value) > max_length:
-        raise errors.url_too_long(name)
-    return value
-
-
-def read_method(body: Body, name: str) -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, str) and value.upper() in ("GET", "POST"):
-        return value.upper()
-    raise errors.not_http_method(name)
-
-
-def read_file_format(body: Body, name: str) -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, str) and value.lower() in ("mp3", "wav"):
-        return value.lower()
-    raise errors.not_file_format(name)
-
-
-def read_pin(body: Body, name: str) -> str | None:
-    value = body.get(name)
-    if value is None or value == "":
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        value = str(value)
-    if isinstance(value, str) and _PIN.fullmatch(value):
-        return value
-    raise errors.not_pin(name)
-
-
-# Per-field readers for the settings that create and update share, in contract row order.
-_Reader = Callable[[Body, str], Any]
-_SHARED: tuple[tuple[str, _Reader], ...] = (
-    ("call_time_limit", lambda b, n: read_int(b, n, 60, 86400, zero_unset=True)),
-    ("ring_timeout", lambda b, n: read_int(b, n, 1, 86400, zero_unset=True)),
-    ("record", read_bool),
-    ("record_file_format", read_file_format),
-    ("recording_callback_url", lambda b, n: read_url(b, n, _URL_MAX)),
-    ("recording_callback_method", read_method),
-    ("initiate_call_to_first_party", read_bool),
-    ("callback_url", read_url),
-    ("callback_method", read_method),
-    ("first_party_play_url", read_url),
-    ("second_party_play_url", read_url),
-)
-UPDATABLE = frozenset(name for name, _ in _SHARED) - {"initiate_call_to_first_party"}
-
-# Fields that exist only at creation, in row order (after second_party_play_url).
-_CREATE_ONLY = (
-    "is_pin_authentication_required",
-    "generate_pin",
-    "generate_pin_length",
-    "first_party_pin",
-    "second_party_pin",
-    "pin_prompt_play",
-    "pin_retry",
-    "pin_retry_wait",
-    "incorrect_pin_play",
-    "unknown_caller_play",
-    "force_pin_authentication",
-)
-_PIN_FIELDS = frozenset(_CREATE_ONLY) - {"is_pin_authentication_required", "unknown_caller_play"}
+_BOOLEAN = Boolean()
 
 
 def flag(body: Body, name: str) -> bool:
     """A flag that decides which other checks apply; an invalid one fails later at its own row."""
     try:
-        return bool(read_bool(body, name))
-    except errors.MaskingError:
+        return bool(_BOOLEAN(body.get(name), name))
+    except errors.NotBoolean:
         return False
 
 
@@ -210,89 +440,46 @@ def parse_create(
     pin_on = flag(body, "is_pin_authentication_required")
     generate = pin_on and flag(body, "generate_pin")
 
-    first = read_phone(body, "first_party")
-    if first is None and not single:
-        raise errors.missing("first_party")
-    second = read_phone(body, "second_party")
-    if second is None and not single:
-        raise errors.missing("second_party")
-    read_bool(body, "create_session_with_single_party")
-    expiry = read_int(body, "session_expiry", 60, 86400, zero_unset=True)
-
+    # Per-field checks, in row order; fields ignored in this combination are not checked.
     values: dict[str, Any] = {}
-    for name, reader in _SHARED:
-        value = reader(body, name)
-        if name == "initiate_call_to_first_party" and value and not can_initiate_calls:
-            raise errors.initiate_call_unavailable()
-        if value is not None:
-            values[name] = value
-
-    read_bool(body, "is_pin_authentication_required")
-    pin: dict[str, Any] = {}
-    if pin_on:
-        pin["generate_pin"] = bool(read_bool(body, "generate_pin"))
-        pin["generate_pin_length"] = read_int(body, "generate_pin_length", 4, 15, zero_unset=False)
-        if not generate:
-            pin["first_party_pin"] = read_pin(body, "first_party_pin")
-            pin["second_party_pin"] = read_pin(body, "second_party_pin")
-        pin["pin_prompt_play"] = read_url(body, "pin_prompt_play")
-        pin["pin_retry"] = read_int(body, "pin_retry", 0, 5, zero_unset=False)
-        pin["pin_retry_wait"] = read_int(body, "pin_retry_wait", 5, 10, zero_unset=True)
-        pin["incorrect_pin_play"] = read_url(body, "incorrect_pin_play")
-    unknown_caller_play = read_url(body, "unknown_caller_play")
-    force = bool(read_bool(body, "force_pin_authentication")) if pin_on else False
-
-    subaccount = body.get("subaccount")
-    if subaccount == "":
-        subaccount = None
-    if subaccount is not None and not (isinstance(subaccount, str) and subaccount_valid(subaccount)):
-        raise errors.invalid_subaccount()
-    geomatch = read_bool(body, "geomatch")
-    cooloff = read_int(body, "virtual_number_cooloff_period", 0, MAX_COOLOFF, zero_unset=False)
+    for param in PARAMS:
+        name = param.name
+        if param.pin and not pin_on or generate and name in _GIVEN_PINS:
+            continue
+        value = param.read(body.get(name), name)
+        if value is None:
+            if name in _PARTIES and not single:
+                raise errors.Missing(name)
+            value = defaults.of(param)
+        elif name == "initiate_call_to_first_party" and value and not can_initiate_calls:
+            raise errors.InitiateCallUnavailable()
+        elif name == "subaccount" and not subaccount_valid(str(value)):
+            raise errors.InvalidSubaccount()
+        values[name] = value
 
     # Cross-field rules, in the contract's order.
+    first, second = values["first_party"], values["second_party"]
     if first is None and second is None:
-        raise errors.missing("first_party")
+        raise errors.Missing("first_party")
     if first is not None and first == second:
-        raise errors.parties_equal()
+        raise errors.PartiesEqual()
     if pin_on:
         if not generate:
-            if pin["first_party_pin"] is None:
-                raise errors.missing("first_party_pin")
-            if pin["second_party_pin"] is None:
-                raise errors.missing("second_party_pin")
-            if pin["first_party_pin"] == pin["second_party_pin"]:
-                raise errors.pins_equal()
-        if not pin["pin_prompt_play"]:
-            raise errors.missing("pin_prompt_play")
-        pin.setdefault("first_party_pin", None)
-        pin.setdefault("second_party_pin", None)
-        if pin["generate_pin_length"] is None:
-            pin["generate_pin_length"] = 4
-        if pin["pin_retry"] is None:
-            pin["pin_retry"] = 1
-        if pin["pin_retry_wait"] is None:
-            pin["pin_retry_wait"] = 5
-        pin["incorrect_pin_play"] = pin["incorrect_pin_play"] or ""
+            if values["first_party_pin"] is None:
+                raise errors.Missing("first_party_pin")
+            if values["second_party_pin"] is None:
+                raise errors.Missing("second_party_pin")
+            if values["first_party_pin"] == values["second_party_pin"]:
+                raise errors.PinsEqual()
+        if not values["pin_prompt_play"]:
+            raise errors.Missing("pin_prompt_play")
 
-    settings = SessionSettings(
-        call_time_limit=values.pop("call_time_limit", defaults.call_time_limit),
-        ring_timeout=values.pop("ring_timeout", defaults.ring_timeout),
-        **values,
-        **pin,
-        is_pin_authentication_required=pin_on,
-        unknown_caller_play=unknown_caller_play or "",
-        force_pin_authentication=force,
-        create_session_with_single_party=single,
-        virtual_number_cooloff_period=cooloff or 0,
-        geomatch=True if geomatch is None else geomatch,
-    )
     return CreateRequest(
         first_party=first,
         second_party=second,
-        session_expiry=expiry or defaults.session_expiry,
-        settings=settings,
-        subaccount=subaccount,
+        session_expiry=values["session_expiry"],
+        settings=SessionSettings(**{name: value for name, value in values.items() if name in _SETTINGS}),
+        subaccount=values["subaccount"],
     )
 
 
@@ -300,25 +487,27 @@ def parse_update(raw: Body, session: Session) -> UpdateRequest:
     """Validate an update of a live session (contract §5)."""
     body = canonical(raw)
     request = UpdateRequest()
-    for name in ("first_party", "second_party"):
-        if body.get(name, "") == "":
-            continue
-        if not session.settings.create_session_with_single_party or getattr(session, name):
-            raise errors.not_updatable(name)
-        setattr(request, name, read_phone(body, name))
-    request.session_expiry = read_int(body, "session_expiry", 60, 86400, zero_unset=True)
-    for name, reader in _SHARED:
-        if name in body and name not in UPDATABLE:
-            raise errors.not_updatable(name)
-        value = reader(body, name)
-        if value is not None:
-            request.settings[name] = value
-    for name in (*_CREATE_ONLY, "virtual_number_cooloff_period"):
-        if name in body:
-            raise errors.not_updatable(name)
+    for param in PARAMS:
+        name = param.name
+        if param.update is Update.TAKEN:
+            value = param.read(body.get(name), name)
+            if value is None:
+                continue
+            if name in _SETTINGS:
+                request.settings[name] = value
+            else:
+                setattr(request, name, value)
+        elif param.update is Update.FILL:
+            if body.get(name, "") == "":
+                continue
+            if not session.settings.create_session_with_single_party or getattr(session, name):
+                raise errors.NotUpdatable(name)
+            setattr(request, name, param.read(body[name], name))
+        elif param.update is Update.REFUSED and name in body:
+            raise errors.NotUpdatable(name)
     first = request.first_party or session.first_party
     if first and first == (request.second_party or session.second_party):
-        raise errors.parties_equal()
+        raise errors.PartiesEqual()
     return request
 
 
@@ -360,7 +549,7 @@ def decode_body(raw: bytes) -> Body:
     try:
         value = msgspec.json.decode(raw)
     except JSON_ERRORS:
-        raise errors.invalid_json() from None
+        raise errors.InvalidJson() from None
     if not isinstance(value, dict):
-        raise errors.invalid_json()
+        raise errors.InvalidJson()
     return value

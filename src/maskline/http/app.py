@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -25,19 +24,12 @@ from maskline.domain.ratelimit import Limiter
 from maskline.http.forwarded import ClientAddress
 from maskline.http.metrics import Metrics
 from maskline.http.numbers import NumberEndpoints
-from maskline.http.observe import API_ROUTES, Observed
-from maskline.http.openapi import openapi
+from maskline.http.observe import Observed
+from maskline.http.openapi import OpenApi
+from maskline.http.routes import TABLE, RouteTable
 from maskline.http.sessions import SessionEndpoints
 from maskline.http.sip import SipEndpoints
-from maskline.http.wire import (
-    ROUTE,
-    Endpoint,
-    RateLimits,
-    collapse_slashes,
-    error_reply,
-    resource,
-    unavailable,
-)
+from maskline.http.wire import ROUTE, Endpoint, RateLimits, error_reply, resource, unavailable
 from maskline.service.accounts import Authenticator
 from maskline.service.calls import CallService
 from maskline.service.capacity import CapacityPlanner
@@ -53,38 +45,31 @@ log = logging.getLogger("maskline")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-_API = re.compile(r"/v1/Account/(?P<auth_id>[^/]+)/Masking/(?P<resource>Session|Number)(?:/(?P<key>[^/]+))?")
-
-
 class ApiFront:
     """The front of the application.
 
-    It collapses runs of ``/`` and drops a trailing one (contract §2.4; never a redirect), then
-    hands the Masking API straight to its endpoints, which do their own error handling; the
-    rest (lifespan, unknown paths) goes to the Starlette application behind it.
+    It normalises the path (contract §2.4; never a redirect), then hands the Masking API straight
+    to its endpoints, which do their own error handling; the rest (lifespan, the other routes,
+    unknown paths) goes to the Starlette application behind it.
     """
 
-    def __init__(self, app: ASGIApp, endpoints: dict[tuple[str, bool], Endpoint]) -> None:
+    def __init__(self, app: ASGIApp, table: RouteTable, endpoints: dict[str, Endpoint]) -> None:
         self.app = app
-        self.endpoints = endpoints  # by (resource, whether the path names one item)
+        self.table = table
+        self.endpoints = endpoints  # by route template
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = original = scope["path"]
-            # Webhook URLs are signed as the carrier called them: they are left as they are.
-            if (path.endswith("/") or "//" in path) and not path.startswith("/webhooks/"):
-                path = collapse_slashes(path).rstrip("/") or "/"
-            match = _API.fullmatch(path)
-            if match is not None:
-                resource, key, auth_id = match["resource"], match["key"], match["auth_id"]
-                scope[ROUTE] = (API_ROUTES[resource, key is not None], auth_id)  # for Observed
-                params = {"auth_id": auth_id}
-                if key is not None:
-                    params["session_uuid" if resource == "Session" else "number"] = key
+            path = self.table.normalise(path)
+            found = self.table.api(path)
+            if found is not None:
+                route, params = found
+                scope[ROUTE] = (route.path, params["auth_id"])  # for Observed
                 scope = {**scope, "path_params": params}
                 if path != original:
                     scope["path"], scope["raw_path"] = path, path.encode()
-                response = await self.endpoints[resource, key is not None](Request(scope, receive))
+                response = await self.endpoints[route.path](Request(scope, receive))
                 await response(scope, receive, send)
                 return
             if path != original:
@@ -187,7 +172,7 @@ def create_app(
     numbers = NumberEndpoints(lambda: services().numbers, config.max_body_bytes)
 
     async def not_found(request: Request) -> Response:
-        return error_reply(errors.resource_not_found())
+        return error_reply(errors.ResourceNotFound())
 
     async def store_unavailable(request: Request, error: Exception) -> Response:
         assert isinstance(error, StoreUnavailable)
@@ -199,34 +184,54 @@ def create_app(
         if config.auth_failures_per_minute
         else None,
     )
-    endpoints = {
-        ("Session", False): resource(authenticator, {"POST": sessions.create, "GET": sessions.list}, limits),
-        ("Session", True): resource(
-            authenticator, {"GET": sessions.get, "POST": sessions.update, "DELETE": sessions.expire}, limits
-        ),
-        ("Number", False): resource(authenticator, {"POST": numbers.add, "GET": numbers.list}, limits),
-        ("Number", True): resource(authenticator, {"GET": numbers.get, "DELETE": numbers.retire}, limits),
-    }
     webhooks = Webhooks(lambda: services().calls)
     sip = SipEndpoints(lambda: services().calls, config.sip_trunk, config.sip_secret, config.sip_allow)
     metrics = Metrics(lambda: (services().store, services().planner, clock), config.metrics_token)
+    # The handler of each operation of the route table, by its operationId.
+    handlers: dict[str, Callable[..., Awaitable[Response]]] = {
+        "createSession": sessions.create,
+        "listSessions": sessions.list,
+        "getSession": sessions.get,
+        "updateSession": sessions.update,
+        "expireSession": sessions.expire,
+        "addNumbers": numbers.add,
+        "listNumbers": numbers.list,
+        "getNumber": numbers.get,
+        "retireNumber": numbers.retire,
+        "carrierWebhook": webhooks.endpoint,
+        "carrierWebhookGet": webhooks.endpoint,
+        "sipRoute": sip.route,
+        "sipRoutePost": sip.route,
+        "sipEvent": sip.event,
+        "healthz": metrics.healthz,
+        "readyz": metrics.readyz,
+        "metrics": metrics.endpoint,
+        "openapi": OpenApi(config).endpoint,
+    }
+    table = TABLE
+    operations = {op.operation_id for route in table.routes for op in route.operations}
+    assert operations == set(handlers), operations ^ set(handlers)
+    endpoints = {
+        route.path: resource(
+            authenticator, {op.method: handlers[op.operation_id] for op in route.operations}, limits
+        )
+        for route in table.routes
+        if route.api
+    }
+    served = [
+        Route(route.path, handlers[op.operation_id], methods=[op.method])
+        for route in table.routes
+        if not route.api
+        for op in route.operations
+    ]
     fallback = Starlette(
-        routes=[
-            Route("/metrics", metrics.endpoint, methods=["GET"]),
-            Route("/healthz", metrics.healthz, methods=["GET"]),
-            Route("/sip/route", sip.route, methods=["GET", "POST"]),
-            Route("/sip/event", sip.event, methods=["POST"]),
-            Route("/readyz", metrics.readyz, methods=["GET"]),
-            Route("/openapi.json", openapi, methods=["GET"]),
-            Route("/webhooks/{carrier}/{auth_id}/{action}", webhooks.endpoint, methods=["GET", "POST"]),
-            Route("/{path:path}", not_found, methods=ALL_METHODS),
-        ],
+        routes=[*served, Route("/{path:path}", not_found, methods=ALL_METHODS)],
         lifespan=lifespan,
         # What the operator's endpoints (metrics, SIP events) answer while the database
         # cannot be reached; the API and the webhooks answer it themselves.
         exception_handlers={StoreUnavailable: store_unavailable},
     )
-    app: ASGIApp = Observed(ApiFront(fallback, endpoints), config.max_in_flight)
+    app: ASGIApp = Observed(ApiFront(fallback, table, endpoints), table, config.max_in_flight)
     if config.trusted_proxies:
         proxies = [ipaddress.ip_network(net, strict=False) for net in config.trusted_proxies]
         app = ClientAddress(app, proxies, config.proxy_header)

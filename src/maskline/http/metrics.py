@@ -13,20 +13,27 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
 from maskline import version
+from maskline.domain import errors
 from maskline.domain.ports import Clock, Store, StoreUnavailable
+from maskline.http.render import Health
 from maskline.http.wire import LOOPBACK, trusted
 from maskline.service.capacity import CapacityPlanner
 from maskline.sim.plan import PlanRow
 
 log = logging.getLogger("maskline")
+
+
+def _health(health: Health, status: int = 200) -> Response:
+    return Response(msgspec.json.encode(health), status, media_type="application/json")
 
 
 # name, help, the figure of a plan row
@@ -107,7 +114,8 @@ class Metrics:
 
     async def endpoint(self, request: Request) -> Response:
         if not self._allowed(request):
-            return PlainTextResponse("metrics need the operator's token\n", status_code=403)
+            refused = errors.MetricsForbidden()
+            return PlainTextResponse(refused.message, status_code=refused.status)
         store, planner, clock = self._services()
         live, backlog = await store.vital_signs(int(clock()))
         self._gauges.values = {
@@ -118,15 +126,15 @@ class Metrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "version": version()})
+        return _health(Health(status="ok", version=version()))
 
     async def readyz(self, request: Request) -> Response:
         try:
             store, _, _ = self._services()
             await store.ping()
         except StoreUnavailable:  # the outage's own log lines say so
-            return JSONResponse({"status": "unavailable"}, status_code=503)
+            return _health(Health(status="unavailable"), 503)
         except Exception as error:  # not started, or the database failed otherwise
             log.warning("not ready: %s", error)
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+            return _health(Health(status="unavailable"), 503)
+        return _health(Health(status="ok"))

@@ -11,7 +11,15 @@ from maskline.domain import errors
 from maskline.domain.listing import ListQuery, page_links, parse_page
 from maskline.domain.model import Account
 from maskline.domain.params import decode_body
-from maskline.http.render import number_object
+from maskline.http.render import (
+    NumberFound,
+    NumberPage,
+    NumberRetired,
+    NumbersAdded,
+    Page,
+    PageMeta,
+    number_object,
+)
 from maskline.http.wire import read_body, reply
 from maskline.service.numbers import NumberService
 
@@ -20,7 +28,7 @@ def _text(value: object, name: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise errors.invalid_subaccount() if name == "subaccount" else errors.invalid_country(str(value)[:8])
+        raise errors.InvalidSubaccount() if name == "subaccount" else errors.InvalidCountry(str(value)[:8])
     return value
 
 
@@ -35,17 +43,14 @@ class NumberEndpoints:
         if isinstance(numbers, str):
             numbers = [numbers]
         if not isinstance(numbers, list) or not numbers:
-            raise errors.missing("numbers")
+            raise errors.Missing("numbers")
         added = await self._service().add(
             account,
             numbers,
             subaccount=_text(body.get("subaccount"), "subaccount"),
             country=_text(body.get("country"), "country"),
         )
-        return reply(
-            {"message": "Numbers added", "numbers": [number_object(n, account.auth_id) for n in added]},
-            201,
-        )
+        return reply(NumbersAdded(numbers=[number_object(n, account.auth_id) for n in added]), 201)
 
     async def list(self, request: Request, account: Account) -> Response:
         params = request.query_params
@@ -56,30 +61,16 @@ class NumberEndpoints:
         next_link, previous = page_links(
             f"/v1/Account/{account.auth_id}/Masking/Number/", query, len(numbers)
         )
-        return reply(
-            {
-                "response": {
-                    "meta": {
-                        "limit": query.limit,
-                        "next": next_link,
-                        "offset": query.offset,
-                        "previous": previous,
-                        "total_count": len(numbers),
-                    },
-                    "objects": [number_object(n, account.auth_id) for n in page],
-                }
-            }
-        )
+        meta = PageMeta(query.limit, next_link, query.offset, previous, len(numbers))
+        return reply(NumberPage(response=Page(meta, [number_object(n, account.auth_id) for n in page])))
 
     async def get(self, request: Request, account: Account) -> Response:
         number = await self._service().get(account, request.path_params["number"])
-        return reply({"response": number_object(number, account.auth_id)})
+        return reply(NumberFound(response=number_object(number, account.auth_id)))
 
     async def retire(self, request: Request, account: Account) -> Response:
         try:
             await self._service().retire(account, [request.path_params["number"]])
-        except errors.MaskingError as error:
-            if error.status == 404:  # the API's text for any number the account does not hold
-                raise errors.number_not_found() from None
-            raise
-        return reply({"message": "Number retired"})
+        except errors.NumberNotHeld:  # the API's text for any number the account does not hold
+            raise errors.NumberNotFound() from None
+        return reply(NumberRetired())

@@ -20,32 +20,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from maskline import telemetry
 from maskline.domain import errors
 from maskline.domain.model import shown_account
-from maskline.http.wire import ROUTE, collapse_slashes, error_reply
+from maskline.http.routes import RouteTable
+from maskline.http.wire import ROUTE, error_reply
 
 _ids = random.Random(random.SystemRandom().getrandbits(64))  # request ids guard nothing: fast ones
 _SANE_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
-_API = re.compile(r"/v1/Account/(?P<account>[^/]+)/Masking/(?P<kind>Session|Number)(?P<item>/[^/]+)?/?")
-_WEBHOOK = re.compile(r"/webhooks/[^/]+/(?P<account>[^/]+)/[^/]+")
-# The route templates of the Masking API, by (resource, whether the path names one item).
-API_ROUTES = {
-    (kind, item): f"/v1/Account/{{auth_id}}/Masking/{kind}/" + (f"{{{key}}}/" if item else "")
-    for kind, key in (("Session", "session_uuid"), ("Number", "number"))
-    for item in (False, True)
-}
-_FIXED = {"/metrics", "/healthz", "/readyz", "/openapi.json"}
-
-
-def route_of(path: str) -> tuple[str, str]:
-    """The route template of ``path`` (``other`` for unknown paths) and the account it names."""
-    if path in _FIXED:
-        return path, ""
-    match = _API.fullmatch(collapse_slashes(path))
-    if match:
-        return API_ROUTES[match["kind"], match["item"] is not None], match["account"]
-    match = _WEBHOOK.fullmatch(path)
-    if match:
-        return "/webhooks/{carrier}/{auth_id}/{action}", match["account"]
-    return "other", ""
 
 
 def _request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
@@ -60,8 +39,9 @@ def _request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
 
 
 class Observed:
-    def __init__(self, app: ASGIApp, max_in_flight: int) -> None:
+    def __init__(self, app: ASGIApp, table: RouteTable, max_in_flight: int) -> None:
         self.app = app
+        self.table = table
         self.max_in_flight = max_in_flight
         self.in_flight = 0
         self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -86,13 +66,13 @@ class Observed:
         self.in_flight += 1
         try:
             if self.in_flight > self.max_in_flight:
-                await error_reply(errors.overloaded())(scope, receive, send_observed)
+                await error_reply(errors.Overloaded())(scope, receive, send_observed)
             else:
                 await self.app(scope, receive, send_observed)
         finally:
             self.in_flight -= 1
             elapsed = time.perf_counter() - began
-            route, account = scope.get(ROUTE) or route_of(scope["path"])
+            route, account = scope.get(ROUTE) or self.table.name(scope["path"])
             method = scope["method"]
             counted = self._series.get((route, method, status))
             if counted is None:  # a label lookup costs more than the count: once per series

@@ -1,16 +1,16 @@
 """The OpenAPI 3.1 document of everything maskline serves, answered at ``GET /openapi.json``.
 
-It is built in Python rather than shipped as JSON because most of it repeats: every Masking API
-operation has the same error replies, the session object sits in four responses, every integer
-parameter takes the same spellings and the list filters come in families of five. The document
-describes what the server does, tolerances included (contract §4.2); the tests hold it to that:
+Little of it is written here: its paths and operations are the route table's (``http/routes.py``),
+its request schemas the parameter table's (``domain/params.py``) with the defaults the server runs
+with, and its reply schemas the reply Structs' own (``http/render.py``). What is written here is
+what the tables do not say: each operation's replies, errors and security, the list filters and
+the operator's and carriers' endpoints. The tests hold it to what the server does:
 ``tests/integration/test_openapi.py`` compares it with the routes and real replies, and
 ``tests/integration/test_fuzz.py`` fuzzes the server from it.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import msgspec
@@ -18,156 +18,80 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from maskline import version
-from maskline.domain.allocation import MAX_COOLOFF
-from maskline.domain.listing import MAX_LIMIT, STATUSES
-from maskline.domain.params import ALIASES, UPDATABLE
+from maskline.config import Config
+from maskline.domain.listing import MAX_LIMIT, STATUSES, Windows
+from maskline.domain.params import PARAMS, Defaults, Param, Update, any_case
+from maskline.http.render import REPLIES
+from maskline.http.routes import ROUTES, Route
+from maskline.http.wire import Error
 
 Schema = dict[str, Any]
 
 _NULL: Schema = {"type": "null"}
-_DIGIT_STRING: Schema = {"type": "string", "pattern": "^[0-9]{1,12}$"}
 _TIME_SUFFIXES = ("", "__gt", "__gte", "__lt", "__lte")
 _TIME_FILTER = "^\\s*[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,6})?)?\\s*$"
-_API = "/v1/Account/{auth_id}/Masking"
 
 
 def _ref(kind: str, name: str) -> Schema:
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
-def _any_case(*words: str) -> str:
-    """A pattern matching any of ``words`` in any letter case (JSON Schema patterns have no flags)."""
-    spelled = ("".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in w) for w in words)
-    return "^(" + "|".join(spelled) + ")$"
-
-
-# -- input values: the canonical type, then the spellings the server also takes (contract §4.2) --
-def _integer(low: int, high: int, text: str, *, zero_unset: bool = False) -> Schema:
-    variants: list[Schema] = [{"type": "integer", "minimum": low, "maximum": high}]
-    if zero_unset:
-        variants.insert(0, {"const": 0})
-        text += " 0 means not set."
-    return {"anyOf": [*variants, _DIGIT_STRING, _NULL], "description": text + " A string of digits is taken."}
-
-
-def _boolean(text: str) -> Schema:
-    words = {"type": "string", "pattern": _any_case("true", "false")}
-    return {"anyOf": [{"type": "boolean"}, words, _NULL], "description": text}
-
-
-def _url(text: str, max_length: int | None = None) -> Schema:
-    url: Schema = {"type": "string", "format": "uri"}
-    if max_length is not None:
-        url["maxLength"] = max_length
-    return {
-        "anyOf": [url, {"const": ""}, _NULL],
-        "description": text + " An absolute http(s) URL; '' is unset.",
-    }
-
-
-def _method(text: str) -> Schema:
-    return {"anyOf": [{"type": "string", "pattern": _any_case("GET", "POST")}, _NULL], "description": text}
-
-
-def _phone(text: str, example: str) -> Schema:
-    number = {"type": "string", "examples": [example]}
-    return {"anyOf": [number, _NULL], "description": text + " E.164, with or without '+'; '' is unset."}
-
-
-def _pin(text: str) -> Schema:
-    digits = {"type": "string", "pattern": "^[0-9]{4,15}$"}
-    integer = {"type": "integer", "minimum": 1000, "maximum": 10**15 - 1}
-    return {"anyOf": [digits, integer, {"const": ""}, _NULL], "description": text}
-
-
 def _text(text: str) -> Schema:
     return {"anyOf": [{"type": "string"}, _NULL], "description": text}
 
 
-# The create parameters in the contract's row order (§4.1), which is also the order of the checks.
-def _create_fields() -> dict[str, Schema]:
-    return {
-        "first_party": _phone("Required unless create_session_with_single_party.", "+14155550100"),
-        "second_party": _phone("Required unless create_session_with_single_party.", "14155550123"),
-        "create_session_with_single_party": _boolean("Only one party is then needed."),
-        "session_expiry": _integer(60, 86400, "Seconds; default 1800.", zero_unset=True),
-        "call_time_limit": _integer(60, 86400, "Seconds; default 14400.", zero_unset=True),
-        "ring_timeout": _integer(1, 86400, "Seconds; default 45.", zero_unset=True),
-        "record": _boolean("Record bridged calls."),
-        "record_file_format": {
-            "anyOf": [{"type": "string", "pattern": _any_case("mp3", "wav")}, _NULL],
-            "description": "mp3 (default) or wav.",
-        },
-        "recording_callback_url": _url("Recording events (§11.8).", max_length=999),
-        "recording_callback_method": _method("GET or POST (default)."),
-        "initiate_call_to_first_party": _boolean("Call the first party at once (needs a carrier)."),
-        "callback_url": _url("Session status events (§11.7)."),
-        "callback_method": _method("GET or POST (default)."),
-        "first_party_play_url": _url("Audio played to the first party."),
-        "second_party_play_url": _url("Audio played to the second party."),
-        "is_pin_authentication_required": _boolean("PIN for callers who are not a party."),
-        "generate_pin": _boolean("Generate both PINs (PIN authentication only)."),
-        "generate_pin_length": _integer(4, 15, "Length of generated PINs; default 4."),
-        "first_party_pin": _pin("4-15 digits; required with PIN authentication unless generated."),
-        "second_party_pin": _pin("4-15 digits, not the first party's."),
-        "pin_prompt_play": _url("Required with PIN authentication."),
-        "pin_retry": _integer(0, 5, "Attempts after a wrong PIN; default 1."),
-        "pin_retry_wait": _integer(5, 10, "Seconds between attempts; default 5.", zero_unset=True),
-        "incorrect_pin_play": _url("Played after a wrong PIN."),
-        "unknown_caller_play": _url("Played to callers who are not a party."),
-        "force_pin_authentication": _boolean("Parties too must enter a PIN."),
-        "subaccount": _text("A subaccount of the caller, whose pool and sessions to use."),
-        "geomatch": _boolean("The number's country must be the first party's (default true)."),
-        "virtual_number_cooloff_period": _integer(0, MAX_COOLOFF, "Seconds the number is held back after."),
-    }
+# -- requests: the parameter table's, with the defaults the server runs with -------------------
+def _parameter(param: Param, defaults: Defaults, *, update: bool = False) -> Schema:
+    """A parameter's schema: the values its reader takes, its description, and on create its
+    default (the running one, for those the operator may change)."""
+    text = param.on_update if update and param.on_update else param.description
+    if param.pin:
+        text += " With PIN authentication only."
+    schema: Schema = {**param.read.schema(), "description": " ".join(filter(None, (text, param.read.note)))}
+    default = defaults.of(param)
+    if not update and default is not None:
+        schema["default"] = default
+    if param.example is not None:
+        schema["examples"] = [param.example]
+    return schema
 
 
-def _with_aliases(fields: dict[str, Schema]) -> dict[str, Schema]:
-    """``fields`` and the other spellings some SDKs send (contract §10)."""
-    spelled = {alias: name for alias, name in ALIASES.items() if name in fields}
-    return {
-        **fields,
-        **{a: {**fields[n], "description": f"An SDK's spelling of {n}."} for a, n in spelled.items()},
-    }
+def _properties(params: list[Param], defaults: Defaults, *, update: bool = False) -> dict[str, Schema]:
+    """The parameters' schemas, and those of the other spellings some SDKs send (contract §10)."""
+    properties = {p.name: _parameter(p, defaults, update=update) for p in params}
+    for param in params:
+        for alias in param.aliases:
+            properties[alias] = {
+                **properties[param.name],
+                "description": f"An SDK's spelling of {param.name}.",
+            }
+    return properties
 
 
 def _both_parties_unless_single() -> Schema:
     """Both parties are required, unless create_session_with_single_party (either spelling) is true."""
-    true = {"anyOf": [{"const": True}, {"type": "string", "pattern": _any_case("true")}]}
-    flags = [alias for alias, name in ALIASES.items() if name == "create_session_with_single_party"]
-    single = [
-        {"required": [flag], "properties": {flag: true}}
-        for flag in ("create_session_with_single_party", *flags)
-    ]
-    return {"if": {"not": {"anyOf": single}}, "then": {"required": ["first_party", "second_party"]}}
+    true = {"anyOf": [{"const": True}, {"type": "string", "pattern": any_case("true")}]}
+    (single,) = (p for p in PARAMS if p.name == "create_session_with_single_party")
+    flags = [{"required": [name], "properties": {name: true}} for name in (single.name, *single.aliases)]
+    return {"if": {"not": {"anyOf": flags}}, "then": {"required": ["first_party", "second_party"]}}
 
 
-_IGNORED_ON_UPDATE = ("subaccount", "geomatch", "create_session_with_single_party")  # contract §5
-
-
-def _request_schemas() -> dict[str, Schema]:
-    fields = _create_fields()
-    missing_party = "Only to fill the missing party of a single-party session."
-    update = {
-        "first_party": _phone(missing_party, "+14155550100"),
-        "second_party": _phone(missing_party, "14155550123"),
-        "session_expiry": _integer(60, 86400, "Seconds from the update.", zero_unset=True),
-        **{
-            name: schema for name, schema in fields.items() if name in UPDATABLE or name in _IGNORED_ON_UPDATE
-        },
-    }
+def _request_schemas(defaults: Defaults) -> dict[str, Schema]:
+    ignored = ", ".join(p.name for p in PARAMS if p.update is Update.IGNORED)
     return {
         "CreateSession": {
             "type": "object",
             "description": "Unknown keys are ignored; null is the same as absent.",
-            "properties": _with_aliases(fields),
+            "properties": _properties(list(PARAMS), defaults),
             **_both_parties_unless_single(),
         },
         "UpdateSession": {
             "type": "object",
-            "description": "subaccount, geomatch and create_session_with_single_party are accepted and"
-            " ignored; any other create parameter is refused (400); unknown keys are ignored.",
-            "properties": _with_aliases(update),
+            "description": f"{ignored} are accepted and ignored; any other create parameter is"
+            " refused (400); unknown keys are ignored.",
+            "properties": _properties(
+                [p for p in PARAMS if p.update is not Update.REFUSED], defaults, update=True
+            ),
         },
         "AddNumbers": {
             "type": "object",
@@ -187,164 +111,61 @@ def _request_schemas() -> dict[str, Schema]:
     }
 
 
-# -- replies ------------------------------------------------------------------------------------
-def _object(properties: dict[str, Schema], optional: tuple[str, ...] = ()) -> Schema:
-    required = [name for name in properties if name not in optional]
-    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
-
-
-def _nullable(schema: Schema) -> Schema:
-    return {"anyOf": [schema, _NULL]}
-
-
-def _session(listed: bool) -> Schema:
-    string, integer, number, boolean = ({"type": t} for t in ("string", "integer", "number", "boolean"))
-    party = _ref("schemas", "Digits")
-    method = {"enum": ["GET", "POST"]}
-    properties: dict[str, Schema] = {
-        "session_uuid": {"type": "string", "format": "uuid"},
-        "first_party": party,
-        "second_party": party,
-        "virtual_number": party,
-        "status": {"enum": ["active", "in-progress", "expired"]},
-        "initiate_call_to_first_party": boolean,
-        "callback_url": string,
-        "callback_method": method,
-        "created_time": _ref("schemas", "Timestamp"),
-        "modified_time": _ref("schemas", "Timestamp"),
-        "expiry_time": _ref("schemas", "Timestamp"),
-        "duration": integer,
-        "amount": number,
-        "call_time_limit": integer,
-        "ring_timeout": integer,
-        "first_party_play_url": string,
-        "second_party_play_url": string,
-        "record": boolean,
-        "record_file_format": {"enum": ["mp3", "wav"]},
-        "recording_callback_url": string,
-        "recording_callback_method": method,
-        "interaction": _nullable({"type": "array", "items": _ref("schemas", "Interaction")}),
-        "total_call_amount": number,
-        "total_call_count": integer,
-        "total_call_billed_duration": integer,
-        "total_session_amount": number,
-        "last_interaction_time": {"anyOf": [_ref("schemas", "Timestamp"), {"const": ""}]},
-        "is_pin_authentication_required": boolean,
-        "generate_pin": _nullable(boolean),
-        "generate_pin_length": _nullable(integer),
-        "first_party_pin": _nullable(string),
-        "second_party_pin": _nullable(string),
-        "pin_prompt_play": _nullable(string),
-        "pin_retry": _nullable(integer),
-        "pin_retry_wait": _nullable(integer),
-        "incorrect_pin_play": _nullable(string),
-        "unknown_caller_play": string,
-        "create_session_with_single_party": boolean,
-        "virtual_number_cooloff_period": integer,
-        "force_pin_authentication": boolean,
-        "subaccount": {"type": "string", "description": "Only on sessions of a subaccount."},
+# -- replies: the reply Structs' own schemas ------------------------------------------------------
+def _object(properties: dict[str, Schema]) -> Schema:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
     }
-    if listed:
-        properties["resource_uri"] = string
-    return _object(properties, optional=("subaccount",))
 
 
-def _page(item: str) -> Schema:
-    nullable_link = _nullable({"type": "string"})
-    meta = _object(
-        {
-            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
-            "next": nullable_link,
-            "offset": {"type": "integer", "minimum": 0},
-            "previous": nullable_link,
-            "total_count": {"type": "integer", "minimum": 0},
-        }
+def _structs(types: tuple[Any, ...]) -> dict[str, msgspec.inspect.StructType]:
+    """The Structs of ``types`` and those within them, by name."""
+    found: dict[str, msgspec.inspect.StructType] = {}
+
+    def visit(info: Any) -> None:
+        if isinstance(info, msgspec.inspect.StructType):
+            if info.cls.__name__ in found:
+                return
+            found[info.cls.__name__] = info
+            for f in info.fields:
+                visit(f.type)
+        for attribute in ("item_type", "types"):
+            inner = getattr(info, attribute, ())
+            for each in inner if isinstance(inner, tuple) else (inner,):
+                visit(each)
+
+    for info in msgspec.inspect.multi_type_info(types):
+        visit(info)
+    return found
+
+
+def _may_be_left_out(field: msgspec.inspect.Field) -> bool:
+    """Whether a field is ``UNSET`` unless given (msgspec's inspection drops ``UnsetType``)."""
+    return (
+        not field.required
+        and field.default is msgspec.NODEFAULT
+        and field.default_factory is msgspec.NODEFAULT
     )
-    return _object({"meta": meta, "objects": {"type": "array", "items": _ref("schemas", item)}})
 
 
 def _reply_schemas() -> dict[str, Schema]:
-    api_id = _ref("schemas", "ApiId")
-    session = _ref("schemas", "Session")
-    string = {"type": "string"}
-    return {
-        "ApiId": {"type": "string", "format": "uuid", "description": "A new id for every request."},
-        "Error": _object({"api_id": api_id, "error": string}),
-        "Digits": {"type": "string", "pattern": "^[0-9]*$", "description": "A number without '+'."},
-        "Timestamp": {
-            "type": "string",
-            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} \\+0000 UTC$",
-            "examples": ["2026-01-03 13:35:51 +0000 UTC"],
-        },
-        "Interaction": _object(
-            {
-                "start_time": _ref("schemas", "Timestamp"),
-                "end_time": {"anyOf": [_ref("schemas", "Timestamp"), {"const": ""}]},
-                "type": {"const": "call"},
-                "total_call_amount": {"type": "number"},
-                "call_billed_duration": {"type": "integer"},
-                "recording_resource_url": _nullable(string),
-                "auth_id": string,
-                "total_call_count": {"type": "integer", "minimum": 1, "maximum": 2},
-                "duration": {"type": "number"},
-                "first_party_resource_url": string,
-                "first_party_status": string,
-                "second_party_resource_url": string,
-                "second_party_status": string,
-            },
-            optional=(
-                "first_party_resource_url",
-                "first_party_status",
-                "second_party_resource_url",
-                "second_party_status",
-            ),
-        ),
-        "Session": _session(listed=False),
-        "ListedSession": _session(listed=True),
-        "SessionCreated": _object(
-            {
-                "api_id": api_id,
-                "session_uuid": {"type": "string", "format": "uuid"},
-                "virtual_number": {"type": "string", "pattern": "^\\+[0-9]+$"},
-                "message": {"const": "Session created"},
-                "session": session,
-            }
-        ),
-        "SessionFound": _object({"api_id": api_id, "response": session}),
-        "SessionUpdated": _object(
-            {"api_id": api_id, "message": {"const": "Session updated"}, "session": session}
-        ),
-        "SessionExpired": _object({"api_id": api_id, "message": {"const": "Session expired"}}),
-        "SessionPage": _object({"api_id": api_id, "response": _page("ListedSession")}),
-        "Number": _object(
-            {
-                "number": _ref("schemas", "Digits"),
-                "country": string,
-                "subaccount": {"type": "string", "description": "'' for the main account's own pool."},
-                "status": {"enum": ["in_service", "retired"]},
-                "live_session_count": {"type": "integer", "minimum": 0},
-                "added_time": _ref("schemas", "Timestamp"),
-                "resource_uri": string,
-            }
-        ),
-        "NumbersAdded": _object(
-            {
-                "api_id": api_id,
-                "message": {"const": "Numbers added"},
-                "numbers": {"type": "array", "items": _ref("schemas", "Number")},
-            }
-        ),
-        "NumberFound": _object({"api_id": api_id, "response": _ref("schemas", "Number")}),
-        "NumberRetired": _object({"api_id": api_id, "message": {"const": "Number retired"}}),
-        "NumberPage": _object({"api_id": api_id, "response": _page("Number")}),
-        "Health": _object(
-            {
-                "status": {"enum": ["ok", "unavailable"]},
-                "version": {"type": "string", "description": "maskline's version (/healthz only)"},
-            },
-            optional=("version",),
-        ),
-    }
+    """The schemas of the replies. A reply has every field of its Struct but those that may be
+    left out (``UNSET``), and no other; a default is how the reply is built, not the client's
+    business, and is left out."""
+    types = (*REPLIES, Error)
+    _, components = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
+    structs = _structs(types)
+    for name, schema in components.items():
+        for prop in schema.get("properties", {}).values():
+            prop.pop("default", None)
+        if name in structs:
+            fields = structs[name].fields
+            schema["required"] = [f.encode_name for f in fields if not _may_be_left_out(f)]
+            schema["additionalProperties"] = False
+    return components
 
 
 def _json(schema: Schema, description: str, headers: dict[str, Schema] | None = None) -> Schema:
@@ -405,14 +226,17 @@ def _query(name: str, schema: Schema, text: str) -> Schema:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
 
 
-def _list_filters() -> list[Schema]:
+def _list_filters(windows: Windows) -> list[Schema]:
     parameters = [
         _query(name, {"type": "string"}, "Exact number, with or without '+'.")
         for name in ("first_party", "second_party", "virtual_number")
     ]
     parameters.append(_query("status", {"enum": list(STATUSES)}, "Default all; active includes in-progress."))
     time = {"type": "string", "pattern": _TIME_FILTER, "examples": ["2026-01-03 13:35"]}
-    time_text = "UTC time as YYYY-MM-DD HH:MM[:ss[.uuuuuu]]; the window spans at most 30 days."
+    time_text = (
+        f"UTC time as YYYY-MM-DD HH:MM[:ss[.uuuuuu]]; the window spans at most {windows.max_days} days;"
+        f" without one, sessions created in the last {windows.default_days} days are listed."
+    )
     for family in ("created_time", "expiry_time"):
         parameters += [_query(family + s, time, time_text) for s in _TIME_SUFFIXES]
     count = {"type": "integer", "minimum": 0, "maximum": 10**12 - 1}
@@ -435,102 +259,65 @@ def _body(name: str, required: bool) -> Schema:
     return {"required": required, "content": {"application/json": {"schema": _ref("schemas", name)}}}
 
 
-def _operation(operation_id: str, tag: str, summary: str, replies: dict[str, Schema], **extra: Any) -> Schema:
-    return {"operationId": operation_id, "tags": [tag], "summary": summary, "responses": replies, **extra}
-
-
-def _session_paths() -> dict[str, Schema]:
+def _session_operations(windows: Windows) -> dict[str, Schema]:
     def follow(operation_id: str) -> Schema:
         parameters = {"auth_id": "$request.path.auth_id", "session_uuid": "$response.body#/session_uuid"}
         return {"operationId": operation_id, "parameters": parameters}
 
     created = _json(_ref("schemas", "SessionCreated"), "Created.")
     created["links"] = {name: follow(name) for name in ("getSession", "updateSession", "expireSession")}
-    uuid = _path_parameter("session_uuid", {"type": "string"}, "Any other value than a session's is 404.")
     api = ("BadRequest", "Unauthorized")
     return {
-        f"{_API}/Session/": {
-            "parameters": [_ref("parameters", "auth_id")],
-            "post": _operation(
-                "createSession",
-                "Session",
-                "Create a session",
-                _replies({"201": created}, *api),
-                requestBody=_body("CreateSession", required=True),
-            ),
-            "get": _operation(
-                "listSessions",
-                "Session",
-                "List sessions, newest first",
-                _replies({"200": _json(_ref("schemas", "SessionPage"), "A page.")}, *api),
-                parameters=_list_filters(),
-            ),
+        "createSession": {
+            "responses": _replies({"201": created}, *api),
+            "requestBody": _body("CreateSession", required=True),
         },
-        f"{_API}/Session/{{session_uuid}}/": {
-            "parameters": [_ref("parameters", "auth_id"), uuid],
-            "get": _operation(
-                "getSession",
-                "Session",
-                "Get a session, expired ones included",
-                _replies({"200": _json(_ref("schemas", "SessionFound"), "The session.")}, "Unauthorized"),
-            ),
-            "post": _operation(
-                "updateSession",
-                "Session",
-                "Update a live session",
-                _replies({"200": _json(_ref("schemas", "SessionUpdated"), "Updated.")}, *api),
-                requestBody=_body("UpdateSession", required=False),
-            ),
-            "delete": _operation(
-                "expireSession",
-                "Session",
-                "Expire a live session (it is kept, as expired); any body is ignored",
-                _replies({"200": _json(_ref("schemas", "SessionExpired"), "Expired.")}, *api),
-            ),
+        "listSessions": {
+            "responses": _replies({"200": _json(_ref("schemas", "SessionPage"), "A page.")}, *api),
+            "parameters": _list_filters(windows),
+        },
+        "getSession": {
+            "responses": _replies(
+                {"200": _json(_ref("schemas", "SessionFound"), "The session.")}, "Unauthorized"
+            )
+        },
+        "updateSession": {
+            "responses": _replies({"200": _json(_ref("schemas", "SessionUpdated"), "Updated.")}, *api),
+            "requestBody": _body("UpdateSession", required=False),
+        },
+        "expireSession": {
+            "responses": _replies({"200": _json(_ref("schemas", "SessionExpired"), "Expired.")}, *api)
         },
     }
 
 
-def _number_paths() -> dict[str, Schema]:
-    number = _path_parameter("number", {"type": "string"}, "The number, with or without '+'.")
+def _number_operations() -> dict[str, Schema]:
     api = ("BadRequest", "Unauthorized")
     return {
-        f"{_API}/Number/": {
-            "parameters": [_ref("parameters", "auth_id")],
-            "post": _operation(
-                "addNumbers",
-                "Number",
-                "Put numbers in service (main accounts only)",
-                _replies({"201": _json(_ref("schemas", "NumbersAdded"), "Added.")}, *api, "Forbidden"),
-                requestBody=_body("AddNumbers", required=True),
+        "addNumbers": {
+            "responses": _replies(
+                {"201": _json(_ref("schemas", "NumbersAdded"), "Added.")}, *api, "Forbidden"
             ),
-            "get": _operation(
-                "listNumbers",
-                "Number",
-                "List the account's numbers",
-                _replies({"200": _json(_ref("schemas", "NumberPage"), "A page.")}, *api),
-                parameters=_paging(),
-            ),
+            "requestBody": _body("AddNumbers", required=True),
         },
-        f"{_API}/Number/{{number}}/": {
-            "parameters": [_ref("parameters", "auth_id"), number],
-            "get": _operation(
-                "getNumber",
-                "Number",
-                "Get a number",
-                _replies({"200": _json(_ref("schemas", "NumberFound"), "The number.")}, "Unauthorized"),
-            ),
-            "delete": _operation(
-                "retireNumber",
-                "Number",
-                "Retire a number: no new sessions; live ones keep it (main accounts only)",
-                _replies({"200": _json(_ref("schemas", "NumberRetired"), "Retired.")}, *api, "Forbidden"),
-            ),
+        "listNumbers": {
+            "responses": _replies({"200": _json(_ref("schemas", "NumberPage"), "A page.")}, *api),
+            "parameters": _paging(),
+        },
+        "getNumber": {
+            "responses": _replies(
+                {"200": _json(_ref("schemas", "NumberFound"), "The number.")}, "Unauthorized"
+            )
+        },
+        "retireNumber": {
+            "responses": _replies(
+                {"200": _json(_ref("schemas", "NumberRetired"), "Retired.")}, *api, "Forbidden"
+            )
         },
     }
 
 
-def _webhook_paths() -> dict[str, Schema]:
+def _webhook_operations() -> dict[str, Schema]:
     def text(description: str) -> Schema:
         return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
 
@@ -552,37 +339,24 @@ def _webhook_paths() -> dict[str, Schema]:
         "additionalProperties": {"type": "string"},
         "description": "The carrier's call fields (CallUUID or CallSid, From, To, Digits, DialAction, ...).",
     }
-    signed = [{"plivoSignature": [], "plivoNonce": []}, {"twilioSignature": []}]
-    query = [
-        _query(name, {"type": "string"}, "Set by maskline in the URLs it hands the carrier.")
-        for name in ("call", "session", "party")
-    ]
-
-    def operation(operation_id: str, **extra: Any) -> Schema:
-        summary = "A carrier's request about a call (POST, or GET as Plivo may be set up to)"
-        return _operation(operation_id, "Webhooks", summary, _replies(replies), security=signed, **extra)
-
-    carrier = _path_parameter("carrier", {"enum": ["plivo", "twilio"]}, "The carrier.")
-    account = _path_parameter("auth_id", {"type": "string"}, "The maskline account the carrier serves.")
-    action = _path_parameter(
-        "action",
-        {"type": "string"},
-        "answer, hangup (Plivo) or voice, status (Twilio), pin, dial-status, recording,"
-        " callee-prompt; any other is acknowledged with an empty document.",
-    )
+    common = {
+        "responses": _replies(replies),
+        "security": [{"plivoSignature": [], "plivoNonce": []}, {"twilioSignature": []}],
+        "parameters": [
+            _query(name, {"type": "string"}, "Set by maskline in the URLs it hands the carrier.")
+            for name in ("call", "session", "party")
+        ],
+    }
     return {
-        "/webhooks/{carrier}/{auth_id}/{action}": {
-            "parameters": [carrier, account, action, *query],
-            "post": operation(
-                "carrierWebhook",
-                requestBody={"content": {"application/x-www-form-urlencoded": {"schema": form}}},
-            ),
-            "get": operation("carrierWebhookGet"),
-        }
+        "carrierWebhook": {
+            **common,
+            "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": form}}},
+        },
+        "carrierWebhookGet": common,
     }
 
 
-def _sip_paths() -> dict[str, Schema]:
+def _sip_operations() -> dict[str, Schema]:
     string, integer = {"type": "string"}, {"type": "integer"}
     forbidden = _error("Neither the secret nor an allowed source address.")
     call = {"callid": string, "from": string, "to": string}
@@ -611,111 +385,125 @@ def _sip_paths() -> dict[str, Schema]:
     query = [
         _query(name, {"type": "string"}, "The call's " + name + ".") for name in ("callid", "from", "to")
     ]
-
-    def route(operation_id: str, **extra: Any) -> Schema:
-        summary = "Whom a new SIP call goes to (asked by the SIP proxy)"
-        return _operation(operation_id, "SIP", summary, route_replies, security=security, **extra)
-
     event_body = {
         "type": "object",
         "properties": {"event": {"enum": ["answered", "ended"]}, **call},
         "description": "Values of other types are taken as their text.",
     }
     return {
-        "/sip/route": {
-            "get": route("sipRoute", parameters=query),
-            "post": route(
-                "sipRoutePost",
-                requestBody={"content": {"application/json": {"schema": route_body}}},
-            ),
+        "sipRoute": {"responses": route_replies, "security": security, "parameters": query},
+        "sipRoutePost": {
+            "responses": route_replies,
+            "security": security,
+            "requestBody": {"content": {"application/json": {"schema": route_body}}},
         },
-        "/sip/event": {
-            "post": _operation(
-                "sipEvent",
-                "SIP",
-                "The callee answered, or the call ended (told by the SIP proxy)",
-                _replies(
-                    {
-                        "200": _json(_object({"ok": {"const": True}}), "Noted."),
-                        "400": _error("No callid, or an event other than answered or ended."),
-                        "403": forbidden,
-                    }
-                ),
-                security=security,
-                requestBody={"content": {"application/json": {"schema": event_body}}},
-            )
+        "sipEvent": {
+            "responses": _replies(
+                {
+                    "200": _json(_object({"ok": {"const": True}}), "Noted."),
+                    "400": _error("No callid, or an event other than answered or ended."),
+                    "403": forbidden,
+                }
+            ),
+            "security": security,
+            "requestBody": {"content": {"application/json": {"schema": event_body}}},
         },
     }
 
 
-def _operator_paths() -> dict[str, Schema]:
+def _operator_operations() -> dict[str, Schema]:
     health = _ref("schemas", "Health")
     metrics_text = {"text/plain": {"schema": {"type": "string"}}}
     return {
-        "/healthz": {
-            "get": _operation(
-                "healthz",
-                "Operator",
-                "The process answers, and says its version",
-                _replies({"200": _json(health, 'Alive: {"status": "ok", "version": "X.Y.Z"}.')}),
-                security=[],
-            )
+        "healthz": {
+            "responses": _replies({"200": _json(health, 'Alive: {"status": "ok", "version": "X.Y.Z"}.')}),
+            "security": [],
         },
-        "/readyz": {
-            "get": _operation(
-                "readyz",
-                "Operator",
-                "The process can reach its database",
-                {
-                    "200": _json(health, "Ready."),
-                    "503": _json(
-                        {"anyOf": [health, _ref("schemas", "Error")]},
-                        'The database cannot be reached ({"status": "unavailable"}), or the process is'
-                        " overloaded (an error).",
-                        {
-                            "Retry-After": {
-                                "description": "Only when overloaded.",
-                                "schema": {"type": "string"},
-                            }
-                        },
-                    ),
-                },
-                security=[],
-            )
-        },
-        "/metrics": {
-            "get": _operation(
-                "metrics",
-                "Operator",
-                "Prometheus metrics: counters, live sessions, pool capacity plans",
-                _replies(
-                    {
-                        "200": {"description": "Prometheus text format.", "content": metrics_text},
-                        "403": {
-                            "description": "Without MASKLINE_METRICS_TOKEN configured, only loopback"
-                            " clients are answered; with it, only requests bearing it.",
-                            "content": metrics_text,
-                        },
-                    }
+        "readyz": {
+            "responses": {
+                "200": _json(health, "Ready."),
+                "503": _json(
+                    {"anyOf": [health, _ref("schemas", "Error")]},
+                    'The database cannot be reached ({"status": "unavailable"}), or the process is'
+                    " overloaded (an error).",
+                    {"Retry-After": {"description": "Only when overloaded.", "schema": {"type": "string"}}},
                 ),
-                security=[{"metricsToken": []}, {}],
-            )
+            },
+            "security": [],
         },
-        "/openapi.json": {
-            "get": _operation(
-                "openapi",
-                "Operator",
-                "This document",
-                _replies({"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")}),
-                security=[],
-            )
+        "metrics": {
+            "responses": _replies(
+                {
+                    "200": {"description": "Prometheus text format.", "content": metrics_text},
+                    "403": {
+                        "description": "Without MASKLINE_METRICS_TOKEN configured, only loopback"
+                        " clients are answered; with it, only requests bearing it.",
+                        "content": metrics_text,
+                    },
+                }
+            ),
+            "security": [{"metricsToken": []}, {}],
+        },
+        "openapi": {
+            "responses": _replies({"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")}),
+            "security": [],
         },
     }
 
 
-def document() -> dict[str, Any]:
-    """The whole OpenAPI document."""
-    paths = {**_session_paths(), **_number_paths(), **_webhook_paths(), **_sip_paths(), **_operator_paths()}
+def _path_parameters(route: Route) -> list[Schema]:
+    """The documented parameters of a route's template."""
+    if route.api:
+        documented = {
+            "auth_id": _ref("parameters", "auth_id"),
+            "session_uuid": _path_parameter(
+                "session_uuid", {"type": "string"}, "Any other value than a session's is 404."
+            ),
+            "number": _path_parameter("number", {"type": "string"}, "The number, with or without '+'."),
+        }
+    else:
+        documented = {
+            "carrier": _path_parameter("carrier", {"enum": ["plivo", "twilio"]}, "The carrier."),
+            "auth_id": _path_parameter(
+                "auth_id", {"type": "string"}, "The maskline account the carrier serves."
+            ),
+            "action": _path_parameter(
+                "action",
+                {"type": "string"},
+                "answer, hangup (Plivo) or voice, status (Twilio), pin, dial-status, recording,"
+                " callee-prompt; any other is acknowledged with an empty document.",
+            ),
+        }
+    return [documented[name] for name in route.parameters]
+
+
+def _paths(config: Config) -> dict[str, Schema]:
+    """Every route of the route table, each operation with what the document says of it."""
+    details = {
+        **_session_operations(config.windows),
+        **_number_operations(),
+        **_webhook_operations(),
+        **_sip_operations(),
+        **_operator_operations(),
+    }
+    paths: dict[str, Schema] = {}
+    for route in ROUTES:
+        item: Schema = {"parameters": _path_parameters(route)} if route.parameters else {}
+        for op in route.operations:
+            item[op.method.lower()] = {
+                "operationId": op.operation_id,
+                "tags": [route.tag],
+                "summary": op.summary,
+                **details.pop(op.operation_id),
+            }
+        paths[route.path] = item
+    assert not details, f"documented operations that no route has: {sorted(details)}"
+    return paths
+
+
+def document(config: Config) -> dict[str, Any]:
+    """The whole OpenAPI document, of a server running with ``config``."""
+    paths = _paths(config)
     auth_id = _path_parameter(
         "auth_id", {"type": "string"}, "MA or SA and 18 letters or digits: the caller's own id, else 401."
     )
@@ -763,17 +551,21 @@ def document() -> dict[str, Any]:
                 },
             },
             "parameters": {"auth_id": auth_id},
-            "schemas": {**_request_schemas(), **_reply_schemas()},
+            "schemas": {**_request_schemas(config.defaults), **_reply_schemas()},
             "responses": _error_replies(),
         },
     }
 
 
-@functools.cache
-def _served() -> bytes:
-    return msgspec.json.encode(document())
+class OpenApi:
+    """``GET /openapi.json``: the document, to anyone (it holds no secret). It is built once, the
+    first time it is asked for, from the running configuration."""
 
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._served: bytes | None = None
 
-async def openapi(request: Request) -> Response:
-    """``GET /openapi.json``: the document, to anyone (it holds no secret)."""
-    return Response(_served(), media_type="application/json")
+    async def endpoint(self, request: Request) -> Response:
+        if self._served is None:
+            self._served = msgspec.json.encode(document(self._config))
+        return Response(self._served, media_type="application/json")

@@ -1,111 +1,303 @@
-"""Wire shapes of sessions and numbers (contract §7)."""
+"""Wire shapes of the replies (contract §7), written once: each reply is a ``msgspec.Struct``
+whose fields, in their order, are the keys of the JSON object the client gets, and whose JSON
+Schema (``msgspec.json.schema_components``) is the reply's schema in the OpenAPI document.
+
+A field that may be left out of a reply is typed ``... | UnsetType`` and defaults to ``UNSET``;
+``None`` is JSON ``null``. Amounts are typed ``float`` (a number, as Plivo bills) and are the
+integer 0, which JSON shows as ``0``, as Plivo's fixtures do.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from maskline.domain import model
 from maskline.domain.calls import Call
-from maskline.domain.model import Number, Session
+from maskline.domain.listing import MAX_LIMIT
+from maskline.domain.model import NumberState, SessionStatus
+from maskline.domain.params import PARAMS, Choice
 from maskline.domain.phone import digits
 from maskline.domain.timefmt import format_time
+from maskline.http.wire import ApiReply
+
+_TIME = "[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} \\+0000 UTC"
+Digits = Annotated[str, Meta(pattern="^[0-9]*$", description="A number without '+'.")]
+Timestamp = Annotated[str, Meta(pattern=f"^{_TIME}$", examples=["2026-01-03 13:35:51 +0000 UTC"])]
+TimestampOrEmpty = Annotated[str, Meta(pattern=f"^({_TIME})?$", description="A timestamp, or '' for none.")]
+Uuid = Annotated[str, Meta(extra_json_schema={"format": "uuid"})]
+Count = Annotated[int, Meta(ge=0)]
 
 
+def _words(name: str) -> Any:
+    """A string that is one of the words a parameter of the table takes."""
+    (reader,) = (p.read for p in PARAMS if p.name == name)
+    assert isinstance(reader, Choice)
+    return Annotated[str, Meta(extra_json_schema={"enum": list(reader.words)})]
+
+
+Method = _words("callback_method")
+FileFormat = _words("record_file_format")
+
+
+class Interaction(Struct, kw_only=True):
+    """One call of a session (contract §7.8)."""
+
+    start_time: Timestamp
+    end_time: TimestampOrEmpty
+    type: Literal["call"] = "call"
+    total_call_amount: float = 0
+    call_billed_duration: int
+    recording_resource_url: str | None
+    auth_id: str
+    total_call_count: Annotated[int, Meta(ge=1, le=2)]
+    duration: float
+    first_party_resource_url: str | UnsetType = UNSET
+    first_party_status: str | UnsetType = UNSET
+    second_party_resource_url: str | UnsetType = UNSET
+    second_party_status: str | UnsetType = UNSET
+
+
+class Session(Struct, kw_only=True):
+    """A session (contract §7.7)."""
+
+    session_uuid: Uuid
+    first_party: Digits
+    second_party: Digits
+    virtual_number: Digits
+    status: SessionStatus
+    initiate_call_to_first_party: bool
+    callback_url: str
+    callback_method: Method
+    created_time: Timestamp
+    modified_time: Timestamp
+    expiry_time: Timestamp
+    duration: int
+    amount: float = 0
+    call_time_limit: int
+    ring_timeout: int
+    first_party_play_url: str
+    second_party_play_url: str
+    record: bool
+    record_file_format: FileFormat
+    recording_callback_url: str
+    recording_callback_method: Method
+    interaction: list[Interaction] | None
+    total_call_amount: float = 0
+    total_call_count: int
+    total_call_billed_duration: int
+    total_session_amount: float = 0
+    last_interaction_time: TimestampOrEmpty
+    is_pin_authentication_required: bool
+    generate_pin: bool | None
+    generate_pin_length: int | None
+    first_party_pin: str | None
+    second_party_pin: str | None
+    pin_prompt_play: str | None
+    pin_retry: int | None
+    pin_retry_wait: int | None
+    incorrect_pin_play: str | None
+    unknown_caller_play: str
+    create_session_with_single_party: bool
+    virtual_number_cooloff_period: int
+    force_pin_authentication: bool
+    subaccount: Annotated[str, Meta(description="Only on sessions of a subaccount.")] | UnsetType = UNSET
+
+
+# A session in a list: the same fields and resource_uri, in alphabetical order, as in Plivo's
+# fixtures (contract §7.6).
+ListedSession = msgspec.defstruct(
+    "ListedSession",
+    sorted(
+        [(f.name, f.type, f.default) for f in msgspec.structs.fields(Session)]
+        + [("resource_uri", str, msgspec.NODEFAULT)]
+    ),
+    kw_only=True,
+    module=__name__,
+)
+
+
+class Number(Struct):
+    """A number of the pool."""
+
+    number: Digits
+    country: str
+    subaccount: Annotated[str, Meta(description="'' for the main account's own pool.")]
+    status: NumberState
+    live_session_count: Count
+    added_time: Timestamp
+    resource_uri: str
+
+
+class PageMeta(Struct):
+    limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)]
+    next: str | None
+    offset: Count
+    previous: str | None
+    total_count: Count
+
+
+T = TypeVar("T")
+
+
+class Page(Struct, Generic[T]):
+    meta: PageMeta
+    objects: list[T]
+
+
+# -- the replies --------------------------------------------------------------------------------
+class SessionCreated(ApiReply, kw_only=True):
+    session_uuid: Uuid
+    virtual_number: Annotated[str, Meta(pattern="^\\+[0-9]+$")]
+    message: Literal["Session created"] = "Session created"
+    session: Session
+
+
+class SessionFound(ApiReply, kw_only=True):
+    response: Session
+
+
+class SessionUpdated(ApiReply, kw_only=True):
+    message: Literal["Session updated"] = "Session updated"
+    session: Session
+
+
+class SessionExpired(ApiReply, kw_only=True):
+    message: Literal["Session expired"] = "Session expired"
+
+
+class SessionPage(ApiReply, kw_only=True):
+    response: Page[ListedSession]  # type: ignore[valid-type]
+
+
+class NumbersAdded(ApiReply, kw_only=True):
+    message: Literal["Numbers added"] = "Numbers added"
+    numbers: list[Number]
+
+
+class NumberFound(ApiReply, kw_only=True):
+    response: Number
+
+
+class NumberRetired(ApiReply, kw_only=True):
+    message: Literal["Number retired"] = "Number retired"
+
+
+class NumberPage(ApiReply, kw_only=True):
+    response: Page[Number]
+
+
+class Health(Struct, omit_defaults=True):
+    status: Literal["ok", "unavailable"]
+    version: Annotated[str, Meta(description="maskline's version (/healthz only)")] | UnsetType = UNSET
+
+
+# Every reply of the Masking API and the operator's endpoints, for the OpenAPI document.
+REPLIES: tuple[type[Struct], ...] = (
+    SessionCreated,
+    SessionFound,
+    SessionUpdated,
+    SessionExpired,
+    SessionPage,
+    NumbersAdded,
+    NumberFound,
+    NumberRetired,
+    NumberPage,
+    Health,
+)
+
+
+# -- from the model -----------------------------------------------------------------------------
 def session_uri(auth_id: str, session_uuid: str) -> str:
     return f"/v1/Account/{auth_id}/Masking/Session/{session_uuid}/"
 
 
-def session_object(session: Session, now: int) -> dict[str, Any]:
+def session_object(session: model.Session, now: int) -> Session:
     s = session.settings
-    body: dict[str, Any] = {
-        "session_uuid": session.uuid,
-        "first_party": digits(session.first_party),
-        "second_party": digits(session.second_party),
-        "virtual_number": digits(session.virtual_number),
-        "status": session.status(now).value,
-        "initiate_call_to_first_party": s.initiate_call_to_first_party,
-        "callback_url": s.callback_url,
-        "callback_method": s.callback_method,
-        "created_time": format_time(session.created),
-        "modified_time": format_time(session.modified),
-        "expiry_time": format_time(session.expiry),
-        "duration": session.duration,
-        "amount": 0,
-        "call_time_limit": s.call_time_limit,
-        "ring_timeout": s.ring_timeout,
-        "first_party_play_url": s.first_party_play_url,
-        "second_party_play_url": s.second_party_play_url,
-        "record": s.record,
-        "record_file_format": s.record_file_format,
-        "recording_callback_url": s.recording_callback_url,
-        "recording_callback_method": s.recording_callback_method,
-        "interaction": (
+    return Session(
+        session_uuid=session.uuid,
+        first_party=digits(session.first_party),
+        second_party=digits(session.second_party),
+        virtual_number=digits(session.virtual_number),
+        status=session.status(now),
+        initiate_call_to_first_party=s.initiate_call_to_first_party,
+        callback_url=s.callback_url,
+        callback_method=s.callback_method,
+        created_time=format_time(session.created),
+        modified_time=format_time(session.modified),
+        expiry_time=format_time(session.expiry),
+        duration=session.duration,
+        call_time_limit=s.call_time_limit,
+        ring_timeout=s.ring_timeout,
+        first_party_play_url=s.first_party_play_url,
+        second_party_play_url=s.second_party_play_url,
+        record=s.record,
+        record_file_format=s.record_file_format,
+        recording_callback_url=s.recording_callback_url,
+        recording_callback_method=s.recording_callback_method,
+        interaction=(
             None if session.interactions is None else [interaction_object(c) for c in session.interactions]
         ),
-        "total_call_amount": 0,
-        "total_call_count": session.total_call_count,
-        "total_call_billed_duration": session.total_call_billed_duration,
-        "total_session_amount": 0,
-        "last_interaction_time": (
+        total_call_count=session.total_call_count,
+        total_call_billed_duration=session.total_call_billed_duration,
+        last_interaction_time=(
             format_time(session.last_interaction) if session.last_interaction is not None else ""
         ),
-        "is_pin_authentication_required": s.is_pin_authentication_required,
-        "generate_pin": s.generate_pin,
-        "generate_pin_length": s.generate_pin_length,
-        "first_party_pin": s.first_party_pin,
-        "second_party_pin": s.second_party_pin,
-        "pin_prompt_play": s.pin_prompt_play,
-        "pin_retry": s.pin_retry,
-        "pin_retry_wait": s.pin_retry_wait,
-        "incorrect_pin_play": s.incorrect_pin_play,
-        "unknown_caller_play": s.unknown_caller_play,
-        "create_session_with_single_party": s.create_session_with_single_party,
-        "virtual_number_cooloff_period": s.virtual_number_cooloff_period,
-        "force_pin_authentication": s.force_pin_authentication,
-    }
-    if session.account_id != session.main_id:
-        body["subaccount"] = session.account_id
-    return body
+        is_pin_authentication_required=s.is_pin_authentication_required,
+        generate_pin=s.generate_pin,
+        generate_pin_length=s.generate_pin_length,
+        first_party_pin=s.first_party_pin,
+        second_party_pin=s.second_party_pin,
+        pin_prompt_play=s.pin_prompt_play,
+        pin_retry=s.pin_retry,
+        pin_retry_wait=s.pin_retry_wait,
+        incorrect_pin_play=s.incorrect_pin_play,
+        unknown_caller_play=s.unknown_caller_play,
+        create_session_with_single_party=s.create_session_with_single_party,
+        virtual_number_cooloff_period=s.virtual_number_cooloff_period,
+        force_pin_authentication=s.force_pin_authentication,
+        subaccount=session.account_id if session.account_id != session.main_id else UNSET,
+    )
 
 
-def interaction_object(call: Call) -> dict[str, Any]:
+def list_object(session: model.Session, now: int, auth_id: str) -> Any:
+    fields = msgspec.structs.asdict(session_object(session, now))
+    return ListedSession(**fields, resource_uri=session_uri(auth_id, session.uuid))
+
+
+def interaction_object(call: Call) -> Interaction:
     """One call of a session (contract §7.8)."""
-    body: dict[str, Any] = {
-        "start_time": format_time(call.started),
-        "end_time": format_time(call.ended) if call.ended is not None else "",
-        "type": "call",
-        "total_call_amount": 0,
-        "call_billed_duration": call.billed,
-        "recording_resource_url": call.recording_url or None,
-        "auth_id": call.account_id,
-        "total_call_count": call.legs,
-        "duration": call.duration,
-    }
+    interaction = Interaction(
+        start_time=format_time(call.started),
+        end_time=format_time(call.ended) if call.ended is not None else "",
+        call_billed_duration=call.billed,
+        recording_resource_url=call.recording_url or None,
+        auth_id=call.account_id,
+        total_call_count=call.legs,
+        duration=call.duration,
+    )
     if call.first_party_leg:
-        body["first_party_resource_url"] = call.first_party_leg
-        body["first_party_status"] = call.first_party_status
+        interaction.first_party_resource_url = call.first_party_leg
+        interaction.first_party_status = call.first_party_status
     if call.second_party_leg:
-        body["second_party_resource_url"] = call.second_party_leg
-        body["second_party_status"] = call.second_party_status
-    return body
-
-
-def list_object(session: Session, now: int, auth_id: str) -> dict[str, Any]:
-    body = session_object(session, now)
-    body["resource_uri"] = session_uri(auth_id, session.uuid)
-    return dict(sorted(body.items()))
+        interaction.second_party_resource_url = call.second_party_leg
+        interaction.second_party_status = call.second_party_status
+    return interaction
 
 
 def number_uri(auth_id: str, number: str) -> str:
     return f"/v1/Account/{auth_id}/Masking/Number/{digits(number)}/"
 
 
-def number_object(number: Number, auth_id: str) -> dict[str, Any]:
-    return {
-        "number": digits(number.number),
-        "country": number.country,
-        "subaccount": number.pool_id if number.pool_id != number.main_id else "",
-        "status": number.state.value,
-        "live_session_count": number.live_sessions,
-        "added_time": format_time(number.added),
-        "resource_uri": number_uri(auth_id, number.number),
-    }
+def number_object(number: model.Number, auth_id: str) -> Number:
+    return Number(
+        number=digits(number.number),
+        country=number.country,
+        subaccount=number.pool_id if number.pool_id != number.main_id else "",
+        status=number.state,
+        live_session_count=number.live_sessions,
+        added_time=format_time(number.added),
+        resource_uri=number_uri(auth_id, number.number),
+    )

@@ -21,16 +21,17 @@ from starlette.responses import Response
 
 from maskline import telemetry
 from maskline.domain import errors
+from maskline.domain.call_transitions import LegProgress
 from maskline.domain.calls import usable_call_id
 from maskline.domain.params import JSON_ERRORS
 from maskline.domain.ports import StoreUnavailable
 from maskline.domain.routing import NO_SESSION, Bridge, Decision, Reject
 from maskline.http.wire import JsonReply, error_reply, trusted
-from maskline.service.calls import CallService, LegStatus
+from maskline.service.calls import CallService
 
 log = logging.getLogger("maskline.sip")
 _encode = msgspec.json.Encoder().encode
-EVENTS = {"answered": LegStatus.ANSWERED, "ended": LegStatus.ENDED}
+EVENTS = {"answered": LegProgress.ANSWERED, "ended": LegProgress.ENDED}
 
 
 def _json(body: dict[str, object], status: int = 200) -> Response:
@@ -63,7 +64,7 @@ class SipEndpoints:
 
     async def route(self, request: Request) -> Response:
         if not self._allowed(request):
-            return error_reply(errors.proxy_only())
+            return error_reply(errors.ProxyOnly())
         params = await self._params(request)
         call_id = params.get("callid", "")
         try:
@@ -74,10 +75,10 @@ class SipEndpoints:
                 )
         except StoreUnavailable as error:
             telemetry.OUTAGE.refused(error)
-            return error_reply(errors.cannot_route())
+            return error_reply(errors.CannotRoute())
         except Exception:
             log.exception("SIP routing failed")
-            return error_reply(errors.cannot_route())
+            return error_reply(errors.CannotRoute())
         if isinstance(decision, Bridge):
             settings = decision.session.settings
             return _json(
@@ -94,16 +95,16 @@ class SipEndpoints:
 
     async def event(self, request: Request) -> Response:
         if not self._allowed(request):
-            return error_reply(errors.proxy_only())
+            return error_reply(errors.ProxyOnly())
         params = await self._params(request)
         status = EVENTS.get(params.get("event", ""))
         if status is None or not usable_call_id(params.get("callid", "")):
-            return error_reply(errors.bad_sip_event())
+            return error_reply(errors.BadSipEvent())
         try:
             await self._calls().sip_progress(params["callid"], params.get("to", ""), status)
         except StoreUnavailable:
             raise  # the application's handler answers it
         except Exception:
             log.exception("SIP event failed")
-            return error_reply(errors.internal_error())
+            return error_reply(errors.InternalError())
         return _json({"ok": True})

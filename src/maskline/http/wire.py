@@ -11,9 +11,10 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
 
 import msgspec
+from msgspec import Meta
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -56,13 +57,26 @@ class JsonReply(Response):
         self.raw_headers = [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
 
 
-def reply(body: dict[str, Any], status: int = 200) -> Response:
-    """A JSON reply; ``api_id`` comes first, as in Plivo's responses."""
-    return JsonReply(_encode({"api_id": api_id(), **body}), status)
+class ApiReply(msgspec.Struct, kw_only=True):
+    """A reply of the API: ``api_id`` first, as in Plivo's responses, then the reply's fields."""
+
+    api_id: Annotated[
+        str, Meta(description="A new id for every request.", extra_json_schema={"format": "uuid"})
+    ] = msgspec.field(default_factory=api_id)
+
+
+class Error(ApiReply, kw_only=True):
+    """Every error of the API (contract §8.1)."""
+
+    error: str
+
+
+def reply(body: ApiReply, status: int = 200) -> Response:
+    return JsonReply(_encode(body), status)
 
 
 def error_reply(error: MaskingError) -> Response:
-    response = reply({"error": error.message}, error.status)
+    response = reply(Error(error=error.message), error.status)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="maskline"'
     if error.retry_after is not None:
@@ -74,7 +88,7 @@ def unavailable(error: StoreUnavailable) -> Response:
     """The answer while the database cannot be reached: 503 with ``Retry-After``, counted in the
     outage's log line instead of a traceback of its own."""
     telemetry.OUTAGE.refused(error)
-    return error_reply(errors.unavailable())
+    return error_reply(errors.Unavailable())
 
 
 _SLASHES = re.compile(r"/{2,}")
@@ -98,14 +112,14 @@ async def authenticate(request: Request, authenticator: Authenticator) -> Accoun
     """The account of the request's Basic credentials; it must be the one named in the path."""
     account = await authenticator.authenticate_basic(header(request, b"authorization"))
     if account.auth_id != request.path_params.get("auth_id"):
-        raise errors.authentication_failed()
+        raise errors.AuthenticationFailed()
     return account
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     body = await read_bounded(request, limit)
     if body is None:
-        raise errors.body_too_large(limit)
+        raise errors.BodyTooLarge(limit)
     return body
 
 
@@ -137,7 +151,7 @@ def trusted(request: Request, presented: str, secret: str, networks: Networks) -
 
 def too_many(wait: float, reason: str) -> Response:
     telemetry.RATE_LIMITED.labels(reason).inc()
-    response = error_reply(errors.too_many_requests())
+    response = error_reply(errors.TooManyRequests())
     response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
     return response
 
@@ -161,7 +175,7 @@ def resource(
                     return too_many(wait, "authentication")
             try:
                 account = await authenticate(request, authenticator())
-            except MaskingError:
+            except errors.AuthenticationFailed:
                 if failures is not None:
                     failures.take(address, now)
                 raise
@@ -169,7 +183,7 @@ def resource(
                 return too_many(wait, "account")
             handler = methods.get(request.method)
             if handler is None:
-                response = error_reply(errors.method_not_allowed())
+                response = error_reply(errors.MethodNotAllowed())
                 response.headers["Allow"] = allowed
                 return response
             return await handler(request, account)
@@ -181,6 +195,6 @@ def resource(
             return Response(status_code=CLIENT_GONE)
         except Exception:
             log.exception("unexpected failure on %s %s", request.method, request.scope.get(ROUTE, ("?",))[0])
-            return error_reply(errors.internal_error())
+            return error_reply(errors.InternalError())
 
     return endpoint

@@ -50,12 +50,12 @@ async def create_account(
     if parent_id is not None:
         parent = await store.get_account(parent_id)
         if parent is None:
-            raise errors.account_not_found(parent_id)
+            raise errors.AccountNotFound(parent_id)
         if parent[0].is_subaccount:
-            raise errors.parent_not_main(parent_id)
+            raise errors.ParentNotMain(parent_id)
     auth_id = auth_id or new_auth_id(parent_id is not None)
     if not AUTH_ID.fullmatch(auth_id) or auth_id.startswith("SA") != (parent_id is not None):
-        raise errors.invalid_auth_id(auth_id)
+        raise errors.InvalidAuthId(auth_id)
     token = _new_token(auth_token)
     account = Account(auth_id, parent_id)
     await store.create_account(account, hash_token(token), now)
@@ -65,7 +65,7 @@ async def create_account(
 def _new_token(chosen: str | None) -> str:
     token = chosen or secrets.token_urlsafe(30)
     if not (8 <= len(token) <= 128 and token.isprintable() and token.isascii()):
-        raise errors.weak_token()
+        raise errors.WeakToken()
     return token
 
 
@@ -74,7 +74,7 @@ async def rotate_token(store: AccountStore, auth_id: str) -> str:
     by every server process (``Authenticator`` checks the stored hash on each request)."""
     token = _new_token(None)
     if not await store.replace_token(auth_id, hash_token(token)):
-        raise errors.account_not_found(auth_id)
+        raise errors.AccountNotFound(auth_id)
     return token
 
 
@@ -96,7 +96,7 @@ class Authenticator:
     async def _verify(self, auth_id: str, token: str) -> tuple[Account, str]:
         found = await self._store.get_account(auth_id) if AUTH_ID.fullmatch(auth_id) else None
         if found is None or not verify_token(token, found[1]):
-            raise errors.authentication_failed()
+            raise errors.AuthenticationFailed()
         return found
 
     async def authenticate_basic(self, header: str) -> Account:
@@ -110,14 +110,14 @@ class Authenticator:
             del self._headers[header]  # the token was rotated (or the account is gone)
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic":
-            raise errors.authentication_failed()
+            raise errors.AuthenticationFailed()
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            raise errors.authentication_failed() from None
+            raise errors.AuthenticationFailed() from None
         auth_id, separator, token = decoded.partition(":")
         if not separator:
-            raise errors.authentication_failed()
+            raise errors.AuthenticationFailed()
         account, verified = await self._verify(auth_id, token)
         if len(self._headers) >= self._REMEMBERED:
             self._headers.clear()

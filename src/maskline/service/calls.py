@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
-from dataclasses import replace
 from urllib.parse import urlencode
 
 from maskline.domain import errors
+from maskline.domain.call_transitions import (
+    DialledLeg,
+    HungUp,
+    LegProgress,
+    PinEntered,
+    Recorded,
+    Report,
+    Routed,
+    advance,
+    arrival,
+)
 from maskline.domain.calls import Call, CallState, Carrier, CarrierKind
-from maskline.domain.events import Event, recording_event, status_event
 from maskline.domain.model import Account, Scope, Session
 from maskline.domain.params import is_url
 from maskline.domain.phone import to_e164
@@ -27,18 +35,8 @@ from maskline.domain.routing import (
     route,
     route_pin,
 )
-from maskline.domain.timefmt import format_time
 
 log = logging.getLogger("maskline.calls")
-RECONCILE_GRACE = 300  # seconds past a call's longest possible life before it is closed
-
-
-class LegStatus(enum.StrEnum):
-    """What a carrier reports of the dialled party's leg, in carrier-neutral words."""
-
-    RINGING = "ringing"
-    ANSWERED = "answered"
-    ENDED = "ended"
 
 
 class CallService:
@@ -101,20 +99,20 @@ class CallService:
             return Reject(NO_SESSION)
         decision = Bridge(session, session.second_party, caller_is_first=True)
         if await self._store.get_call(carrier.account_id, call_id) is None:
-            call = Call(
-                carrier.account_id, call_id, session.virtual_number, session.first_party, now, CallState.PIN,
-                a_leg=carrier.leg_url(call_id), a_status="in-progress",
+            call = arrival(
+                carrier.account_id, call_id, session.virtual_number, session.first_party,
+                carrier.leg_url(call_id), now,
             )  # fmt: skip
-            await self._advance(call, None, decision, now)
+            await self._apply(call, Routed(decision), now, new=True)
         return decision
 
     async def set_carrier(
         self, account: Account, kind: CarrierKind, auth_token: str, public_url: str, carrier_auth_id: str
     ) -> Carrier:
         if not is_url(public_url):
-            raise errors.not_url("public_url")
+            raise errors.NotUrl("public_url")
         if not auth_token:
-            raise errors.missing("auth_token")
+            raise errors.Missing("auth_token")
         carrier = Carrier(account.auth_id, kind, auth_token, carrier_auth_id, public_url.rstrip("/"))
         await self._accounts.set_carrier(carrier)
         return carrier
@@ -133,17 +131,10 @@ class CallService:
                 return PromptPin(prompted, existing.pin_attempts)
         decision = route(caller, await self._sessions.number_view(caller, number, _scope(carrier), now))
         if existing is None:
-            call = Call(
-                carrier.account_id,
-                call_id,
-                number,
-                caller or caller_raw[:20],
-                now,
-                CallState.PIN,
-                a_leg=carrier.leg_url(call_id),
-                a_status="in-progress",
+            call = arrival(
+                carrier.account_id, call_id, number, caller or caller_raw[:20], carrier.leg_url(call_id), now
             )
-            await self._advance(call, None, decision, now)
+            await self._apply(call, Routed(decision), now, new=True)
         return decision
 
     # -- SIP mode: a proxy asks how to route each new call, then reports how it went ---------
@@ -174,50 +165,21 @@ class CallService:
             return Reject(SESSION_EXPIRED, "session expired")
         return decision
 
-    async def sip_progress(self, call_id: str, number_raw: str, status: LegStatus) -> None:
+    async def sip_progress(self, call_id: str, number_raw: str, progress: LegProgress) -> None:
         """The proxy's report on a SIP call: the callee answered, or the call is over."""
         carrier = await self._sip_carrier(to_e164(number_raw))
         if carrier is None:
             return
-        await self.leg(carrier, call_id, f"{call_id};callee", status)  # the proxy's leg to the callee
-        if status is LegStatus.ENDED:
+        await self.leg(carrier, call_id, f"{call_id};callee", progress)  # the proxy's leg to the callee
+        if progress is LegProgress.ENDED:
             await self.hangup(carrier, call_id)
 
-    async def _advance(self, call: Call, before: Call | None, decision: Decision, now: int) -> None:
-        """Record what a decision does to a call, with the events it makes."""
-        counterpart = ""
-        events: list[Event | None] = []
-        if isinstance(decision, Bridge):
-            session = decision.session
-            call.state, call.session_uuid = CallState.DIALLING, session.uuid
-            call.callee, call.caller_is_first = decision.to, decision.caller_is_first
-            s = session.settings
-            call.deadline = now + s.ring_timeout + s.call_time_limit + RECONCILE_GRACE
-            if call.caller not in session.parties and session.settings.create_session_with_single_party:
-                counterpart = call.caller  # the way back for the session's own party (§11.5)
-            if before is None:
-                events.append(status_event(session, "SessionFirstPartyAnswer", now, call))
-            if decision.pin_status:
-                events.append(self._pin_event(session, call, decision.pin_status, now, call.pin_attempts))
-        elif isinstance(decision, PromptPin):
-            if before is None:
-                events.append(status_event(decision.session, "SessionFirstPartyAnswer", now, call))
-            else:
-                events.append(self._pin_event(decision.session, call, "failed", now, decision.attempt))
-            call.state, call.session_uuid = CallState.PIN, decision.session.uuid
-            call.pin_attempts = decision.attempt
-        else:
-            if before is not None and isinstance(decision, Play) and decision.session is not None:
-                events.append(self._pin_event(decision.session, call, "failed", now, call.pin_attempts + 1))
-            call.state, call.ended, call.a_status = CallState.ENDED, now, "completed"
-        await self._store.save_call(call, before, counterpart, [e for e in events if e is not None])
-
-    @staticmethod
-    def _pin_event(session: Session, call: Call, status: str, now: int, wrong: int = 0) -> Event | None:
-        return status_event(
-            session, "SessionPinAuthenticationStatus", now, call,
-            PinAuthenticationStatus=status, PinRetryCounter=wrong,
-        )  # fmt: skip
+    async def _apply(self, call: Call, report: Report, now: int, new: bool = False) -> None:
+        """Store what ``report`` makes of ``call`` (``new``: a call not stored yet) with the
+        events it announces, unless it changes nothing."""
+        step = advance(call, report, now)
+        if new or step.call != call:
+            await self._store.save_call(step.call, None if new else call, step.counterpart, step.events)
 
     async def pin(self, carrier: Carrier, call_id: str, digits: str) -> Decision:
         """The digits a caller entered at the PIN prompt."""
@@ -233,36 +195,18 @@ class CallService:
         if digits.isascii() and digits.isdigit() and 4 <= len(digits) <= 15:
             found = await self._sessions.session_by_pin(call.virtual_number, digits, _scope(carrier), now)
         decision = route_pin(digits, call.caller, prompted, found, call.pin_attempts)
-        await self._advance(call, replace(call), decision, now)
+        await self._apply(call, PinEntered(decision), now)
         return decision
 
-    async def leg(self, carrier: Carrier, call_id: str, leg_id: str, status: LegStatus) -> None:
+    async def leg(self, carrier: Carrier, call_id: str, leg_id: str, progress: LegProgress) -> None:
         """Progress of the dialled party's leg."""
         now = self._now()
         call = await self._store.get_call(carrier.account_id, call_id)
-        if call is None or call.session_uuid is None or call.state in (CallState.PIN, CallState.ENDED):
+        if call is None or not call.dialled:
             return
-        session = await self._sessions.session_by_uuid(_scope(carrier), call.session_uuid)
-        if session is None:
-            return
-        before = replace(call)
-        call.b_leg = carrier.leg_url(leg_id) or call.b_leg
-        events: list[Event | None] = []
-        if status is LegStatus.RINGING and call.b_status != "ringing":
-            call.b_status = "ringing"
-            events.append(status_event(session, "SessionSecondPartyRing", now, call))
-        elif status is LegStatus.ANSWERED and call.answered is None:
-            call.state, call.answered, call.b_status = CallState.BRIDGED, now, "in-progress"
-            events.append(status_event(session, "SessionSecondPartyAnswer", now, call))
-            if session.settings.record:
-                events.append(recording_event(session, "SessionRecordingInitiated", now, call))
-        elif status is LegStatus.ENDED and call.b_status not in ("completed", "no-answer"):
-            call.b_status = "completed" if call.answered is not None else "no-answer"
-            call.billed = now - call.answered if call.answered is not None else 0
-            figures = _figures(call, now)
-            events.append(status_event(session, "SessionSecondPartyHangup", now, call, **figures))
-        if call != before:
-            await self._store.save_call(call, before, events=[e for e in events if e])
+        session = await self._sessions.session_by_uuid(_scope(carrier), call.session_uuid or "")
+        if session is not None:
+            await self._apply(call, DialledLeg(session, progress, carrier.leg_url(leg_id)), now)
 
     async def hangup(self, carrier: Carrier, call_id: str) -> None:
         """The caller's leg ended: the interaction is over."""
@@ -281,43 +225,18 @@ class CallService:
         return len(overdue)
 
     async def _finish(self, call: Call, now: int) -> None:
-        before = replace(call)
-        call.state, call.ended, call.a_status = CallState.ENDED, now, "completed"
-        call.duration = now - call.started
-        if call.answered is not None and not call.billed:
-            call.billed = now - call.answered
-        if call.b_leg and call.b_status in ("ringing", "in-progress", ""):
-            call.b_status = "completed" if call.answered is not None else "no-answer"
-        events: list[Event | None] = []
         # The call's own link, made when it was routed within its carrier's scope.
         session = await self._sessions.session_by_uuid(None, call.session_uuid or "")
-        if session is not None and call.callee:
-            figures = _figures(call, now)
-            events += [
-                status_event(session, "SessionFirstPartyHangup", now, call, **figures),
-                status_event(session, "SessionPartiesHangup", now, call, **figures),
-            ]
-        await self._store.save_call(call, before, events=[e for e in events if e])
+        await self._apply(call, HungUp(session), now)
 
     async def recording(
         self, carrier: Carrier, call_id: str, url: str, recording_id: str = "", duration: str = ""
     ) -> None:
         call = await self._store.get_call(carrier.account_id, call_id)
-        if call is None or not url or call.recording_url == url:
+        if call is None:
             return
-        now = self._now()
-        before = replace(call)
-        call.recording_url = url
         session = await self._sessions.session_by_uuid(_scope(carrier), call.session_uuid or "")
-        event = None
-        if session is not None:
-            event = recording_event(
-                session, "SessionRecordingCompleted", now, call,
-                RecordingURL=url, RecordingResourceURL=url, RecordingUUID=recording_id,
-                RecordingDuration=duration, RecordingStartTime=format_time(call.answered or now),
-                RecordingEndTime=format_time(now),
-            )  # fmt: skip
-        await self._store.save_call(call, before, events=[event] if event else [])
+        await self._apply(call, Recorded(session, url, recording_id, duration), self._now())
 
     async def callee_prompt(self, carrier: Carrier, session_uuid: str, party: str) -> str:
         """The play URL of the dialled party of a session: ``first`` or ``second``."""
@@ -332,14 +251,3 @@ def _scope(carrier: Carrier) -> Scope:
     """What a carrier's webhooks may reach: the numbers and sessions of its account and, for a
     main account, of its subaccounts; never a parent's or a sibling's."""
     return Scope(carrier.main_id, None if carrier.account_id == carrier.main_id else carrier.account_id)
-
-
-def _figures(call: Call, now: int) -> dict[str, object]:
-    """The money and time fields of hangup events; maskline does not bill."""
-    return {
-        "Amount": "0",
-        "Duration": now - call.started,
-        "BilledDuration": call.billed,
-        "PlivoHangupCause": "NORMAL_CLEARING",
-        "PlivoHangupCauseCode": 4000,
-    }

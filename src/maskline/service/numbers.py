@@ -13,7 +13,7 @@ from maskline.domain.ports import AccountStore, Clock, NumberStore
 def parse_number(raw: object) -> str:
     e164 = to_e164(raw) if isinstance(raw, str) else None
     if e164 is None:
-        raise errors.invalid_number(str(raw)[:32])
+        raise errors.InvalidNumber(str(raw)[:32])
     return e164
 
 
@@ -37,19 +37,19 @@ class NumberService:
         takes the given pool and country for new sessions.
         """
         if account.is_subaccount:
-            raise errors.forbidden_for_subaccount()
+            raise errors.ForbiddenForSubaccount()
         if not numbers:
-            raise errors.missing("numbers")
+            raise errors.Missing("numbers")
         pool = account.auth_id
         if subaccount:
             found = await self._accounts.get_account(subaccount) if is_subaccount_id(subaccount) else None
             if found is None or found[0].parent_id != account.auth_id:
-                raise errors.invalid_subaccount()
+                raise errors.InvalidSubaccount()
             pool = subaccount
         if country is not None:
             country = country.upper()
             if not is_region(country):
-                raise errors.invalid_country(country)
+                raise errors.InvalidCountry(country)
         entries = []
         for raw in numbers:
             e164 = parse_number(raw)
@@ -65,13 +65,13 @@ class NumberService:
         e164 = to_e164(raw)
         found = await self._store.list_numbers(Scope.of(account), int(self._clock()), e164) if e164 else []
         if not found:
-            raise errors.number_not_found()
+            raise errors.NumberNotFound()
         return found[0]
 
     async def retire(self, account: Account, numbers: Sequence[object]) -> None:
         """Take numbers out of service: no new sessions; live sessions keep them until they end."""
         if account.is_subaccount:
-            raise errors.forbidden_for_subaccount()
+            raise errors.ForbiddenForSubaccount()
         if not numbers:
-            raise errors.missing("numbers")
+            raise errors.Missing("numbers")
         await self._store.retire_numbers(account.auth_id, [parse_number(n) for n in numbers])

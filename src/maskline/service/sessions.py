@@ -17,6 +17,7 @@ from maskline.domain.params import (
     Body,
     Defaults,
     apply_update,
+    canonical,
     decode_body,
     flag,
     generate_pins,
@@ -71,8 +72,8 @@ class SessionService:
         return int(self._clock())
 
     async def _subaccount_check(self, account: Account, body: Body) -> str | None:
-        """The subaccount named in ``body`` if the caller may act for it, else None."""
-        value = body.get("subaccount") or body.get("sub_account")
+        """The subaccount named in ``body`` (canonical) if the caller may act for it, else None."""
+        value = body.get("subaccount")
         if not isinstance(value, str):
             return None
         if account.is_subaccount:
@@ -83,6 +84,7 @@ class SessionService:
         return value if found is not None and found[0].parent_id == account.auth_id else None
 
     async def create(self, account: Account, body: Body) -> Session:
+        body = canonical(body)
         allowed = await self._subaccount_check(account, body)
         carrier = None
         if self._calls is not None and flag(body, "initiate_call_to_first_party"):
@@ -106,7 +108,7 @@ class SessionService:
             country = region_of(first or second)
             if country is None:
                 self._counters.allocation_refused()
-                raise errors.pool_exhausted()
+                raise errors.PoolExhausted()
         expiry = now + request.session_expiry
         session = Session(
             uuid=str(uuidlib.uuid4()),
@@ -130,9 +132,8 @@ class SessionService:
         )
         try:
             created = await self._store.insert_session(session, claim, now)
-        except errors.MaskingError as error:
-            if error == errors.pool_exhausted():
-                self._counters.allocation_refused()
+        except errors.PoolExhausted:
+            self._counters.allocation_refused()
             raise
         self._counters.session_created()
         if carrier is not None and settings.initiate_call_to_first_party and first and second:
@@ -146,7 +147,7 @@ class SessionService:
             return
         for name, url in (("recording_callback_url", recording_callback_url), ("callback_url", callback_url)):
             if url and names_private_host(url):
-                raise errors.private_callback(name)
+                raise errors.PrivateCallback(name)
 
     def _hold_until(self, session: Session) -> int:
         return hold_until(
@@ -158,10 +159,10 @@ class SessionService:
             try:
                 session_uuid = str(uuidlib.UUID(session_uuid))
             except ValueError:
-                raise errors.session_not_found() from None
+                raise errors.SessionNotFound() from None
         session = await self._store.get_session(session_uuid, Scope.of(account))
         if session is None:
-            raise errors.session_not_found()
+            raise errors.SessionNotFound()
         return session
 
     async def list(self, account: Account, params: Mapping[str, str]) -> Page:
@@ -169,7 +170,7 @@ class SessionService:
         query = parse_list(params, now, self._config.windows)
         named = {"subaccount": query.subaccount}
         if query.subaccount is not None and await self._subaccount_check(account, named) is None:
-            raise errors.invalid_subaccount()
+            raise errors.InvalidSubaccount()
         total, sessions = await self._store.list_sessions(query, Scope.of(account), now)
         return Page(query, total, sessions, now)
 
@@ -177,7 +178,7 @@ class SessionService:
         session = await self.get(account, session_uuid)
         now = self.now()
         if not session.is_live(now):
-            raise errors.session_already_expired()
+            raise errors.SessionAlreadyExpired()
         request = parse_update(decode_body(raw), session)
         self._refuse_private_callbacks(
             request.settings.get("callback_url", ""), request.settings.get("recording_callback_url", "")
@@ -189,17 +190,17 @@ class SessionService:
         added = {key: fields.get(key, "first_party") for key in after if key not in before}
         released = tuple(key for key in before if key not in after)
         if not await self._store.save_session(updated, self._hold_until(updated), now, added, released):
-            raise errors.session_already_expired()
+            raise errors.SessionAlreadyExpired()
         return updated
 
     async def expire(self, account: Account, session_uuid: str) -> Session:
         session = await self.get(account, session_uuid)
         now = self.now()
         if not session.is_live(now):
-            raise errors.session_already_expired()
+            raise errors.SessionAlreadyExpired()
         ended = replace(session, expiry=now, modified=now)
         if not await self._store.save_session(ended, self._hold_until(ended), now):
-            raise errors.session_already_expired()
+            raise errors.SessionAlreadyExpired()
         self._counters.session_expired()
         return ended
 

@@ -24,7 +24,7 @@ class SqlAccounts:
             )
 
         if await self._sql.transact(work) is None:
-            raise errors.auth_id_taken(account.auth_id)
+            raise errors.AuthIdTaken(account.auth_id)
 
     async def get_account(self, auth_id: str) -> tuple[Account, str] | None:
         row = await self._sql.read.fetchrow(

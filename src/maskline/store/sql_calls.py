@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from maskline.domain.calls import Call, CallState
+from maskline.domain.calls import Call, CallState, LegStatus
 from maskline.domain.events import Event
 from maskline.store.db import Backend, Db, Row
 from maskline.store.sql_outbox import LEASE, SqlOutbox
@@ -20,10 +20,14 @@ _COUNTED = (CallState.DIALLING, CallState.BRIDGED)  # calls that make a session 
 
 
 def _call(row: Sequence[Any]) -> Call:
-    call = Call(**dict(zip(_CALL_FIELDS, row, strict=True)))
-    call.state = CallState(call.state)
-    call.caller_is_first = bool(call.caller_is_first)
-    return call
+    fields = dict(zip(_CALL_FIELDS, row, strict=True))
+    fields.update(
+        state=CallState(fields["state"]),
+        caller_is_first=bool(fields["caller_is_first"]),
+        a_status=LegStatus(fields["a_status"]),
+        b_status=LegStatus(fields["b_status"]),
+    )
+    return Call(**fields)
 
 
 class SqlCalls:

@@ -38,7 +38,7 @@ class SqlNumbers:
                     now,
                 )
                 if row is None:
-                    raise errors.number_owned_elsewhere(number)
+                    raise errors.NumberOwnedElsewhere(number)
 
         await self._sql.transact(work)
 
@@ -53,7 +53,7 @@ class SqlNumbers:
                     main_id,
                 )
                 if row is None:
-                    raise errors.number_not_held(number, main_id)
+                    raise errors.NumberNotHeld(number, main_id)
 
         await self._sql.transact(work)
 

@@ -46,7 +46,7 @@ class SqlSessions:
         """Store a new session on the first number of the pool that takes all its keys."""
         placed = await self._sql.transact(lambda db: self._allocator.allocate(db, session, claim, now))
         if placed is None:
-            raise errors.pool_exhausted()
+            raise errors.PoolExhausted()
         return placed
 
     async def _sessions_where(self, db: Db, where: str, *params: object) -> list[Session]:
@@ -101,7 +101,7 @@ class SqlSessions:
                 await release(db, keys, now)
                 taken = await claim_keys(db, session_id, s.virtual_number, keys, s.expiry, hold_until)
                 if taken is not None:
-                    raise errors.party_taken(added[taken])
+                    raise errors.PartyTaken(added[taken])
             if released:
                 ended = f"session_id = ? AND party IN ({marks(released)})"
                 await depart(db, ended, session_id, *released)
@@ -262,7 +262,9 @@ class SqlSessions:
             if row is None:
                 return  # another process is sweeping
             since = row[0]
-            ended = await self._sessions_where(db, "expiry > ? AND expiry <= ? ORDER BY id", since, now)
+            # Each sweep takes the seconds [since, now): a DELETE in the second of a sweep ends
+            # its session at that second, which the next sweep then takes.
+            ended = await self._sessions_where(db, "expiry >= ? AND expiry < ? ORDER BY id", since, now)
             await self._outbox.enqueue(db, [e for e in map(timeout_event, ended) if e is not None])
             await depart(
                 db,

@@ -34,10 +34,11 @@ class HttpCallbacks:
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def _refusal(self, url: str) -> str:
-        """Why ``url`` may not be called, or "" if it may."""
+    async def _refusal(self, url: str) -> tuple[str, bool]:
+        """Why ``url`` may not be called now, or "" if it may; and whether to try again later
+        (a host that does not resolve may tomorrow; a private address stays private)."""
         if self._allow_private:
-            return ""
+            return "", False
         parts = urlsplit(url)
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(
@@ -45,11 +46,13 @@ class HttpCallbacks:
                 parts.port or (443 if parts.scheme == "https" else 80),
                 type=socket.SOCK_STREAM,
             )
-        except (OSError, UnicodeError, ValueError) as error:
-            return f"cannot resolve the host: {error}"
+        except OSError as error:
+            return f"cannot resolve the host: {error}", True
+        except (UnicodeError, ValueError) as error:  # not a host name at all
+            return f"cannot resolve the host: {error}", False
         if not infos or not all(is_public_address(str(info[4][0])) for info in infos):
-            return "the host resolves to a private address"
-        return ""
+            return "the host resolves to a private address", False
+        return "", False
 
     async def send(self, event: Outgoing, signing_token: str | None) -> tuple[str, bool]:
         try:
@@ -59,9 +62,9 @@ class HttpCallbacks:
             return f"no reply within {self._timeout:g} s", True
 
     async def _send(self, event: Outgoing, signing_token: str | None) -> tuple[str, bool]:
-        refusal = await self._refusal(event.url)
+        refusal, retry = await self._refusal(event.url)
         if refusal:
-            return refusal, False
+            return refusal, retry
         headers = plivo_sign(event.method, event.url, event.fields, signing_token) if signing_token else {}
         if event.method == "GET":
             request = self._client.build_request("GET", event.url, params=event.fields, headers=headers)

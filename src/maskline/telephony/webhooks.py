@@ -14,11 +14,13 @@ from starlette.responses import Response
 
 from maskline import telemetry
 from maskline.bodies import CLIENT_GONE, read_bounded
+from maskline.domain import errors
+from maskline.domain.call_transitions import LegProgress
 from maskline.domain.calls import WEBHOOK_CARRIERS, Carrier, CarrierKind, usable_call_id
 from maskline.domain.model import AUTH_ID, shown_account
 from maskline.domain.ports import StoreUnavailable
 from maskline.domain.routing import NO_SESSION, Reject
-from maskline.service.calls import CallService, LegStatus
+from maskline.service.calls import CallService
 from maskline.telephony import xml
 from maskline.telephony.signatures import Params, plivo_valid, twilio_valid
 
@@ -26,21 +28,29 @@ log = logging.getLogger("maskline.webhooks")
 MAX_FORM = 64 * 1024
 
 # Carrier words for the dialled leg's progress.
-_PLIVO_DIAL_ACTIONS = {"ring": LegStatus.RINGING, "answer": LegStatus.ANSWERED, "hangup": LegStatus.ENDED}
+_PLIVO_DIAL_ACTIONS = {
+    "ring": LegProgress.RINGING,
+    "answer": LegProgress.ANSWERED,
+    "hangup": LegProgress.ENDED,
+}
 _TWILIO_LEG_STATUSES = {
-    "ringing": LegStatus.RINGING,
-    "in-progress": LegStatus.ANSWERED,
-    "answered": LegStatus.ANSWERED,
-    "completed": LegStatus.ENDED,
-    "busy": LegStatus.ENDED,
-    "no-answer": LegStatus.ENDED,
-    "failed": LegStatus.ENDED,
-    "canceled": LegStatus.ENDED,
+    "ringing": LegProgress.RINGING,
+    "in-progress": LegProgress.ANSWERED,
+    "answered": LegProgress.ANSWERED,
+    "completed": LegProgress.ENDED,
+    "busy": LegProgress.ENDED,
+    "no-answer": LegProgress.ENDED,
+    "failed": LegProgress.ENDED,
+    "canceled": LegProgress.ENDED,
 }
 
 
 def _xml(body: str, status: int = 200) -> Response:
     return Response(body, status, media_type="application/xml")
+
+
+def _refused(error: errors.MaskingError) -> Response:
+    return Response(error.message, error.status, media_type="text/plain")
 
 
 def _form(raw: bytes) -> dict[str, str | list[str]]:
@@ -74,14 +84,14 @@ class Webhooks:
         except ValueError:
             kind = None
         if kind is None or kind not in WEBHOOK_CARRIERS:
-            return Response("Not found", 404, media_type="text/plain")
+            return _refused(errors.UnknownCarrier())
         # Refused before the signature is checked: bounding what an unsigned request costs.
         try:
             raw = await read_bounded(request, MAX_FORM) if request.method == "POST" else b""
         except ClientDisconnect:  # the body never came (the edge timed it out)
             return Response(status_code=CLIENT_GONE)
         if raw is None:
-            return Response("Request body too large", 413, media_type="text/plain")
+            return _refused(errors.WebhookBodyTooLarge())
         form = _form(raw)
         service = self._calls()
         auth_id = request.path_params["auth_id"]
@@ -93,7 +103,7 @@ class Webhooks:
         if carrier is None or carrier.kind is not kind or not self._signed(carrier, request, form):
             telemetry.SIGNATURE_FAILURES.labels(kind.value).inc()
             log.warning("webhook refused: bad signature (%s, account %s)", kind.value, shown_account(auth_id))
-            return Response("Forbidden", 403, media_type="text/plain")
+            return _refused(errors.BadSignature())
         try:
             return _xml(await self._act(service, carrier, request.path_params["action"], form, request))
         except StoreUnavailable as error:
@@ -159,7 +169,7 @@ class Webhooks:
             leg = _text(form, "DialBLegUUID")
             status = _PLIVO_DIAL_ACTIONS.get(_text(form, "DialAction"))
             if status is None and _text(form, "DialStatus"):
-                status = LegStatus.ENDED  # the Dial action URL: dialling is over
+                status = LegProgress.ENDED  # the Dial action URL: dialling is over
         else:
             leg = _text(form, "DialCallSid") or _text(form, "CallSid")
             status = _TWILIO_LEG_STATUSES.get(_text(form, "DialCallStatus") or _text(form, "CallStatus"))
