@@ -48,9 +48,9 @@ ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 class ApiFront:
     """The front of the application.
 
-    It normalises the path (contract §2.4; never a redirect), then hands the Masking API straight
-    to its endpoints, which do their own error handling; the rest (lifespan, the other routes,
-    unknown paths) goes to the Starlette application behind it.
+    It normalises the path (docs/api.md, "Paths and slashes"; never a redirect), then hands the
+    Masking API straight to its endpoints, which do their own error handling; the rest
+    (lifespan, the other routes, unknown paths) goes to the Starlette application behind it.
     """
 
     def __init__(self, app: ASGIApp, table: RouteTable, endpoints: dict[str, Endpoint]) -> None:

@@ -57,7 +57,8 @@ def _parameter(param: Param, defaults: Defaults, *, update: bool = False) -> Sch
 
 
 def _properties(params: list[Param], defaults: Defaults, *, update: bool = False) -> dict[str, Schema]:
-    """The parameters' schemas, and those of the other spellings some SDKs send (contract §10)."""
+    """The parameters' schemas, and those of the other spellings some SDKs send (docs/api.md,
+    "Other spellings")."""
     properties = {p.name: _parameter(p, defaults, update=update) for p in params}
     for param in params:
         for alias in param.aliases:

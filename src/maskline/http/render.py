@@ -1,4 +1,4 @@
-"""Wire shapes of the replies (contract §7), written once: each reply is a ``msgspec.Struct``
+"""Wire shapes of the replies (docs/api.md), written once: each reply is a ``msgspec.Struct``
 whose fields, in their order, are the keys of the JSON object the client gets, and whose JSON
 Schema (``msgspec.json.schema_components``) is the reply's schema in the OpenAPI document.
 
@@ -43,7 +43,7 @@ FileFormat = _words("record_file_format")
 
 
 class Interaction(Struct, kw_only=True):
-    """One call of a session (contract §7.8)."""
+    """One call of a session (docs/api.md, "The interaction object")."""
 
     start_time: Timestamp
     end_time: TimestampOrEmpty
@@ -61,7 +61,7 @@ class Interaction(Struct, kw_only=True):
 
 
 class Session(Struct, kw_only=True):
-    """A session (contract §7.7)."""
+    """A session (docs/api.md, "The session object")."""
 
     session_uuid: Uuid
     first_party: Digits
@@ -107,7 +107,7 @@ class Session(Struct, kw_only=True):
 
 
 # A session in a list: the same fields and resource_uri, in alphabetical order, as in Plivo's
-# fixtures (contract §7.6).
+# fixtures (docs/api.md, "The session object").
 ListedSession = msgspec.defstruct(
     "ListedSession",
     sorted(
@@ -268,7 +268,7 @@ def list_object(session: model.Session, now: int, auth_id: str) -> Any:
 
 
 def interaction_object(call: Call) -> Interaction:
-    """One call of a session (contract §7.8)."""
+    """One call of a session (docs/api.md, "The interaction object")."""
     interaction = Interaction(
         start_time=format_time(call.started),
         end_time=format_time(call.ended) if call.ended is not None else "",
