@@ -382,7 +382,7 @@ def _sip_operations() -> dict[str, Schema]:
             " process is overloaded."
         ),
     }
-    security = [{"sipSecret": []}, {}]
+    security: list[dict[str, list[str]]] = [{"sipSecret": []}, {}]
     query = [
         _query(name, {"type": "string"}, "The call's " + name + ".") for name in ("callid", "from", "to")
     ]

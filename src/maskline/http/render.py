@@ -9,7 +9,7 @@ integer 0, which JSON shows as ``0``, as Plivo's fixtures do.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeAlias, TypeVar
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
@@ -38,8 +38,12 @@ def _words(name: str) -> Any:
     return Annotated[str, Meta(extra_json_schema={"enum": list(reader.words)})]
 
 
-Method = _words("callback_method")
-FileFormat = _words("record_file_format")
+if TYPE_CHECKING:  # to the type checker a word is a string; to the schema, one of a few
+    Method: TypeAlias = str
+    FileFormat: TypeAlias = str
+else:
+    Method = _words("callback_method")
+    FileFormat = _words("record_file_format")
 
 
 class Interaction(Struct, kw_only=True):

@@ -102,6 +102,7 @@ def collapse_slashes(path: str) -> str:
 def header(request: Request, name: bytes) -> str:
     """The first value of the header ``name`` (lower case), or "": read from the raw list, which
     costs less than building Starlette's ``Headers`` for the one or two every API request reads."""
+    value: bytes
     for key, value in request.scope["headers"]:
         if key == name:
             return value.decode("latin-1")
