@@ -27,6 +27,7 @@ from harness.report import docs_options, docs_target, machine, markers, produced
 from maskline.config import Config
 from maskline.domain.allocation import Policy
 from maskline.domain.model import Account
+from maskline.http.app import session_config
 from maskline.service.sessions import SessionService
 from maskline.store.open import open_store
 from maskline.telemetry import COUNTERS
@@ -45,7 +46,7 @@ async def measure(
 ) -> tuple[list[float], list[float]]:
     store = await open_store(f"sqlite:///{directory / f'speed-{background}-{policy}.db'}")
     config = Config(database_url="sqlite:///unused", policy=policy)
-    service = SessionService(store.sessions, store.accounts, time.time, config.sessions(), COUNTERS)
+    service = SessionService(store.sessions, store.accounts, time.time, session_config(config), COUNTERS)
     allocating: list[float] = []
     insert = store.sessions.insert_session
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from maskline.domain.allocation import CooloffScope, Policy
 from maskline.domain.listing import Windows
 from maskline.domain.params import CONFIGURABLE, Defaults, Integer
-from maskline.service.sessions import SessionConfig
 
 DEFAULT_DATABASE_URL = "sqlite:///./maskline.db"
 _LOOPBACK = "127.0.0.1/32,::1/128"
@@ -70,17 +69,6 @@ class Config:
     proxy_header: str = "x-forwarded-for"  # the header they write: x-forwarded-for or forwarded
     plan_window: int = 86400  # seconds of history the /metrics capacity plan is made from
     plan_refresh: int = 300  # how often at most that plan is made again
-
-    def sessions(self) -> SessionConfig:
-        """What of these settings the session service follows."""
-        return SessionConfig(
-            defaults=self.defaults,
-            windows=self.windows,
-            policy=self.policy,
-            cooloff_scope=self.cooloff_scope,
-            allow_private_callbacks=self.allow_private_callbacks,
-            retention_days=self.retention_days,
-        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Config:

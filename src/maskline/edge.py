@@ -108,7 +108,8 @@ class EdgeProtocol(HttpToolsProtocol):
         if cls.limits is None:
             cls.limits = EdgeLimits.of(Config.from_env())
         self._limits = cls.limits
-        self.timeout_keep_alive = self._limits.keepalive_timeout
+        # uvicorn declares a whole number; the timer it sets takes any number of seconds
+        self.timeout_keep_alive = self._limits.keepalive_timeout  # type: ignore[assignment]
         self._peer: str | None = None  # the address counted for this connection
         self._phase = _HEAD
         self._timer: asyncio.TimerHandle | None = None

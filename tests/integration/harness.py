@@ -12,6 +12,7 @@ from maskline.config import Config
 from maskline.domain.allocation import CooloffScope, Policy
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account, Session
+from maskline.http.app import session_config
 from maskline.service.numbers import NumberService
 from maskline.service.sessions import SessionService
 from maskline.store.open import open_store
@@ -40,7 +41,7 @@ class Harness:
         self.store = store
         self.config = Config(database_url=database, cooloff_scope=scope, policy=policy)
         self.sessions = SessionService(
-            self.store.sessions, self.store.accounts, self.clock, self.config.sessions(), COUNTERS
+            self.store.sessions, self.store.accounts, self.clock, session_config(self.config), COUNTERS
         )
         self.numbers = NumberService(self.store.numbers, self.store.accounts, self.clock)
         self.run(self.store.accounts.create_account(MAIN, "not used", START))

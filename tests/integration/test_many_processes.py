@@ -15,6 +15,7 @@ import pytest
 from maskline.config import Config
 from maskline.domain.events import Outgoing
 from maskline.domain.model import Account
+from maskline.http.app import session_config
 from maskline.service.events import EventDeliverer
 from maskline.service.sessions import SessionService
 from maskline.store.open import open_store
@@ -165,7 +166,7 @@ def test_two_sweepers_announce_each_timeout_once(postgres: str) -> None:
             store.outbox.enqueue = counting  # type: ignore[method-assign]
         config = Config(database_url=postgres, allow_private_callbacks=True)
         services = [
-            SessionService(store.sessions, store.accounts, clock, config.sessions(), COUNTERS)
+            SessionService(store.sessions, store.accounts, clock, session_config(config), COUNTERS)
             for store in (first, second)
         ]
         await first.accounts.create_account(owner, "not used", START)
@@ -213,7 +214,7 @@ def test_two_deliverers_send_each_event_once(postgres: str) -> None:
     async def scenario() -> tuple[Recording, int]:
         first, second = [await open_store(postgres, pool_size=2) for _ in range(2)]
         config = Config(database_url=postgres, allow_private_callbacks=True)
-        service = SessionService(first.sessions, first.accounts, clock, config.sessions(), COUNTERS)
+        service = SessionService(first.sessions, first.accounts, clock, session_config(config), COUNTERS)
         await first.accounts.create_account(owner, "not used", START)
         await first.numbers.add_numbers(AUTH_ID, AUTH_ID, [(n, "US") for n in WIDE], START)
         for i in range(100):

@@ -1,5 +1,5 @@
 """How a call moves: a report from the carrier, applied to a call, gives the next call and the
-events it announces (contract §11.7, §11.8).
+events it announces (docs/calls.md, "Session status events", docs/calls.md, "Recording events").
 
 Pure, like routing: the service loads the call and the session a report concerns, calls
 ``advance``, and stores the call and its events in one unit of work. A report that arrives twice,
@@ -76,7 +76,8 @@ Report = Routed | PinEntered | DialledLeg | HungUp | Recorded
 @dataclass(frozen=True, slots=True)
 class Step:
     """The call after a report, the events it announces, and ``counterpart``: who reached a
-    single-party session's own party, to be called back the next time (§11.5), if anyone."""
+    single-party session's own party, to be called back the next time, if anyone
+    (docs/calls.md, "Single-party sessions")."""
 
     call: Call
     events: tuple[Event, ...] = ()

@@ -41,7 +41,7 @@ class Carrier:
         return f"{self.public_url.rstrip('/')}/webhooks/{self.kind.value}/{self.account_id}"
 
     def leg_url(self, leg_id: str) -> str:
-        """The carrier's REST resource of one call leg (contract §7.8)."""
+        """The carrier's REST resource of one call leg (docs/api.md, "The interaction object")."""
         if not leg_id:
             return ""
         if self.kind is CarrierKind.SIP:  # no REST resource: the leg's SIP call id names it
@@ -59,7 +59,8 @@ class CallState(enum.StrEnum):
 
 
 class LegStatus(enum.StrEnum):
-    """A leg's status as stored and shown in the interaction object (contract §7.8)."""
+    """A leg's status as stored and shown in the interaction object (docs/api.md, "The
+    interaction object")."""
 
     UNREPORTED = ""  # dialled, no word from the carrier yet (or not dialled at all)
     RINGING = "ringing"
@@ -111,7 +112,7 @@ class Call:
 
     @property
     def first_party_leg(self) -> str:
-        """The first party's leg, whichever way the call went (contract §7.8)."""
+        """The first party's leg, whichever way the call went (docs/api.md, "The interaction object")."""
         return self.a_leg if self.caller_is_first else self.b_leg
 
     @property

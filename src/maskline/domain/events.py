@@ -1,4 +1,5 @@
-"""Session events for the customer's callback URLs (contract §11.7, §11.8).
+"""Session events for the customer's callback URLs (docs/calls.md, "Session status events"
+and "Recording events").
 
 An event is made by a call step or by expiry, stored in an outbox in the same moment, and
 delivered later, at least once, in order of its per-session ``SequenceNumber``.
@@ -47,7 +48,8 @@ class Outgoing:
 def status_event(
     session: Session, name: str, now: int, call: Call | None = None, **extra: object
 ) -> Event | None:
-    """A session status event (§11.7), or None when the session has no ``callback_url``."""
+    """A session status event (docs/calls.md, "Session status events"), or None when the
+    session has no ``callback_url``."""
     s = session.settings
     if not s.callback_url:
         return None
@@ -58,7 +60,8 @@ def status_event(
 
 
 def recording_event(session: Session, name: str, now: int, call: Call, **extra: object) -> Event | None:
-    """A recording event (§11.8), or None when the session has no ``recording_callback_url``."""
+    """A recording event (docs/calls.md, "Recording events"), or None when the session has no
+    ``recording_callback_url``."""
     s = session.settings
     if not s.recording_callback_url:
         return None

@@ -1,4 +1,4 @@
-"""List filters (contract §6): parsing, the default search window and page links."""
+"""List filters (docs/api.md, "List filters"): parsing, the default search window and page links."""
 
 from __future__ import annotations
 

@@ -111,7 +111,9 @@ class Session:
     total_call_count: int = 0
     total_call_billed_duration: int = 0
     last_interaction: int | None = None
-    last_counterpart: str = ""  # who last reached a single-party session's party (§11.5)
+    last_counterpart: str = (
+        ""  # who last reached a single-party session's party (docs/calls.md, "Single-party sessions")
+    )
     id: int = 0  # the store's sequence number; orders sessions created in the same second
     interactions: list[Call] | None = field(default=None)  # last: the store reads the rest in order
 

@@ -1,12 +1,12 @@
-"""The session parameters of create and update (contract §4.1, §5), written once: a table of
-each parameter's name, other spellings, reader, range, default and description, in the row order
-of the contract, which is also the order of the checks. It drives the parsing of create and update
-bodies here, and their request schemas in the OpenAPI document; the defaults an operator may
-change are read from the environment by the configuration, and both the parsing and the document
-take them from the running configuration.
+"""The session parameters of create and update (docs/api.md, "Parameters (create)" and
+"Update"), written once: a table of each parameter's name, other spellings, reader, range,
+default and description, in the documented row order, which is also the order of the checks.
+It drives the parsing of create and update bodies here, and their request schemas in the
+OpenAPI document; the defaults an operator may change are read from the environment by the
+configuration, and both the parsing and the document take them from the running configuration.
 
 Checks run in the row order and the first failure wins, followed by the cross-field rules
-(contract §4.3). Readers return None for "not set".
+(docs/api.md, "Validation order"). Readers return None for "not set".
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def any_case(*words: str) -> str:
     return "^(" + "|".join(spelled) + ")$"
 
 
-# -- readers: one value each, and the JSON Schema of the values they take (contract §4.2) ----------
+# -- readers: one value each, and the JSON Schema of the values they take -----------------------
+# (docs/api.md, "Value coercion")
 # A reader is called with the value sent (None when absent or null) and the parameter's name,
 # and returns the value to use, or None for "not set"; it raises the parameter's error.
 @dataclass(frozen=True, slots=True)
@@ -206,7 +207,7 @@ Reader = Phone | Integer | Boolean | Url | Choice | Pin | AccountId
 
 
 class Update(enum.Enum):
-    """What an update does with a parameter (contract §5)."""
+    """What an update does with a parameter (docs/api.md, "Update")."""
 
     TAKEN = "taken"  # changed, validated as on create
     FILL = "fill"  # only to fill the missing party of a single-party session
@@ -222,7 +223,7 @@ class Param:
     default: Any = None  # what a session gets when it is not set; None: nothing
     # The operator may change the default (MASKLINE_<NAME>); the running one is in Defaults.
     configurable: bool = False
-    aliases: tuple[str, ...] = ()  # other spellings some SDKs send (contract §10)
+    aliases: tuple[str, ...] = ()  # other spellings some SDKs send (docs/api.md, "Other spellings")
     update: Update = Update.REFUSED
     on_update: str = ""  # the description on update, when it differs
     pin: bool = False  # only read with PIN authentication on; null in the session otherwise
@@ -238,7 +239,7 @@ _METHOD = Choice(("GET", "POST"), errors.NotHttpMethod)
 _PARTY_ON_UPDATE = "Only to fill the missing party of a single-party session."
 _SINGLE = "Required unless create_session_with_single_party."
 
-# The parameters, in the contract's row order (§4.1).
+# The parameters, in the row order of docs/api.md, "Parameters (create)".
 PARAMS: tuple[Param, ...] = (
     Param(
         "first_party",
@@ -300,7 +301,7 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "recording_callback_url",
         Url(_URL_MAX),
-        "Recording events (§11.8).",
+        "Where recording events are sent.",
         default="",
         update=Update.TAKEN,
     ),
@@ -311,7 +312,7 @@ PARAMS: tuple[Param, ...] = (
         "Call the first party at once (needs a carrier).",
         default=False,
     ),
-    Param("callback_url", Url(), "Session status events (§11.7).", default="", update=Update.TAKEN),
+    Param("callback_url", Url(), "Where session status events are sent.", default="", update=Update.TAKEN),
     Param("callback_method", _METHOD, "GET or POST.", default="POST", update=Update.TAKEN),
     Param("first_party_play_url", Url(), "Audio played to the first party.", default="", update=Update.TAKEN),
     Param(
@@ -353,7 +354,7 @@ PARAMS: tuple[Param, ...] = (
     ),
 )
 
-# Spellings some SDKs send (contract §10), mapped to the canonical key.
+# Spellings some SDKs send (docs/api.md, "Other spellings"), mapped to the canonical key.
 ALIASES = {alias: param.name for param in PARAMS for alias in param.aliases}
 CONFIGURABLE = tuple(param for param in PARAMS if param.configurable)
 _SETTINGS = frozenset(f.name for f in msgspec.structs.fields(SessionSettings))
@@ -457,7 +458,7 @@ def parse_create(
             raise errors.InvalidSubaccount()
         values[name] = value
 
-    # Cross-field rules, in the contract's order.
+    # Cross-field rules, in the order of docs/api.md, "Validation order".
     first, second = values["first_party"], values["second_party"]
     if first is None and second is None:
         raise errors.Missing("first_party")
@@ -484,7 +485,7 @@ def parse_create(
 
 
 def parse_update(raw: Body, session: Session) -> UpdateRequest:
-    """Validate an update of a live session (contract §5)."""
+    """Validate an update of a live session (docs/api.md, "Update")."""
     body = canonical(raw)
     request = UpdateRequest()
     for param in PARAMS:
@@ -512,7 +513,7 @@ def parse_update(raw: Body, session: Session) -> UpdateRequest:
 
 
 def apply_update(session: Session, request: UpdateRequest, now: int) -> Session:
-    """The session after an update at ``now``: expiry counts from the update (contract §5)."""
+    """The session after an update at ``now``: expiry counts from the update (docs/api.md, "Update")."""
     return replace(
         session,
         first_party=request.first_party or session.first_party,

@@ -1,4 +1,4 @@
-"""The routing decision: what to do with a call to a virtual number (contract §11).
+"""The routing decision: what to do with a call to a virtual number (docs/calls.md, "The routing decision").
 
 Pure: the store gathers a ``NumberView`` of the dialled number, ``route`` decides, and the
 carrier renderers turn the decision into Plivo XML or TwiML.
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from maskline.domain.model import Session
 
-# SIP codes of a rejection (telephony spec §1): an unknown caller, nothing to reach, or a
+# SIP codes of a rejection (docs/calls.md, "The routing decision"): an unknown caller, nothing to reach, or a
 # caller whose session with this number has ended.
 UNKNOWN_CALLER = 403
 NO_SESSION = 404
@@ -69,8 +69,8 @@ class NumberView:
 
     Every session here is live. ``own`` is the session in which the caller is a party (at most
     one: allocation guarantees it); ``open`` the single-party session without PIN (at most one);
-    ``pin`` the newest session with PIN authentication; ``prompt`` the newest one with an
-    ``unknown_caller_play``.
+    ``pin`` the session with PIN authentication that lasts longest; ``prompt`` the newest one
+    with an ``unknown_caller_play``.
     """
 
     own: Session | None = None
@@ -95,7 +95,8 @@ def route(caller: str | None, view: NumberView) -> Decision:
             return PromptPin(own)
         to, caller_is_first = _other(own, caller)
         if not to:
-            # A single-party session's own party calls back whoever reached it last (§11.5).
+            # A single-party session's own party calls back whoever reached it last
+            # (docs/calls.md, "Single-party sessions").
             if not own.last_counterpart:
                 return Reject(UNKNOWN_CALLER)
             to = own.last_counterpart
@@ -114,7 +115,7 @@ def route(caller: str | None, view: NumberView) -> Decision:
 def route_pin(
     digits: str, caller: str | None, prompted: Session, found: Session | None, attempt: int
 ) -> Decision:
-    """Decide after a PIN was entered (§11.3).
+    """Decide after a PIN was entered (docs/calls.md, "PIN authentication").
 
     ``found`` is the live session on the number that holds that PIN, if any; ``prompted`` the
     session whose prompt was played, whose retry settings apply; ``attempt`` counts the wrong

@@ -35,7 +35,7 @@ from maskline.service.calls import CallService
 from maskline.service.capacity import CapacityPlanner
 from maskline.service.events import EventDeliverer
 from maskline.service.numbers import NumberService
-from maskline.service.sessions import SessionService
+from maskline.service.sessions import SessionConfig, SessionService
 from maskline.store.open import open_store
 from maskline.telephony.callbacks import HttpCallbacks
 from maskline.telephony.dialer import CarrierDialer
@@ -48,9 +48,9 @@ ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 class ApiFront:
     """The front of the application.
 
-    It normalises the path (contract §2.4; never a redirect), then hands the Masking API straight
-    to its endpoints, which do their own error handling; the rest (lifespan, the other routes,
-    unknown paths) goes to the Starlette application behind it.
+    It normalises the path (docs/api.md, "Paths and slashes"; never a redirect), then hands the
+    Masking API straight to its endpoints, which do their own error handling; the rest
+    (lifespan, the other routes, unknown paths) goes to the Starlette application behind it.
     """
 
     def __init__(self, app: ASGIApp, table: RouteTable, endpoints: dict[str, Endpoint]) -> None:
@@ -104,6 +104,18 @@ async def _every(interval: float, work: Callable[[], Awaitable[object]]) -> None
             telemetry.OUTAGE.reachable()
 
 
+def session_config(config: Config) -> SessionConfig:
+    """What of the server's settings the session service follows."""
+    return SessionConfig(
+        defaults=config.defaults,
+        windows=config.windows,
+        policy=config.policy,
+        cooloff_scope=config.cooloff_scope,
+        allow_private_callbacks=config.allow_private_callbacks,
+        retention_days=config.retention_days,
+    )
+
+
 def worker_app() -> ASGIApp:
     """The app of one of several server processes: settings from the environment, JSON logs."""
     from maskline.telemetry import configure_logging
@@ -134,7 +146,9 @@ def create_app(
             opened.calls, opened.sessions, numbers, accounts, clock,
             CarrierDialer(config.plivo_api_url, config.twilio_api_url),
         )  # fmt: skip
-        session_service = SessionService(opened.sessions, accounts, clock, config.sessions(), counters, calls)
+        session_service = SessionService(
+            opened.sessions, accounts, clock, session_config(config), counters, calls
+        )
         planner = CapacityPlanner(
             opened.sessions, numbers, clock, config.policy, counters, config.plan_window, config.plan_refresh
         )

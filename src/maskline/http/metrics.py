@@ -89,7 +89,7 @@ class Counted(Collector):
         self._source: Iterable[Metric] | None = None
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             shared = CollectorRegistry()
-            MultiProcessCollector(shared)
+            MultiProcessCollector(shared)  # type: ignore[no-untyped-call]  # registers itself
             self._shared: CollectorRegistry | None = shared
         else:
             self._shared = None

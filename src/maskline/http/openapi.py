@@ -57,7 +57,8 @@ def _parameter(param: Param, defaults: Defaults, *, update: bool = False) -> Sch
 
 
 def _properties(params: list[Param], defaults: Defaults, *, update: bool = False) -> dict[str, Schema]:
-    """The parameters' schemas, and those of the other spellings some SDKs send (contract §10)."""
+    """The parameters' schemas, and those of the other spellings some SDKs send (docs/api.md,
+    "Other spellings")."""
     properties = {p.name: _parameter(p, defaults, update=update) for p in params}
     for param in params:
         for alias in param.aliases:
@@ -381,7 +382,7 @@ def _sip_operations() -> dict[str, Schema]:
             " process is overloaded."
         ),
     }
-    security = [{"sipSecret": []}, {}]
+    security: list[dict[str, list[str]]] = [{"sipSecret": []}, {}]
     query = [
         _query(name, {"type": "string"}, "The call's " + name + ".") for name in ("callid", "from", "to")
     ]

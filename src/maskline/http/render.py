@@ -1,4 +1,4 @@
-"""Wire shapes of the replies (contract §7), written once: each reply is a ``msgspec.Struct``
+"""Wire shapes of the replies (docs/api.md), written once: each reply is a ``msgspec.Struct``
 whose fields, in their order, are the keys of the JSON object the client gets, and whose JSON
 Schema (``msgspec.json.schema_components``) is the reply's schema in the OpenAPI document.
 
@@ -9,7 +9,7 @@ integer 0, which JSON shows as ``0``, as Plivo's fixtures do.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeAlias, TypeVar
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
@@ -38,12 +38,16 @@ def _words(name: str) -> Any:
     return Annotated[str, Meta(extra_json_schema={"enum": list(reader.words)})]
 
 
-Method = _words("callback_method")
-FileFormat = _words("record_file_format")
+if TYPE_CHECKING:  # to the type checker a word is a string; to the schema, one of a few
+    Method: TypeAlias = str
+    FileFormat: TypeAlias = str
+else:
+    Method = _words("callback_method")
+    FileFormat = _words("record_file_format")
 
 
 class Interaction(Struct, kw_only=True):
-    """One call of a session (contract §7.8)."""
+    """One call of a session (docs/api.md, "The interaction object")."""
 
     start_time: Timestamp
     end_time: TimestampOrEmpty
@@ -61,7 +65,7 @@ class Interaction(Struct, kw_only=True):
 
 
 class Session(Struct, kw_only=True):
-    """A session (contract §7.7)."""
+    """A session (docs/api.md, "The session object")."""
 
     session_uuid: Uuid
     first_party: Digits
@@ -107,7 +111,7 @@ class Session(Struct, kw_only=True):
 
 
 # A session in a list: the same fields and resource_uri, in alphabetical order, as in Plivo's
-# fixtures (contract §7.6).
+# fixtures (docs/api.md, "The session object").
 ListedSession = msgspec.defstruct(
     "ListedSession",
     sorted(
@@ -268,7 +272,7 @@ def list_object(session: model.Session, now: int, auth_id: str) -> Any:
 
 
 def interaction_object(call: Call) -> Interaction:
-    """One call of a session (contract §7.8)."""
+    """One call of a session (docs/api.md, "The interaction object")."""
     interaction = Interaction(
         start_time=format_time(call.started),
         end_time=format_time(call.ended) if call.ended is not None else "",

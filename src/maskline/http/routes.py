@@ -30,7 +30,7 @@ class Route:
     tag: str  # the OpenAPI tag
     operations: tuple[Operation, ...]
     # The Masking API: authenticated, and taken with or without the trailing slash and with runs
-    # of slashes (contract §2.4); answered 405 for any other method.
+    # of slashes (docs/api.md, "Paths and slashes"); answered 405 for any other method.
     api: bool = False
     # Matched as the client sent it: carriers sign webhook URLs as they called them.
     as_called: bool = False
@@ -184,8 +184,8 @@ class RouteTable:
         self._all = _matcher(routes)
 
     def normalise(self, path: str) -> str:
-        """``path`` with each run of ``/`` made one and no trailing one (contract §2.4; never a
-        redirect); a path that must be taken as called is left as it is."""
+        """``path`` with each run of ``/`` made one and no trailing one (docs/api.md, "Paths and
+        slashes"; never a redirect); a path that must be taken as called is left as it is."""
         if (path.endswith("/") or "//" in path) and not path.startswith(self._as_called):
             return collapse_slashes(path).rstrip("/") or "/"
         return path

@@ -66,7 +66,7 @@ class ApiReply(msgspec.Struct, kw_only=True):
 
 
 class Error(ApiReply, kw_only=True):
-    """Every error of the API (contract §8.1)."""
+    """Every error of the API (docs/api.md, "Errors")."""
 
     error: str
 
@@ -95,13 +95,14 @@ _SLASHES = re.compile(r"/{2,}")
 
 
 def collapse_slashes(path: str) -> str:
-    """``path`` with each run of ``/`` made one (contract §2.4)."""
+    """``path`` with each run of ``/`` made one (docs/api.md, "Paths and slashes")."""
     return _SLASHES.sub("/", path) if "//" in path else path
 
 
 def header(request: Request, name: bytes) -> str:
     """The first value of the header ``name`` (lower case), or "": read from the raw list, which
     costs less than building Starlette's ``Headers`` for the one or two every API request reads."""
+    value: bytes
     for key, value in request.scope["headers"]:
         if key == name:
             return value.decode("latin-1")

@@ -71,9 +71,9 @@ class CallService:
         return await self._accounts.get_carrier(account_id) or await self._accounts.get_carrier(main_id)
 
     def place_first_call(self, carrier: Carrier, session: Session) -> None:
-        """Request-a-call (§11.2): have the carrier call the first party now; on answer, the
-        answer webhook bridges to the second party. Runs in the background: the create that
-        asked for it is answered at once."""
+        """Request-a-call (docs/calls.md, "Request-a-call"): have the carrier call the first
+        party now; on answer, the answer webhook bridges to the second party. Runs in the
+        background: the create that asked for it is answered at once."""
         task = asyncio.get_running_loop().create_task(self._place(carrier, session))
         self._placing.add(task)
         task.add_done_callback(self._placing.discard)

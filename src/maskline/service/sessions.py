@@ -33,7 +33,8 @@ _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 
 @dataclass(frozen=True, slots=True)
 class SessionConfig:
-    """The operator's settings that sessions follow (the app factory takes them from ``Config``)."""
+    """The operator's settings that sessions follow (``maskline.http.app.session_config`` takes
+    them from the server's ``Config``)."""
 
     defaults: Defaults  # of the parameters a create may leave out
     windows: Windows  # of time a list may span

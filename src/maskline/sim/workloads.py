@@ -63,7 +63,7 @@ def food_delivery(seed: int, couriers: int = 150, hours: int = 8) -> Trace:
 def agents_customers(seed: int, delta: int = 100, agents: int = 10, days: int = 4) -> Trace:
     """Agents (a call centre, brokers) each keep about ``delta`` customer sessions open, renewed
     for days; when one closes, another of the agent's customers takes the slot. Each customer
-    deals with 1–3 agents (allocation spec, workload 3)."""
+    deals with 1–3 agents (docs/allocation.md, "The simulator")."""
     rng = random.Random(seed)
     agent, customer = _parties("+1415400"), _parties("+1628400")
     book: list[list[int]] = [[] for _ in range(agents)]  # each agent's customers
@@ -115,7 +115,8 @@ def geo_split(seed: int, countries: tuple[str, ...] = ("US", "GB", "IN", "BR"), 
 
 
 def first_fit_trap(delta: int, start: int = 0) -> Trace:
-    """Allocation spec §4: a bipartite tree on which first-fit needs number 2Δ−1 (offline: Δ)."""
+    """A bipartite tree on which first-fit needs number 2Δ−1, where Δ would do offline
+    (docs/allocation.md, "The first-fit trap")."""
     leaf = _parties(f"+16285{delta:02d}")
     leaves = count()
     trace: Trace = []

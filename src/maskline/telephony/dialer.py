@@ -1,4 +1,4 @@
-"""Placing outbound calls through the carrier's REST API (request-a-call, contract §11.2)."""
+"""Placing outbound calls through the carrier's REST API (request-a-call: docs/calls.md, "Request-a-call")."""
 
 from __future__ import annotations
 

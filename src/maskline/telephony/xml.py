@@ -36,7 +36,7 @@ def _document(root: ET.Element) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="unicode")
 
 
-def _child(parent: ET.Element, tag: str, text: str | None = None, **attributes: object) -> ET.Element:
+def _child(parent: ET.Element, tag: str, text: str | None = None, /, **attributes: object) -> ET.Element:
     element = ET.SubElement(parent, tag, {k: str(v) for k, v in attributes.items()})
     if text is not None:
         element.text = text
