@@ -268,8 +268,9 @@ class EdgeProtocol(HttpToolsProtocol):
         self.logger.warning(msg)
         self.send_400_response(msg)
 
-    # on_url and on_header do what uvicorn's do (inlined: they run for every line of every
-    # request), after counting.
+    # perf: on_url and on_header do what uvicorn's do (inlined: they run for every line of every
+    # request), after counting (docs/benchmarks.md, "The edge under attack, by HTTP server";
+    # uvicorn's own are pinned by tests/unit/test_framework_pins.py).
     def on_url(self, url: bytes) -> None:
         self.url += url
         if len(self.url) > MAX_LINE:

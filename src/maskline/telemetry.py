@@ -179,8 +179,9 @@ def log_access(method: str, route: str, status: int, duration_ms: float, account
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on standard error for maskline's loggers and uvicorn's."""
     global _handler
-    # The logging HOWTO's optimisations: no caller, thread or process lookups per record (the
-    # JSON lines carry none of them).
+    # perf: the logging HOWTO's optimisations: no caller, thread or process lookups per record
+    # (the JSON lines carry none of them); docs/benchmarks.md, "Where the Session API's time
+    # goes"; the private _srcfile is pinned by tests/unit/test_framework_pins.py.
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     _handler = JsonLines()

@@ -51,6 +51,9 @@ class ApiFront:
     It normalises the path (docs/api.md, "Paths and slashes"; never a redirect), then hands the
     Masking API straight to its endpoints, which do their own error handling; the rest
     (lifespan, the other routes, unknown paths) goes to the Starlette application behind it.
+
+    perf: the Masking API skips Starlette's router and middleware stack, which a get would
+    otherwise pass through (docs/benchmarks.md, "Where the Session API's time goes").
     """
 
     def __init__(self, app: ASGIApp, table: RouteTable, endpoints: dict[str, Endpoint]) -> None:

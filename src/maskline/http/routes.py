@@ -180,6 +180,7 @@ class RouteTable:
         self._as_called = tuple(r.path.split("{")[0] for r in routes if r.as_called)
         # perf: one match of one expression on every request, instead of one per route, and
         # the API front's of the Masking API's routes alone, which other paths fail at once
+        # (docs/benchmarks.md, "Where the Session API's time goes")
         self._api = _matcher(tuple(r for r in routes if r.api))
         self._all = _matcher(routes)
 

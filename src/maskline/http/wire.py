@@ -50,6 +50,10 @@ class JsonReply(Response):
     """A Starlette response of JSON bytes, its two headers built directly: this is every API
     reply, and Response's general header handling costs a sizeable part of a get."""
 
+    # perf: sets what Response.__call__ reads instead of calling Response.__init__
+    # (docs/benchmarks.md, "Where the Session API's time goes"; pinned by
+    # tests/unit/test_framework_pins.py)
+
     def __init__(self, body: bytes, status: int) -> None:
         self.status_code = status
         self.background = None
@@ -102,6 +106,8 @@ def collapse_slashes(path: str) -> str:
 def header(request: Request, name: bytes) -> str:
     """The first value of the header ``name`` (lower case), or "": read from the raw list, which
     costs less than building Starlette's ``Headers`` for the one or two every API request reads."""
+    # perf: the raw list, not Starlette's Headers (docs/benchmarks.md, "Where the Session API's
+    # time goes")
     value: bytes
     for key, value in request.scope["headers"]:
         if key == name:
