@@ -27,8 +27,10 @@ from harness.report import docs_options, docs_target, machine, markers, produced
 from maskline.config import Config
 from maskline.domain.allocation import Policy
 from maskline.domain.model import Account
+from maskline.http.app import session_config
 from maskline.service.sessions import SessionService
 from maskline.store.open import open_store
+from maskline.telemetry import COUNTERS
 
 BEGIN, END = markers(__file__)
 MAIN = Account("MASPEED0000000000001", None)
@@ -43,9 +45,10 @@ async def measure(
     directory: Path, background: int, hub_sessions: int, pool: int, creates: int, policy: Policy
 ) -> tuple[list[float], list[float]]:
     store = await open_store(f"sqlite:///{directory / f'speed-{background}-{policy}.db'}")
-    service = SessionService(store, time.time, Config(database_url="sqlite:///unused", policy=policy))
+    config = Config(database_url="sqlite:///unused", policy=policy)
+    service = SessionService(store.sessions, store.accounts, time.time, session_config(config), COUNTERS)
     allocating: list[float] = []
-    insert = store.insert_session
+    insert = store.sessions.insert_session
 
     async def timed_insert(*args, **kwargs):  # type: ignore[no-untyped-def]
         start = time.perf_counter()
@@ -55,9 +58,9 @@ async def measure(
             allocating.append(time.perf_counter() - start)
 
     try:
-        await store.create_account(MAIN, "not used", 0)
+        await store.accounts.create_account(MAIN, "not used", 0)
         numbers = [(f"+1650{2_000_000 + i:07d}", "US") for i in range(pool)]
-        await store.add_numbers(MAIN.auth_id, MAIN.auth_id, numbers, 0)
+        await store.numbers.add_numbers(MAIN.auth_id, MAIN.auth_id, numbers, 0)
         body = {"session_expiry": 86400}
         for i in range(hub_sessions):
             await service.create(MAIN, {**body, "first_party": HUB, "second_party": party("628", i)})
@@ -72,7 +75,7 @@ async def measure(
                 await asyncio.gather(*batch)
                 batch = []
         await asyncio.gather(*batch)
-        store.insert_session = timed_insert  # type: ignore[method-assign]
+        store.sessions.insert_session = timed_insert  # type: ignore[method-assign]
         times = []
         for i in range(creates):
             start = time.perf_counter()

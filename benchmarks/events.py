@@ -27,6 +27,7 @@ from harness.report import docs_options, docs_target, machine, markers, produced
 from maskline.domain.events import Event
 from maskline.service.events import EventDeliverer
 from maskline.store.open import open_store
+from maskline.telemetry import COUNTERS
 from maskline.telephony.callbacks import HttpCallbacks
 
 BEGIN, END = markers(__file__)
@@ -84,7 +85,7 @@ async def one_round(directory: Path, n: int, backlog: int, cap: float) -> tuple[
     receivers = Receivers()
     slow_url, fair_url = await receivers.start()
     transport = HttpCallbacks(allow_private=True)
-    deliverer = EventDeliverer(store, time.time, transport)
+    deliverer = EventDeliverer(store.outbox, store.accounts, time.time, transport, COUNTERS)
 
     async def loop() -> None:  # the server's background loop (_every in maskline.http.app)
         while True:
@@ -95,14 +96,16 @@ async def one_round(directory: Path, n: int, backlog: int, cap: float) -> tuple[
     try:
         now = int(time.time())
         slow = str(uuid.uuid4())
-        await store.enqueue_events(
+        await store.outbox.enqueue_events(
             [
                 Event(slow, "MA" + "A" * 18, slow_url, "POST", now, {"EventName": f"E{i}"})
                 for i in range(backlog)
             ]
         )
         began = time.monotonic()
-        await store.enqueue_events([Event(str(uuid.uuid4()), "MA" + "B" * 18, fair_url, "POST", now, {})])
+        await store.outbox.enqueue_events(
+            [Event(str(uuid.uuid4()), "MA" + "B" * 18, fair_url, "POST", now, {})]
+        )
         try:
             await asyncio.wait_for(receivers.arrived.wait(), cap)
             waited = time.monotonic() - began

@@ -143,11 +143,15 @@ class ServerThread:
         async def work(store: Store) -> Tenant:
             auth_id = new_auth_id(parent is not None)
             account, token = await create_account(
-                store, int(self.clock()), auth_id=auth_id, auth_token="token-" + auth_id, parent_id=parent
+                store.accounts,
+                int(self.clock()),
+                auth_id=auth_id,
+                auth_token="token-" + auth_id,
+                parent_id=parent,
             )
             if listed:
                 owner = Account(parent, None) if parent else account
-                await NumberService(store, self.clock).add(
+                await NumberService(store.numbers, store.accounts, self.clock).add(
                     owner, listed, subaccount=account.auth_id if parent else None, country=country
                 )
             return Tenant(account.auth_id, token, list(listed))
@@ -156,7 +160,8 @@ class ServerThread:
 
     def add_numbers(self, tenant: Tenant, numbers: list[str], **options: object) -> None:
         async def work(store: Store) -> None:
-            await NumberService(store, self.clock).add(Account(tenant.auth_id, None), numbers, **options)
+            service = NumberService(store.numbers, store.accounts, self.clock)
+            await service.add(Account(tenant.auth_id, None), numbers, **options)
 
         self._with_store(work)
         tenant.numbers += numbers
@@ -246,7 +251,8 @@ def set_carrier(server: ServerThread, tenant: Tenant, kind: str, token: str = "c
     from maskline.service.calls import CallService
 
     async def work(store: Store) -> None:
-        await CallService(store, server.clock).set_carrier(
+        calls = CallService(store.calls, store.sessions, store.numbers, store.accounts, server.clock)
+        await calls.set_carrier(
             Account(tenant.auth_id, None), CarrierKind(kind), token, server.url, CARRIER_IDS[kind]
         )
 

@@ -227,7 +227,7 @@ async def _with_store(config: Config, work: Callable[[Store], Awaitable[int]]) -
 
 
 async def _account(store: Store, auth_id: str) -> Account:
-    found = await store.get_account(auth_id)
+    found = await store.accounts.get_account(auth_id)
     if found is None:
         raise errors.AccountNotFound(auth_id)
     return found[0]
@@ -249,15 +249,17 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
                         "parent": account.parent_id,
                         "created": dt.datetime.fromtimestamp(created, dt.UTC).isoformat(),
                     }
-                    for account, created in await store.list_accounts()
+                    for account, created in await store.accounts.list_accounts()
                 ]
             )
             return 0
         if args.action == "rotate-token":
-            _print_json({"auth_id": args.account, "auth_token": await rotate_token(store, args.account)})
+            _print_json(
+                {"auth_id": args.account, "auth_token": await rotate_token(store.accounts, args.account)}
+            )
             return 0
         account, token = await create_account(
-            store, now, auth_id=args.auth_id, auth_token=args.auth_token, parent_id=args.parent
+            store.accounts, now, auth_id=args.auth_id, auth_token=args.auth_token, parent_id=args.parent
         )
         _print_json({"auth_id": account.auth_id, "auth_token": token})
         return 0
@@ -269,10 +271,10 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
                 f"{account.auth_id} is a subaccount: its main account manages its numbers"
                 f" (--account {account.parent_id} --subaccount {account.auth_id})"
             )
-        service = NumberService(store, time.time)
+        service = NumberService(store.numbers, store.accounts, time.time)
         if args.action == "add":
             if args.subaccount:
-                found = await store.get_account(args.subaccount)
+                found = await store.accounts.get_account(args.subaccount)
                 if found is None or found[0].parent_id != account.auth_id:
                     raise ConfigError(f"{args.subaccount} is not a subaccount of {account.auth_id}")
             added = await service.add(account, args.numbers, subaccount=args.subaccount, country=args.country)
@@ -286,7 +288,8 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
 
     async def carrier_set(store: Store) -> int:
         account = await _account(store, args.account)
-        carrier = await CallService(store, time.time).set_carrier(
+        calls = CallService(store.calls, store.sessions, store.numbers, store.accounts, time.time)
+        carrier = await calls.set_carrier(
             account, CarrierKind(args.carrier), args.auth_token, args.public_url, args.carrier_auth_id
         )
         _print_json(
@@ -295,18 +298,25 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         return 0
 
     async def pool_plan(store: Store) -> int:
-        from maskline.sim.plan import HistoryRow, plan, plan_table
+        from maskline.service.capacity import plan_pools
+        from maskline.sim.plan import plan_table
 
         account = await _account(store, args.account)
-        rows = await store.session_history(account.main_id, now - args.days * 86400)
-        history = [HistoryRow(*row) for row in rows]  # type: ignore[arg-type]
-        in_service = await store.numbers_in_service(account.main_id)
         with _progress("sizing pools", "pool") as progress:
-            print(plan_table(plan(history, in_service, now, config.policy, progress)))
+            rows = await plan_pools(
+                store.sessions,
+                store.numbers,
+                account.main_id,
+                now,
+                args.days * 86400,
+                config.policy,
+                progress,
+            )
+        print(plan_table(rows))
         return 0
 
     async def purge(store: Store) -> int:
-        count = await store.purgeable(args.before, now)
+        count = await store.sessions.purgeable(args.before, now)
         when = dt.datetime.fromtimestamp(args.before, dt.UTC).isoformat()
         if count and not args.yes:
             try:
@@ -319,7 +329,7 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         deleted = 0
         with _progress("purging", "session") as progress:
             while True:  # in parts: the server's writes wait for one part at most
-                part = await store.purge(args.before, now, PURGE_PART)
+                part = await store.sessions.purge(args.before, now, PURGE_PART)
                 deleted += part
                 progress(deleted, max(count, deleted))
                 if part < PURGE_PART:
@@ -373,7 +383,7 @@ async def bootstrap(config: Config, host: str, port: int) -> None:
     the server was started with."""
 
     async def work(store: Store) -> int:
-        if await store.count_accounts():
+        if await store.accounts.count_accounts():
             return 0
         database = _database_option(config.database_url)
         if _to_the_journal():
@@ -383,7 +393,7 @@ async def bootstrap(config: Config, host: str, port: int) -> None:
                 flush=True,
             )
             return 0
-        account, token = await create_account(store, int(time.time()))
+        account, token = await create_account(store.accounts, int(time.time()))
         base = _base_url(host, port)
         print(
             "Created the first account on this empty database:\n"

@@ -257,3 +257,26 @@ class Outage:
 
 
 OUTAGE = Outage()
+
+
+class ServiceCounters:
+    """The counters the service takes (``maskline.domain.ports.Counters``): this module's
+    Prometheus metrics, and the outage's log line for background work skipped."""
+
+    def session_created(self) -> None:
+        SESSIONS_CREATED.inc()
+
+    def session_expired(self) -> None:
+        SESSIONS_EXPIRED.inc()
+
+    def allocation_refused(self) -> None:
+        REFUSALS.inc()
+
+    def delivery_failed(self) -> None:
+        EVENT_FAILURES.inc()
+
+    def skipped(self, error: BaseException) -> None:
+        OUTAGE.skipped(error)
+
+
+COUNTERS = ServiceCounters()

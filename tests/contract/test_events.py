@@ -290,7 +290,7 @@ def test_a_hanging_receiver_delays_only_its_own_events(receiver: Receiver, datab
         # account's receiver: all due at once, the hanging ones first in the outbox.
         backlog = [event(uuid, slow.auth_id, hanging.url, n) for uuid in stuck for n in range(4)]
         backlog.append(event(waiting, fair.auth_id, receiver.url, 0))
-        running._with_store(lambda store: store.enqueue_events(backlog))
+        running._with_store(lambda store: store.outbox.enqueue_events(backlog))
         receiver.wait_for(1, seconds=3)  # well under one attempt's timeout at the hanging receiver
         assert receiver.names() == ["Step0"] and receiver.received[0][0]["SessionUUID"] == waiting
         assert hanging.accepted >= 1  # the hanging receiver was being tried meanwhile

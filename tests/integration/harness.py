@@ -12,10 +12,12 @@ from maskline.config import Config
 from maskline.domain.allocation import CooloffScope, Policy
 from maskline.domain.errors import MaskingError
 from maskline.domain.model import Account, Session
+from maskline.http.app import session_config
 from maskline.service.numbers import NumberService
 from maskline.service.sessions import SessionService
 from maskline.store.open import open_store
 from maskline.store.sql import SqlStore
+from maskline.telemetry import COUNTERS
 from tests.support import START, FakeClock
 
 T = TypeVar("T")
@@ -38,9 +40,11 @@ class Harness:
         assert isinstance(store, SqlStore)
         self.store = store
         self.config = Config(database_url=database, cooloff_scope=scope, policy=policy)
-        self.sessions = SessionService(self.store, self.clock, self.config)
-        self.numbers = NumberService(self.store, self.clock)
-        self.run(self.store.create_account(MAIN, "not used", START))
+        self.sessions = SessionService(
+            self.store.sessions, self.store.accounts, self.clock, session_config(self.config), COUNTERS
+        )
+        self.numbers = NumberService(self.store.numbers, self.store.accounts, self.clock)
+        self.run(self.store.accounts.create_account(MAIN, "not used", START))
         if numbers:
             self.add(numbers, country=country)
 
@@ -60,14 +64,14 @@ class Harness:
 
     def query(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
         """Rows of a read straight from the database (``?`` placeholders on both backends)."""
-        return [tuple(row) for row in self.run(self.store._read.fetch(sql, *args))]
+        return [tuple(row) for row in self.run(self.store.read.fetch(sql, *args))]
 
     def add(self, numbers: list[str], account: Account = MAIN, **options: Any) -> None:
         self.run(self.numbers.add(account, numbers, **options))
 
     def subaccount(self, auth_id: str) -> Account:
         account = Account(auth_id, MAIN.auth_id)
-        self.run(self.store.create_account(account, "not used", int(self.clock())))
+        self.run(self.store.accounts.create_account(account, "not used", int(self.clock())))
         return account
 
     def create(self, first: str, second: str, account: Account = MAIN, **params: Any) -> Session:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from maskline.domain import errors
 from maskline.domain.allocation import CooloffScope, Policy
 from maskline.domain.errors import MaskingError
-from maskline.store import sql
+from maskline.store import sql_allocation as sql
 from tests.databases import Databases, sessions_without_holds
 from tests.integration.harness import MAIN, Harness
 from tests.support import same_error
@@ -211,7 +211,7 @@ def test_a_number_belongs_to_one_account(harness: Any) -> None:
     from maskline.domain.model import Account
 
     stranger = Account("MA" + "9" * 18, None)
-    h.run(h.store.create_account(stranger, "x", 0))
+    h.run(h.store.accounts.create_account(stranger, "x", 0))
     with pytest.raises(MaskingError) as caught:
         h.add([US[0]], account=stranger)
     assert caught.value.message == f"Number {US[0]} already belongs to another account."

@@ -110,8 +110,8 @@ def prepare(url: str) -> list[str]:
     async def work() -> None:
         store = await open_store(url, pool_size=1)
         try:
-            await create_account(store, int(time.time()), auth_id=AUTH_ID, auth_token=TOKEN)
-            await NumberService(store, time.time).add(Account(AUTH_ID, None), numbers)
+            await create_account(store.accounts, int(time.time()), auth_id=AUTH_ID, auth_token=TOKEN)
+            await NumberService(store.numbers, store.accounts, time.time).add(Account(AUTH_ID, None), numbers)
         finally:
             await store.close()
 

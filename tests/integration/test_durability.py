@@ -121,7 +121,7 @@ def _store(tmp_path: Path) -> SQLiteStore:
 
 
 def _write(store: SQLiteStore) -> Awaitable[None]:
-    return store.add_numbers(MAIN.auth_id, MAIN.auth_id, [(fresh_number("+1628"), "US")], 0)
+    return store.numbers.add_numbers(MAIN.auth_id, MAIN.auth_id, [(fresh_number("+1628"), "US")], 0)
 
 
 def test_a_write_returns_only_once_the_log_is_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,7 +137,7 @@ def test_a_write_returns_only_once_the_log_is_synced(tmp_path: Path, monkeypatch
     store = _store(tmp_path)
 
     async def scenario() -> None:
-        await store.create_account(MAIN, "not used", 0)
+        await store.accounts.create_account(MAIN, "not used", 0)
         monkeypatch.setattr(os, "fdatasync", held)
         write = asyncio.ensure_future(_write(store))
         await asyncio.sleep(0.2)
@@ -166,7 +166,7 @@ def test_after_a_failed_sync_nothing_is_acknowledged(tmp_path: Path, monkeypatch
     store = _store(tmp_path)
 
     async def scenario() -> None:
-        await store.create_account(MAIN, "not used", 0)
+        await store.accounts.create_account(MAIN, "not used", 0)
         monkeypatch.setattr(os, "fdatasync", failing_once)
         for _ in range(3):
             with pytest.raises(StoreUnavailable, match="cannot sync the write-ahead log"):

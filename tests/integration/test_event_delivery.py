@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from maskline.domain.events import Event, Outgoing
 from maskline.service.events import EventDeliverer
 from maskline.store.open import open_store
-from maskline.telemetry import EVENT_FAILURES
+from maskline.telemetry import COUNTERS, EVENT_FAILURES
 from tests.databases import query
 from tests.support import FakeClock
 
@@ -58,16 +58,17 @@ def test_a_large_backlog_for_a_hanging_host_stays_bounded(database: str) -> None
         store = await open_store(database, pool_size=4)
         gate = Gate()
         deliverer = EventDeliverer(
-            store, clock, gate, per_host=PER_HOST, host_backlog=BACKLOG, max_held=MAX_HELD
-        )
+            store.outbox, store.accounts, clock, gate, COUNTERS,
+            per_host=PER_HOST, host_backlog=BACKLOG, max_held=MAX_HELD,
+        )  # fmt: skip
 
         async def pending() -> int:
-            rows = await store._read.fetch("SELECT COUNT(*) FROM events WHERE pending")  # type: ignore[attr-defined]
+            rows = await store.read.fetch("SELECT COUNT(*) FROM events WHERE pending")  # type: ignore[attr-defined]
             return int(rows[0][0])
 
         try:
-            await store.enqueue_events(events(SLOW, 150, 4))  # 600 first in the outbox
-            await store.enqueue_events(events(FAST[0], 20, 3) + events(FAST[1], 10, 2))
+            await store.outbox.enqueue_events(events(SLOW, 150, 4))  # 600 first in the outbox
+            await store.outbox.enqueue_events(events(FAST[0], 20, 3) + events(FAST[1], 10, 2))
             baseline = len(asyncio.all_tasks())
             for _ in range(100):  # runs of the delivery loop while SLOW hangs
                 await deliverer.deliver_due()
@@ -127,7 +128,7 @@ def test_failed_attempts_hand_the_rest_back_and_lose_nothing(database: str) -> N
     async def scenario() -> tuple[FailsFirst, int]:
         store = await open_store(database, pool_size=2)
         receiver = FailsFirst()
-        deliverer = EventDeliverer(store, clock, receiver)
+        deliverer = EventDeliverer(store.outbox, store.accounts, clock, receiver, COUNTERS)
         try:
             now = int(clock())
             batch = [
@@ -135,7 +136,7 @@ def test_failed_attempts_hand_the_rest_back_and_lose_nothing(database: str) -> N
                 for _ in range(10)
                 for n in range(3)
             ]
-            await store.enqueue_events(batch)
+            await store.outbox.enqueue_events(batch)
             for _ in range(100):
                 taken = await deliverer.deliver_due()
                 await deliverer.wait_idle()
@@ -194,13 +195,13 @@ def test_an_account_hanging_on_many_hosts_fills_only_its_own_share(database: str
         store = await open_store(database, pool_size=4)
         receivers = Hangs(hanging)
         deliverer = EventDeliverer(
-            store, clock, receivers, per_host=4, per_account=8, max_requests=16,
-            host_backlog=32, account_backlog=48, max_held=64,
+            store.outbox, store.accounts, clock, receivers, COUNTERS,
+            per_host=4, per_account=8, max_requests=16, host_backlog=32, account_backlog=48, max_held=64,
         )  # fmt: skip
         try:
             for url in sorted(hanging):
-                await store.enqueue_events(events(attacker, url, 40))  # 240 first in the outbox
-            await store.enqueue_events(events(other, "https://fine.example/cb", 10))
+                await store.outbox.enqueue_events(events(attacker, url, 40))  # 240 first in the outbox
+            await store.outbox.enqueue_events(events(other, "https://fine.example/cb", 10))
             most_held = most_requests = 0
             for _ in range(40):  # runs of the delivery loop while the six hosts hang
                 clock.advance(1)

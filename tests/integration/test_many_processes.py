@@ -15,10 +15,12 @@ import pytest
 from maskline.config import Config
 from maskline.domain.events import Outgoing
 from maskline.domain.model import Account
+from maskline.http.app import session_config
 from maskline.service.events import EventDeliverer
 from maskline.service.sessions import SessionService
 from maskline.store.open import open_store
 from maskline.store.sql import SqlStore
+from maskline.telemetry import COUNTERS
 from tests.databases import Databases, query, sessions_without_holds
 from tests.support import START, FakeClock, ServerProcess, maskline
 
@@ -155,17 +157,20 @@ def test_two_sweepers_announce_each_timeout_once(postgres: str) -> None:
         assert isinstance(first, SqlStore) and isinstance(second, SqlStore)
         enqueued: Counter[str] = Counter()
         for store in (first, second):
-            original = store._enqueue
+            original = store.outbox.enqueue
 
             async def counting(db: Any, events: Any, original: Any = original) -> None:
                 enqueued.update(e.session_uuid for e in events if e.fields["EventName"] == "SessionTimeout")
                 await original(db, events)
 
-            store._enqueue = counting  # type: ignore[method-assign]
+            store.outbox.enqueue = counting  # type: ignore[method-assign]
         config = Config(database_url=postgres, allow_private_callbacks=True)
-        services = [SessionService(store, clock, config) for store in (first, second)]
-        await first.create_account(owner, "not used", START)
-        await first.add_numbers(AUTH_ID, AUTH_ID, [(n, "US") for n in WIDE], START)
+        services = [
+            SessionService(store.sessions, store.accounts, clock, session_config(config), COUNTERS)
+            for store in (first, second)
+        ]
+        await first.accounts.create_account(owner, "not used", START)
+        await first.numbers.add_numbers(AUTH_ID, AUTH_ID, [(n, "US") for n in WIDE], START)
         rng = random.Random(7)
         for i in range(120):
             a, b = rng.sample(PARTIES, 2)
@@ -209,9 +214,9 @@ def test_two_deliverers_send_each_event_once(postgres: str) -> None:
     async def scenario() -> tuple[Recording, int]:
         first, second = [await open_store(postgres, pool_size=2) for _ in range(2)]
         config = Config(database_url=postgres, allow_private_callbacks=True)
-        service = SessionService(first, clock, config)
-        await first.create_account(owner, "not used", START)
-        await first.add_numbers(AUTH_ID, AUTH_ID, [(n, "US") for n in WIDE], START)
+        service = SessionService(first.sessions, first.accounts, clock, session_config(config), COUNTERS)
+        await first.accounts.create_account(owner, "not used", START)
+        await first.numbers.add_numbers(AUTH_ID, AUTH_ID, [(n, "US") for n in WIDE], START)
         for i in range(100):
             a, b = PARTIES[i % 4], PARTIES[4 + i % 4]
             body = {"first_party": a, "second_party": b, "session_expiry": 60, "callback_url": "http://x/e"}
@@ -219,7 +224,10 @@ def test_two_deliverers_send_each_event_once(postgres: str) -> None:
         clock.advance(120)
         await service.sweep()  # 100 SessionTimeout events in the outbox
         transport = Recording()
-        deliverers = [EventDeliverer(store, clock, transport, batch=7) for store in (first, second)]
+        deliverers = [
+            EventDeliverer(store.outbox, store.accounts, clock, transport, COUNTERS, batch=7)
+            for store in (first, second)
+        ]
         while sum(await asyncio.gather(*(d.deliver_due() for d in deliverers))):
             await asyncio.gather(*(d.wait_idle() for d in deliverers))
         await first.close()

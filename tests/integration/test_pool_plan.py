@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from maskline.domain.allocation import Policy
 from maskline.domain.model import Scope
+from maskline.service.capacity import plan_pools
 from maskline.sim.plan import HistoryRow, plan, plan_table
 from maskline.sim.trace import TraceSession, write_trace
 from tests.integration.harness import MAIN
@@ -24,15 +26,20 @@ def test_plan_from_the_database(harness: Any) -> None:
     h.expire(ended)  # A's third number stays held against A for 300 s
     h.clock.advance(100)
     now = int(h.clock())
-    history = [HistoryRow(*row) for row in h.run(h.store.session_history(MAIN.auth_id, now - 86400))]
+    history = [HistoryRow(*row) for row in h.run(h.store.sessions.session_history(MAIN.auth_id, now - 86400))]
     assert len(history) == 3 and {r.pool for r in history} == {MAIN.auth_id}
-    numbers = h.run(h.store.list_numbers(Scope(MAIN.auth_id, None), now))
+    numbers = h.run(h.store.numbers.list_numbers(Scope(MAIN.auth_id, None), now))
     in_service = {(MAIN.auth_id, "US"): len(numbers)}
     [row] = plan(history, in_service, now)
     assert (row.pool, row.country, row.sessions, row.in_service) == (MAIN.auth_id, "US", 3, 6)
     assert (row.in_use, row.delta_now, row.delta_peak, row.held_peak) == (3, 2, 3, 3)
     assert (row.needed, row.rule, row.headroom) == (3, 5, 3)
     assert [MAIN.auth_id, "US", "3", "6", "3", "2", "3", "3", "3", "5", "+3"] in table_rows(plan_table([row]))
+    # What the command and /metrics run: the same history, the same plan.
+    assert h.run(
+        plan_pools(h.store.sessions, h.store.numbers, MAIN.auth_id, now, 86400, Policy.FIRST_FIT)
+    ) == [row]
+    assert h.run(plan_pools(h.store.sessions, h.store.numbers, None, now, 86400, Policy.FIRST_FIT)) == [row]
     # The command reads the same history, with the real clock: nothing is in use any more.
     printed = maskline(
         "pool", "plan", "--account", MAIN.auth_id, "--days", "800", database=h.config.database_url

@@ -30,7 +30,7 @@ def test_purge_asks_then_deletes_only_what_ended_before_the_date(harness: Any) -
     h.create(A, D, session_expiry=3600)  # live
     h.create(B, C, session_expiry=60, virtual_number_cooloff_period=3600)
     h.clock.advance(61)  # ended but still cooling
-    h.run(h.store.sweep(int(h.clock()), 0))
+    h.run(h.store.sessions.sweep(int(h.clock()), 0))
     assert counts(url) == (4, 4, 4)
 
     nothing = maskline("purge", "--before", "2025-12-01", "--yes", database=url)
@@ -52,11 +52,11 @@ def test_a_purge_in_parts_deletes_what_one_purge_would(harness: Any) -> None:
         h.create(A, B, session_expiry=60)
         h.clock.advance(61)
     now = int(h.clock())
-    h.run(h.store.sweep(now, 0))
+    h.run(h.store.sessions.sweep(now, 0))
     assert counts(url) == (5, 0, 2)  # A and B each left the number: their departures stay
-    assert h.run(h.store.purge(now, now, 2)) == 2 and counts(url) == (3, 0, 2)
-    assert h.run(h.store.purge(now, now, 2)) == 2 and counts(url) == (1, 0, 2)
-    assert h.run(h.store.purge(now, now, 2)) == 1 and counts(url) == (0, 0, 0)  # the last part
+    assert h.run(h.store.sessions.purge(now, now, 2)) == 2 and counts(url) == (3, 0, 2)
+    assert h.run(h.store.sessions.purge(now, now, 2)) == 2 and counts(url) == (1, 0, 2)
+    assert h.run(h.store.sessions.purge(now, now, 2)) == 1 and counts(url) == (0, 0, 0)  # the last part
 
 
 def test_purge_shows_its_progress_on_a_terminal(harness: Any) -> None:
@@ -64,7 +64,7 @@ def test_purge_shows_its_progress_on_a_terminal(harness: Any) -> None:
     for pair in ((A, B), (A, C), (B, C)):
         h.create(*pair, session_expiry=60)
     h.clock.advance(61)
-    h.run(h.store.sweep(int(h.clock()), 0))
+    h.run(h.store.sessions.sweep(int(h.clock()), 0))
     done, shown = on_a_terminal(
         "purge", "--before", "2099-01-01", "--yes", "--database", h.config.database_url
     )

@@ -29,11 +29,11 @@ def test_the_log_starts_over_under_steady_writes(tmp_path: Path) -> None:
     store._checkpointer = sqlite_store._Checkpointer(path, interval=0.1, limit=LIMIT)
 
     async def write_for(seconds: float) -> tuple[int, int]:
-        await store.create_account(MAIN, "not used", 0)
+        await store.accounts.create_account(MAIN, "not used", 0)
         writes, peak, deadline = 0, 0, time.monotonic() + seconds
         while time.monotonic() < deadline:
             batch = [
-                store.add_numbers(MAIN.auth_id, MAIN.auth_id, [(fresh_number("+1628"), "US")], 0)
+                store.numbers.add_numbers(MAIN.auth_id, MAIN.auth_id, [(fresh_number("+1628"), "US")], 0)
                 for _ in range(20)
             ]
             await asyncio.gather(*batch)  # one group commit after another, never idle
@@ -62,23 +62,23 @@ def test_closing_the_store_ends_the_group_commit_it_has_pending(tmp_path: Path) 
         problems: list[dict[str, object]] = []
         asyncio.get_running_loop().set_exception_handler(lambda _, context: problems.append(context))
         store = sqlite_store.SQLiteStore.open(path)
-        await store.create_account(MAIN, "not used", 0)
-        await store.create_account(other, "not used", 0)
-        await store.add_numbers(MAIN.auth_id, MAIN.auth_id, [(number, "US")], 0)
+        await store.accounts.create_account(MAIN, "not used", 0)
+        await store.accounts.create_account(other, "not used", 0)
+        await store.numbers.add_numbers(MAIN.auth_id, MAIN.auth_id, [(number, "US")], 0)
         with pytest.raises(MaskingError):
-            await store.retire_numbers(other.auth_id, [number])  # not its number: refused
+            await store.numbers.retire_numbers(other.auth_id, [number])  # not its number: refused
         await store.close()  # with the failed unit's group still to commit
         await asyncio.sleep(0.05)  # the loop turns on: nothing is left to run on the closed store
 
         store = sqlite_store.SQLiteStore.open(path)
-        waiting = asyncio.create_task(store.create_account(Account("MA" + "9" * 18, None), "x", 0))
+        waiting = asyncio.create_task(store.accounts.create_account(Account("MA" + "9" * 18, None), "x", 0))
         await asyncio.sleep(0)  # the unit has run and waits for its group's commit
         await store.close()
         await asyncio.sleep(0.05)
         assert waiting.done() and waiting.exception() is None
         store = sqlite_store.SQLiteStore.open(path)
         try:
-            assert await store.get_account("MA" + "9" * 18) is not None
+            assert await store.accounts.get_account("MA" + "9" * 18) is not None
         finally:
             await store.close()
         return problems
@@ -98,12 +98,12 @@ def test_a_long_reader_such_as_a_backup_never_holds_writes_back(tmp_path: Path) 
     reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
 
     async def write_for(seconds: float) -> tuple[int, int]:
-        await store.create_account(MAIN, "not used", 0)
+        await store.accounts.create_account(MAIN, "not used", 0)
         reader.execute("BEGIN")
         reader.execute("SELECT count(*) FROM accounts").fetchall()  # the snapshot holds from here
         writes, deadline = 0, time.monotonic() + seconds
         while time.monotonic() < deadline:
-            await store.add_numbers(MAIN.auth_id, MAIN.auth_id, [(fresh_number("+1628"), "US")], 0)
+            await store.numbers.add_numbers(MAIN.auth_id, MAIN.auth_id, [(fresh_number("+1628"), "US")], 0)
             writes += 1
         return writes, os.path.getsize(path + "-wal")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import msgspec
 
@@ -131,6 +132,20 @@ class Session:
     @property
     def parties(self) -> tuple[str, ...]:
         return tuple(p for p in (self.first_party, self.second_party) if p)
+
+
+class HistoryRow(NamedTuple):
+    """A session as the store keeps it, with the pool and country of its number: what the
+    capacity plan is made from. A tuple, so that the store's rows are its arguments."""
+
+    created: int
+    expiry: int
+    cooloff_until: int
+    first: str
+    second: str
+    number: str
+    pool: str
+    country: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from maskline.service.calls import CallService
 from maskline.service.capacity import CapacityPlanner
 from maskline.service.events import EventDeliverer
 from maskline.service.numbers import NumberService
-from maskline.service.sessions import SessionService
+from maskline.service.sessions import SessionConfig, SessionService
 from maskline.store.open import open_store
 from maskline.telephony.callbacks import HttpCallbacks
 from maskline.telephony.dialer import CarrierDialer
@@ -107,6 +107,18 @@ async def _every(interval: float, work: Callable[[], Awaitable[object]]) -> None
             telemetry.OUTAGE.reachable()
 
 
+def session_config(config: Config) -> SessionConfig:
+    """What of the server's settings the session service follows."""
+    return SessionConfig(
+        defaults=config.defaults,
+        windows=config.windows,
+        policy=config.policy,
+        cooloff_scope=config.cooloff_scope,
+        allow_private_callbacks=config.allow_private_callbacks,
+        retention_days=config.retention_days,
+    )
+
+
 def worker_app() -> ASGIApp:
     """The app of one of several server processes: settings from the environment, JSON logs."""
     from maskline.telemetry import configure_logging
@@ -131,14 +143,28 @@ def create_app(
         opened = store or await open_store(
             config.database_url, config.db_pool_size, config.db_timeout, config.sqlite_durable
         )
-        calls = CallService(opened, clock, CarrierDialer(config.plivo_api_url, config.twilio_api_url))
-        session_service = SessionService(opened, clock, config, calls)
-        planner = CapacityPlanner(opened, clock, config.policy, config.plan_window, config.plan_refresh)
+        counters = telemetry.COUNTERS
+        accounts, numbers = opened.accounts, opened.numbers
+        calls = CallService(
+            opened.calls, opened.sessions, numbers, accounts, clock,
+            CarrierDialer(config.plivo_api_url, config.twilio_api_url),
+        )  # fmt: skip
+        session_service = SessionService(
+            opened.sessions, accounts, clock, session_config(config), counters, calls
+        )
+        planner = CapacityPlanner(
+            opened.sessions, numbers, clock, config.policy, counters, config.plan_window, config.plan_refresh
+        )
         holder["services"] = Services(
-            opened, Authenticator(opened), session_service, NumberService(opened, clock), calls, planner
+            opened,
+            Authenticator(accounts),
+            session_service,
+            NumberService(numbers, accounts, clock),
+            calls,
+            planner,
         )
         callbacks = HttpCallbacks(allow_private=config.allow_private_callbacks)
-        deliverer = EventDeliverer(opened, clock, callbacks)
+        deliverer = EventDeliverer(opened.outbox, accounts, clock, callbacks, counters)
         workers = [
             asyncio.create_task(_every(config.sweep_interval, session_service.sweep)),
             asyncio.create_task(_every(config.delivery_interval, deliverer.deliver_due)),

@@ -8,22 +8,13 @@ import hashlib
 import hmac
 import secrets
 import string
-from typing import Protocol
 
 from maskline.domain import errors
 from maskline.domain.model import AUTH_ID, Account
+from maskline.domain.ports import AccountStore
 
 _ITERATIONS = 120_000
 _ID_ALPHABET = string.ascii_uppercase + string.digits
-
-
-class AccountStore(Protocol):  # the part of domain.ports.Store used here
-    async def create_account(self, account: Account, token_hash: str, now: int) -> None: ...
-    async def get_account(self, auth_id: str) -> tuple[Account, str] | None: ...
-
-
-class TokenStore(Protocol):  # the part of domain.ports.Store that rotation uses
-    async def replace_token(self, auth_id: str, token_hash: str) -> bool: ...
 
 
 def hash_token(token: str, salt: bytes | None = None) -> str:
@@ -78,7 +69,7 @@ def _new_token(chosen: str | None) -> str:
     return token
 
 
-async def rotate_token(store: TokenStore, auth_id: str) -> str:
+async def rotate_token(store: AccountStore, auth_id: str) -> str:
     """Give the account a new random token and return it: the old one is refused from now on,
     by every server process (``Authenticator`` checks the stored hash on each request)."""
     token = _new_token(None)

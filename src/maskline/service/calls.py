@@ -22,7 +22,7 @@ from maskline.domain.calls import Call, CallState, Carrier, CarrierKind
 from maskline.domain.model import Account, Scope, Session
 from maskline.domain.params import is_url
 from maskline.domain.phone import to_e164
-from maskline.domain.ports import Clock, Dialer, Store
+from maskline.domain.ports import AccountStore, CallStore, Clock, Dialer, NumberStore, SessionStore
 from maskline.domain.routing import (
     NO_SESSION,
     SESSION_EXPIRED,
@@ -40,8 +40,19 @@ log = logging.getLogger("maskline.calls")
 
 
 class CallService:
-    def __init__(self, store: Store, clock: Clock, dialer: Dialer | None = None) -> None:
+    def __init__(
+        self,
+        store: CallStore,
+        sessions: SessionStore,
+        numbers: NumberStore,
+        accounts: AccountStore,
+        clock: Clock,
+        dialer: Dialer | None = None,
+    ) -> None:
         self._store = store
+        self._sessions = sessions
+        self._numbers = numbers
+        self._accounts = accounts
         self._clock = clock
         self._dialer = dialer
         self._placing: set[asyncio.Task[None]] = set()
@@ -50,14 +61,14 @@ class CallService:
         return int(self._clock())
 
     async def carrier(self, account_id: str) -> Carrier | None:
-        return await self._store.get_carrier(account_id)
+        return await self._accounts.get_carrier(account_id)
 
     async def carrier_for(self, account_id: str, main_id: str) -> Carrier | None:
         """The carrier that places an account's calls: its own, else its main account's; None
         when there is none or this server cannot place calls."""
         if self._dialer is None:
             return None
-        return await self._store.get_carrier(account_id) or await self._store.get_carrier(main_id)
+        return await self._accounts.get_carrier(account_id) or await self._accounts.get_carrier(main_id)
 
     def place_first_call(self, carrier: Carrier, session: Session) -> None:
         """Request-a-call (docs/calls.md, "Request-a-call"): have the carrier call the first
@@ -83,7 +94,7 @@ class CallService:
     async def answer_placed(self, carrier: Carrier, call_id: str, session_uuid: str) -> Decision:
         """The first party answered a call maskline placed: bridge to the second party."""
         now = self._now()
-        session = await self._store.session_by_uuid(_scope(carrier), session_uuid)
+        session = await self._sessions.session_by_uuid(_scope(carrier), session_uuid)
         if session is None or not session.is_live(now) or not session.second_party:
             return Reject(NO_SESSION)
         decision = Bridge(session, session.second_party, caller_is_first=True)
@@ -103,7 +114,7 @@ class CallService:
         if not auth_token:
             raise errors.Missing("auth_token")
         carrier = Carrier(account.auth_id, kind, auth_token, carrier_auth_id, public_url.rstrip("/"))
-        await self._store.set_carrier(carrier)
+        await self._accounts.set_carrier(carrier)
         return carrier
 
     async def answer(self, carrier: Carrier, call_id: str, caller_raw: str, number_raw: str) -> Decision:
@@ -115,10 +126,10 @@ class CallService:
         caller = to_e164(caller_raw)
         existing = await self._store.get_call(carrier.account_id, call_id)
         if existing is not None and existing.state is CallState.PIN:
-            prompted = await self._store.session_by_uuid(_scope(carrier), existing.session_uuid or "")
+            prompted = await self._sessions.session_by_uuid(_scope(carrier), existing.session_uuid or "")
             if prompted is not None:
                 return PromptPin(prompted, existing.pin_attempts)
-        decision = route(caller, await self._store.number_view(caller, number, _scope(carrier), now))
+        decision = route(caller, await self._sessions.number_view(caller, number, _scope(carrier), now))
         if existing is None:
             call = arrival(
                 carrier.account_id, call_id, number, caller or caller_raw[:20], carrier.leg_url(call_id), now
@@ -129,7 +140,7 @@ class CallService:
     # -- SIP mode: a proxy asks how to route each new call, then reports how it went ---------
     async def _sip_carrier(self, number: str | None) -> Carrier | None:
         """The trunk of the account whose pool holds ``number``: SIP calls are that account's."""
-        main_id = await self._store.number_owner(number) if number else None
+        main_id = await self._numbers.number_owner(number) if number else None
         return None if main_id is None else Carrier(main_id, CarrierKind.SIP, "", "", "", main_id)
 
     async def sip_answer(self, call_id: str, caller_raw: str, number_raw: str) -> Decision:
@@ -146,7 +157,11 @@ class CallService:
             return Reject(UNKNOWN_CALLER)
         caller = to_e164(caller_raw)
         unknown = isinstance(decision, Reject) and decision.sip_code == UNKNOWN_CALLER
-        if unknown and caller and await self._store.had_session(caller, number, _scope(carrier), self._now()):
+        if (
+            unknown
+            and caller
+            and await self._sessions.had_session(caller, number, _scope(carrier), self._now())
+        ):
             return Reject(SESSION_EXPIRED, "session expired")
         return decision
 
@@ -172,13 +187,13 @@ class CallService:
         call = await self._store.get_call(carrier.account_id, call_id)
         if call is None or call.state is not CallState.PIN:
             return Reject(NO_SESSION)
-        prompted = await self._store.session_by_uuid(_scope(carrier), call.session_uuid or "")
+        prompted = await self._sessions.session_by_uuid(_scope(carrier), call.session_uuid or "")
         if prompted is None or not prompted.is_live(now):
             return Reject(NO_SESSION)
         digits = digits.strip().rstrip("#")
         found = None
         if digits.isascii() and digits.isdigit() and 4 <= len(digits) <= 15:
-            found = await self._store.session_by_pin(call.virtual_number, digits, _scope(carrier), now)
+            found = await self._sessions.session_by_pin(call.virtual_number, digits, _scope(carrier), now)
         decision = route_pin(digits, call.caller, prompted, found, call.pin_attempts)
         await self._apply(call, PinEntered(decision), now)
         return decision
@@ -189,7 +204,7 @@ class CallService:
         call = await self._store.get_call(carrier.account_id, call_id)
         if call is None or not call.dialled:
             return
-        session = await self._store.session_by_uuid(_scope(carrier), call.session_uuid or "")
+        session = await self._sessions.session_by_uuid(_scope(carrier), call.session_uuid or "")
         if session is not None:
             await self._apply(call, DialledLeg(session, progress, carrier.leg_url(leg_id)), now)
 
@@ -211,7 +226,7 @@ class CallService:
 
     async def _finish(self, call: Call, now: int) -> None:
         # The call's own link, made when it was routed within its carrier's scope.
-        session = await self._store.session_by_uuid(None, call.session_uuid or "")
+        session = await self._sessions.session_by_uuid(None, call.session_uuid or "")
         await self._apply(call, HungUp(session), now)
 
     async def recording(
@@ -220,12 +235,12 @@ class CallService:
         call = await self._store.get_call(carrier.account_id, call_id)
         if call is None:
             return
-        session = await self._store.session_by_uuid(_scope(carrier), call.session_uuid or "")
+        session = await self._sessions.session_by_uuid(_scope(carrier), call.session_uuid or "")
         await self._apply(call, Recorded(session, url, recording_id, duration), self._now())
 
     async def callee_prompt(self, carrier: Carrier, session_uuid: str, party: str) -> str:
         """The play URL of the dialled party of a session: ``first`` or ``second``."""
-        session = await self._store.session_by_uuid(_scope(carrier), session_uuid)
+        session = await self._sessions.session_by_uuid(_scope(carrier), session_uuid)
         if session is None:
             return ""
         s = session.settings

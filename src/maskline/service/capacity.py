@@ -1,4 +1,5 @@
-"""The capacity plan of every pool, kept fresh for the metrics endpoint.
+"""The capacity plan of the pools: made from the store's history by ``plan_pools`` (for
+``maskline pool plan`` and for the metrics endpoint), and kept fresh for the latter.
 
 Sizing a pool replays its recent history through the production policy (``maskline.sim.plan``),
 which costs CPU in proportion to the sessions in the window. So the plan is computed at most
@@ -11,23 +12,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from maskline import telemetry
 from maskline.domain.allocation import Policy
-from maskline.domain.ports import Clock, Store, StoreUnavailable
-from maskline.sim.plan import HistoryRow, PlanRow, plan
+from maskline.domain.ports import Clock, Counters, NumberStore, SessionStore, StoreUnavailable
+from maskline.sim.plan import PlanRow, plan
 
 log = logging.getLogger("maskline")
 
 
+async def plan_pools(
+    sessions: SessionStore,
+    numbers: NumberStore,
+    main_id: str | None,
+    now: int,
+    window: int,
+    policy: Policy,
+    progress: Callable[[int, int], object] | None = None,
+) -> list[PlanRow]:
+    """The plan of ``main_id``'s pools (None: every account's) from the sessions held in the
+    last ``window`` seconds, against the numbers in service; sized in a worker thread.
+    ``progress`` is told (pools done, pools in all) as each pool is sized."""
+    history = await sessions.session_history(main_id, now - window)
+    in_service = await numbers.numbers_in_service(main_id)
+    return await asyncio.to_thread(plan, history, in_service, now, policy, progress)
+
+
 class CapacityPlanner:
     def __init__(
-        self, store: Store, clock: Clock, policy: Policy, window: int = 86400, refresh: float = 300.0
+        self,
+        sessions: SessionStore,
+        numbers: NumberStore,
+        clock: Clock,
+        policy: Policy,
+        counters: Counters,
+        window: int = 86400,
+        refresh: float = 300.0,
     ) -> None:
-        self._store = store
+        self._sessions = sessions
+        self._numbers = numbers
         self._clock = clock
         self._policy = policy
+        self._counters = counters
         self._window = window  # seconds of history the peak and the needed pool are taken from
         self._refresh = refresh
         self._plan: list[PlanRow] = []
@@ -37,9 +63,7 @@ class CapacityPlanner:
     async def make(self) -> list[PlanRow]:
         """A new plan of every pool, now."""
         now = int(self._clock())
-        history = [HistoryRow(*row) for row in await self._store.session_history(None, now - self._window)]  # type: ignore[arg-type]
-        in_service = await self._store.numbers_in_service(None)
-        made = await asyncio.to_thread(plan, history, in_service, now, self._policy)
+        made = await plan_pools(self._sessions, self._numbers, None, now, self._window, self._policy)
         self._plan, self._made = made, self._clock()
         return made
 
@@ -55,7 +79,7 @@ class CapacityPlanner:
         try:
             await self.make()
         except StoreUnavailable as error:
-            telemetry.OUTAGE.skipped(error)
+            self._counters.skipped(error)
         except Exception:
             log.exception("capacity plan failed")
 

@@ -30,9 +30,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from maskline import telemetry
 from maskline.domain.events import Outgoing, callback_origin, retry_at
-from maskline.domain.ports import Clock, Store, StoreUnavailable
+from maskline.domain.ports import AccountStore, Clock, Counters, Outbox, StoreUnavailable
 
 log = logging.getLogger("maskline.events")
 
@@ -61,9 +60,11 @@ class _Host(_Share):
 class EventDeliverer:
     def __init__(
         self,
-        store: Store,
+        store: Outbox,
+        accounts: AccountStore,
         clock: Clock,
         transport: CallbackTransport,
+        counters: Counters,
         batch: int = 50,
         *,
         per_host: int = 4,
@@ -75,8 +76,10 @@ class EventDeliverer:
         defer: int = 5,
     ) -> None:
         self._store = store
+        self._carriers = accounts  # the carrier whose token signs an account's events
         self._clock = clock
         self._transport = transport
+        self._counters = counters
         self._batch = batch
         self._per_host = per_host
         self._per_account = per_account
@@ -153,7 +156,7 @@ class EventDeliverer:
                 try:
                     taken = await self._attempt(event, host)
                 except StoreUnavailable as error:  # the lease brings the event back later
-                    telemetry.OUTAGE.skipped(error)
+                    self._counters.skipped(error)
                     taken = False
                 except Exception:  # the lease brings the event back later
                     log.exception("event %s could not be settled", event.id)
@@ -167,7 +170,7 @@ class EventDeliverer:
                         self._forget(chain.popleft(), host)
         except Exception as error:  # the lease brings them back later
             if isinstance(error, StoreUnavailable):
-                telemetry.OUTAGE.skipped(error)
+                self._counters.skipped(error)
             else:
                 log.exception("events could not be handed back")
             while chain:
@@ -182,7 +185,7 @@ class EventDeliverer:
 
     async def _attempt(self, event: Outgoing, host: _Host) -> bool:
         """Send ``event`` and record the attempt; whether the receiver took it."""
-        carrier = await self._store.get_carrier(event.account_id)
+        carrier = await self._carriers.get_carrier(event.account_id)
         # The host's and the account's slots first: a wait for them holds no one else up.
         async with host.slots, self._accounts[event.account_id].slots, self._requests:
             error, retry = await self._transport.send(event, carrier.auth_token if carrier else None)
@@ -190,7 +193,7 @@ class EventDeliverer:
         attempts = event.attempts + 1
         when = retry_at(attempts, now) if error and retry else None
         if error:
-            telemetry.EVENT_FAILURES.inc()
+            self._counters.delivery_failed()
             log.info("event %s attempt %d failed: %s", event.id, attempts, error)
         await self._store.event_attempted(event.id, attempts, now, when, error)
         return not error

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from maskline.domain import errors
 from maskline.domain.model import Account, Number, Scope, is_subaccount_id
 from maskline.domain.phone import is_region, region_of, to_e164
-from maskline.domain.ports import Clock, Store
+from maskline.domain.ports import AccountStore, Clock, NumberStore
 
 
 def parse_number(raw: object) -> str:
@@ -18,8 +18,9 @@ def parse_number(raw: object) -> str:
 
 
 class NumberService:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: NumberStore, accounts: AccountStore, clock: Clock) -> None:
         self._store = store
+        self._accounts = accounts
         self._clock = clock
 
     async def add(
@@ -41,7 +42,7 @@ class NumberService:
             raise errors.Missing("numbers")
         pool = account.auth_id
         if subaccount:
-            found = await self._store.get_account(subaccount) if is_subaccount_id(subaccount) else None
+            found = await self._accounts.get_account(subaccount) if is_subaccount_id(subaccount) else None
             if found is None or found[0].parent_id != account.auth_id:
                 raise errors.InvalidSubaccount()
             pool = subaccount

@@ -8,15 +8,14 @@ import uuid as uuidlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from maskline import telemetry
-from maskline.config import Config
 from maskline.domain import errors
-from maskline.domain.allocation import Claim, hold_until, session_keys
+from maskline.domain.allocation import Claim, CooloffScope, Policy, hold_until, session_keys
 from maskline.domain.events import names_private_host
-from maskline.domain.listing import DAY, ListQuery, parse_list
+from maskline.domain.listing import DAY, ListQuery, Windows, parse_list
 from maskline.domain.model import Account, Scope, Session, is_subaccount_id
 from maskline.domain.params import (
     Body,
+    Defaults,
     apply_update,
     canonical,
     decode_body,
@@ -26,10 +25,23 @@ from maskline.domain.params import (
     parse_update,
 )
 from maskline.domain.phone import region_of
-from maskline.domain.ports import Clock, Store
+from maskline.domain.ports import AccountStore, Clock, Counters, SessionStore
 from maskline.service.calls import CallService
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """The operator's settings that sessions follow (``maskline.http.app.session_config`` takes
+    them from the server's ``Config``)."""
+
+    defaults: Defaults  # of the parameters a create may leave out
+    windows: Windows  # of time a list may span
+    policy: Policy  # which free number a new session gets
+    cooloff_scope: CooloffScope
+    allow_private_callbacks: bool
+    retention_days: int  # how long ended sessions are kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +53,20 @@ class Page:
 
 
 class SessionService:
-    def __init__(self, store: Store, clock: Clock, config: Config, calls: CallService | None = None) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        accounts: AccountStore,
+        clock: Clock,
+        config: SessionConfig,
+        counters: Counters,
+        calls: CallService | None = None,
+    ) -> None:
         self._store = store
+        self._accounts = accounts
         self._clock = clock
         self._config = config
+        self._counters = counters
         self._calls = calls
 
     def now(self) -> int:
@@ -59,7 +81,7 @@ class SessionService:
             return value if value == account.auth_id else None
         if not is_subaccount_id(value):
             return None
-        found = await self._store.get_account(value)
+        found = await self._accounts.get_account(value)
         return value if found is not None and found[0].parent_id == account.auth_id else None
 
     async def create(self, account: Account, body: Body) -> Session:
@@ -86,7 +108,7 @@ class SessionService:
         if settings.geomatch:
             country = region_of(first or second)
             if country is None:
-                telemetry.REFUSALS.inc()
+                self._counters.allocation_refused()
                 raise errors.PoolExhausted()
         expiry = now + request.session_expiry
         session = Session(
@@ -112,9 +134,9 @@ class SessionService:
         try:
             created = await self._store.insert_session(session, claim, now)
         except errors.PoolExhausted:
-            telemetry.REFUSALS.inc()
+            self._counters.allocation_refused()
             raise
-        telemetry.SESSIONS_CREATED.inc()
+        self._counters.session_created()
         if carrier is not None and settings.initiate_call_to_first_party and first and second:
             assert self._calls is not None
             self._calls.place_first_call(carrier, created)
@@ -180,7 +202,7 @@ class SessionService:
         ended = replace(session, expiry=now, modified=now)
         if not await self._store.save_session(ended, self._hold_until(ended), now):
             raise errors.SessionAlreadyExpired()
-        telemetry.SESSIONS_EXPIRED.inc()
+        self._counters.session_expired()
         return ended
 
     async def sweep(self) -> None:

@@ -8,23 +8,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from maskline.domain.allocation import WILDCARD, CooloffScope, Policy
+from maskline.domain.model import HistoryRow
 from maskline.sim.replay import POLICIES, k_star
 from maskline.sim.tables import markdown
 from maskline.sim.trace import Trace, TraceSession
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryRow:
-    """A session as the database keeps it, with the pool its number belongs to."""
-
-    created: int
-    expiry: int
-    cooloff_until: int
-    first: str
-    second: str
-    number: str
-    pool: str
-    country: str
 
 
 @dataclass(frozen=True, slots=True)

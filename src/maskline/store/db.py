@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from maskline.domain.model import Scope
 
 Row = Sequence[Any]
+T = TypeVar("T")
 
 
 class Db(Protocol):
     async def fetch(self, sql: str, *args: object) -> list[Row]: ...
     async def fetchrow(self, sql: str, *args: object) -> Row | None: ...
     async def execute(self, sql: str, *args: object) -> None: ...
+
+
+class Backend(Protocol):
+    """What the store's parts need of a database: reads outside a unit of work, units of work,
+    and the clauses that differ between SQLite and PostgreSQL."""
+
+    read: Db
+    LOCK: str  # locks the rows a SELECT reads until the transaction ends
+    SKIP_LOCKED: str  # ... passing over rows another transaction has locked
+    JOIN_TEXT: str  # the aggregate that joins text values with a separator
+
+    async def transact(self, work: Callable[[Db], Awaitable[T]]) -> T:
+        """Run ``work`` as one atomic unit and return its result once it is durable."""
+        ...
 
 
 def marks(items: Sequence[object]) -> str:

@@ -178,7 +178,7 @@ class PostgresStore(SqlStore):
     async def close(self) -> None:
         await self._connections.close()
 
-    async def _transact(self, work: Callable[[Db], Awaitable[T]]) -> T:
+    async def transact(self, work: Callable[[Db], Awaitable[T]]) -> T:
         pool = self._connections
         for attempt in itertools.count(1):
             try:

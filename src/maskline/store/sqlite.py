@@ -132,10 +132,10 @@ class SQLiteStore(SqlStore):
     # shares one COMMIT, and the pages it writes, among concurrent requests. The SQLite driver
     # never suspends, so a unit runs from its BEGIN or SAVEPOINT to its RELEASE without another
     # request in between.
-    async def _transact(self, work: Callable[[Db], Awaitable[T]]) -> T:
+    async def transact(self, work: Callable[[Db], Awaitable[T]]) -> T:
         try:
             with self._unit():
-                result = await work(self._read)
+                result = await work(self.read)
             if self._group is not None:
                 await asyncio.shield(self._group)
         except sqlite3.Error as error:  # taking the write lock, or the group's commit
