@@ -509,7 +509,7 @@ def run_sim(args: argparse.Namespace) -> int:
         )
     if args.trace is not None:
         trace = _load_trace(args.trace)
-        chosen = {args.trace.name: lambda seed: trace}
+        chosen: dict[str, Callable[[int], Trace]] = {args.trace.name: lambda seed: trace}
     else:
         chosen = {w: known[w] for w in args.workload} if args.workload else dict(workloads.REALISTIC)
     if args.write_trace is not None:
@@ -543,7 +543,8 @@ def _load_trace(path: Path) -> Trace:
 
 
 def plan_trace(path: Path) -> int:
-    from maskline.sim.plan import HistoryRow, plan, plan_table
+    from maskline.domain.model import HistoryRow
+    from maskline.sim.plan import plan, plan_table
 
     trace = _load_trace(path)
     rows = [HistoryRow(s.start, s.end, s.end + s.cooloff, s.first, s.second, "", s.pool, "") for s in trace]

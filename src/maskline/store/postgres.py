@@ -17,7 +17,7 @@ import itertools
 import re
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import asyncpg
 
@@ -25,6 +25,12 @@ from maskline.domain.ports import StoreUnavailable
 from maskline.store.db import Db, Row
 from maskline.store.migrate import require_revision
 from maskline.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    # What a unit of work runs on: a connection, or the pool's stand-in for one.
+    Connection = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
 
 T = TypeVar("T")
 _PLACEHOLDER = re.compile(r"\?")
@@ -43,7 +49,7 @@ _UNREACHABLE = (
 )
 
 
-def _cut(error: asyncpg.InterfaceError, connection: asyncpg.Connection) -> bool:
+def _cut(error: asyncpg.InterfaceError, connection: Connection) -> bool:
     """Whether ``error``, raised while ``connection`` was lent to us, says that the connection
     was cut: asyncpg raises a plain ``InterfaceError`` when a transaction cut by an outage rolls
     back, or a statement runs on the connection after it was cut. Its subclasses (bad arguments
@@ -78,16 +84,15 @@ class PostgresDb:
 
     __slots__ = ("_on",)
 
-    def __init__(self, on: asyncpg.Connection) -> None:
+    def __init__(self, on: Connection) -> None:
         self._on = on
 
     async def fetch(self, sql: str, *args: object) -> list[Row]:
-        rows: list[Row] = await self._on.fetch(numbered(sql), *args)
-        return rows
+        # A Record is a row: indexed by position, sliced, and of a length.
+        return cast(list[Row], await self._on.fetch(numbered(sql), *args))
 
     async def fetchrow(self, sql: str, *args: object) -> Row | None:
-        row: Row | None = await self._on.fetchrow(numbered(sql), *args)
-        return row
+        return cast(Row | None, await self._on.fetchrow(numbered(sql), *args))
 
     async def execute(self, sql: str, *args: object) -> None:
         await self._on.execute(numbered(sql), *args)

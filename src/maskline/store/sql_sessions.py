@@ -20,8 +20,10 @@ from maskline.store.sql_allocation import SqlAllocator, claim_keys, depart, rele
 from maskline.store.sql_calls import SqlCalls
 from maskline.store.sql_outbox import SqlOutbox
 
-# A session's columns in the order of Session's fields, all but the last (its calls), so that a
-# row is its arguments: naming them costs several times more than the rest of reading a row.
+# perf: a session's columns in the order of Session's fields, all but the last (its calls), so
+# that a row is its arguments: naming them costs several times more than the rest of reading a
+# row (docs/benchmarks.md, "Where the Session API's time goes"). The order comes from the
+# dataclass itself, so a new field cannot put a row out of step.
 _SESSION_FIELDS = [field.name for field in dataclasses.fields(Session)][:-1]
 _SETTINGS = _SESSION_FIELDS.index("settings")
 _SESSION_COLUMNS = ", ".join(_SESSION_FIELDS)
@@ -32,7 +34,9 @@ _decode_settings = msgspec.json.Decoder(SessionSettings).decode
 
 
 def session_from_row(row: Row) -> Session:
-    return Session(*row[:_SETTINGS], _decode_settings(row[_SETTINGS]), *row[_SETTINGS + 1 :])
+    values = list(row)
+    values[_SETTINGS] = _decode_settings(values[_SETTINGS])
+    return Session(*values)
 
 
 class SqlSessions:
