@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-import msgspec
-
 from maskline.config import Config
 from maskline.domain.allocation import CooloffScope, Policy
 from maskline.domain.errors import MaskingError
@@ -92,7 +90,7 @@ class Harness:
         return self.run(self.sessions.get(account, session.uuid))
 
     def update(self, session: Session, **body: Any) -> Session:
-        return self.run(self.sessions.update(MAIN, session.uuid, msgspec.json.encode(body)))
+        return self.run(self.sessions.update(MAIN, session.uuid, lambda: dict(body)))
 
     def held_rows(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.query("SELECT party, virtual_number FROM holds")]

@@ -143,7 +143,7 @@ def test_the_scan_sees_error_text_written_in_place() -> None:
         'Response("Forbidden", 403)\n'
         'PlainTextResponse(f"{name} refused", status_code=403)\n'
         'reply({"error": "Session not found"}, 404)\n'
-        'raise HTTPException(404)\n'
+        "raise HTTPException(404)\n"
         'reply({"error": errors.SessionNotFound().message}, 404)\n'
         'JSONResponse({"status": "ok"})\n'
         '_TIMEOUT = (408, b"Request timeout")\n'

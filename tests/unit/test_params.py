@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from maskline.bodies import decode_body
 from maskline.config import Config, ConfigError
 from maskline.domain import errors
 from maskline.domain.errors import MaskingError
@@ -18,7 +19,6 @@ from maskline.domain.params import (
     Integer,
     Param,
     apply_update,
-    decode_body,
     generate_pins,
     parse_create,
     parse_update,

@@ -9,9 +9,10 @@ import msgspec
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from maskline.bodies import decode_body
 from maskline.domain.errors import MaskingError
 from maskline.domain.listing import Windows, parse_list
-from maskline.domain.params import Defaults, decode_body, parse_create
+from maskline.domain.params import Defaults, parse_create
 from maskline.domain.phone import region_of, to_e164
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")

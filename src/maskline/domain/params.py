@@ -535,22 +535,3 @@ def generate_pins(length: int, randbelow: Callable[[int], int]) -> tuple[str, st
     while second == first:
         second = one()
     return first, second
-
-
-# What decoding JSON bytes raises on bad input: bytes that are not UTF-8 inside a string
-# (``"\x80"``) give UnicodeDecodeError, not msgspec's own error; deep nesting, RecursionError.
-JSON_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
-
-
-def decode_body(raw: bytes) -> Body:
-    """A request body as a JSON object; an empty body is ``{}``."""
-    raw = raw.removeprefix(b"\xef\xbb\xbf").strip()
-    if not raw:
-        return {}
-    try:
-        value = msgspec.json.decode(raw)
-    except JSON_ERRORS:
-        raise errors.InvalidJson() from None
-    if not isinstance(value, dict):
-        raise errors.InvalidJson()
-    return value

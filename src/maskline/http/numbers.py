@@ -7,10 +7,10 @@ from collections.abc import Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from maskline.bodies import decode_body
 from maskline.domain import errors
 from maskline.domain.listing import ListQuery, page_links, parse_page
 from maskline.domain.model import Account
-from maskline.domain.params import decode_body
 from maskline.http.render import (
     NumberFound,
     NumberPage,

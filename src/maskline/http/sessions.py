@@ -7,9 +7,9 @@ from collections.abc import Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from maskline.bodies import decode_body
 from maskline.domain.listing import page_links
 from maskline.domain.model import Account
-from maskline.domain.params import decode_body
 from maskline.http.render import (
     Page,
     PageMeta,
@@ -57,7 +57,7 @@ class SessionEndpoints:
     async def update(self, request: Request, account: Account) -> Response:
         raw = await read_body(request, self._max_body)
         service = self._service()
-        session = await service.update(account, request.path_params["session_uuid"], raw)
+        session = await service.update(account, request.path_params["session_uuid"], lambda: decode_body(raw))
         return reply(SessionUpdated(session=session_object(session, service.now())))
 
     async def expire(self, request: Request, account: Account) -> Response:

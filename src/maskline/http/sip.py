@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from maskline import telemetry
+from maskline.bodies import JSON_ERRORS
 from maskline.domain import errors
 from maskline.domain.call_transitions import LegProgress
 from maskline.domain.calls import usable_call_id
-from maskline.domain.params import JSON_ERRORS
 from maskline.domain.ports import StoreUnavailable
 from maskline.domain.routing import NO_SESSION, Bridge, Decision, Reject
 from maskline.http.wire import JsonReply, error_reply, trusted

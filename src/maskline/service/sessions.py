@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid as uuidlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from maskline.domain import errors
@@ -18,7 +18,6 @@ from maskline.domain.params import (
     Defaults,
     apply_update,
     canonical,
-    decode_body,
     flag,
     generate_pins,
     parse_create,
@@ -175,12 +174,15 @@ class SessionService:
         total, sessions = await self._store.list_sessions(query, Scope.of(account), now)
         return Page(query, total, sessions, now)
 
-    async def update(self, account: Account, session_uuid: str, raw: bytes) -> Session:
+    async def update(self, account: Account, session_uuid: str, body: Callable[[], Body]) -> Session:
+        """Update a live session with what ``body`` gives when called: it is decoded only once
+        the session is known and live, since an unknown or ended session is said before a
+        malformed body."""
         session = await self.get(account, session_uuid)
         now = self.now()
         if not session.is_live(now):
             raise errors.SessionAlreadyExpired()
-        request = parse_update(decode_body(raw), session)
+        request = parse_update(body(), session)
         self._refuse_private_callbacks(
             request.settings.get("callback_url", ""), request.settings.get("recording_callback_url", "")
         )
