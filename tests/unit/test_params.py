@@ -357,6 +357,19 @@ def test_every_setting_a_session_keeps_is_a_parameter_of_the_table() -> None:
     assert kept <= {param.name for param in PARAMS}
 
 
+def test_every_parameter_of_the_table_is_kept_and_shown() -> None:
+    """A new parameter is a row of the table, a field of the settings a session keeps, and one of
+    the session object (or one of the exceptions here, each kept elsewhere)."""
+    from maskline.http.render import Session as SessionObject
+
+    kept = {f.name for f in msgspec.structs.fields(SessionSettings)}
+    kept |= {"first_party", "second_party", "session_expiry", "subaccount"}  # the session's own
+    shown = {f.name for f in msgspec.structs.fields(SessionObject)}
+    shown |= {"session_expiry", "geomatch"}  # as expiry_time; geomatch is not in Plivo's object
+    assert [p.name for p in PARAMS if p.name not in kept] == []
+    assert [p.name for p in PARAMS if p.name not in shown] == []
+
+
 def test_the_sdk_spellings_come_from_the_table() -> None:
     assert ALIASES == {
         "create_session_with_single_Party": "create_session_with_single_party",
