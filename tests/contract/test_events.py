@@ -152,6 +152,28 @@ def test_a_call_reports_every_step_in_order(
     )
 
 
+def test_a_subaccounts_events_are_signed_as_its_calls_are_carried(
+    receiver: Receiver, server: ServerThread, tenant, http_for
+) -> None:  # type: ignore[no-untyped-def]
+    """A subaccount without a carrier of its own has its calls carried by its main account's;
+    its events are signed with that carrier's token, as that carrier would sign them."""
+    Carrier(server, tenant, "plivo")
+    sub = server.tenant(numbers=1, parent=tenant.auth_id)
+    s = session(http_for(sub), callback_url=receiver.url, session_expiry=60)
+    server.clock.advance(61)
+    receiver.wait_for(1)
+    form, headers = receiver.received[0]
+    assert (form["EventName"], form["SessionUUID"]) == ("SessionTimeout", s["session_uuid"])
+    assert validate_v3_signature(
+        "POST",
+        receiver.url,
+        headers["x-plivo-signature-v3-nonce"],
+        TOKEN,
+        headers["x-plivo-signature-v3"],
+        form,
+    )
+
+
 @pytest.mark.parametrize("kind", ["plivo", "twilio"])
 def test_late_and_repeated_reports_announce_nothing(
     kind: str, receiver: Receiver, http: httpx.Client, server: ServerThread, tenant

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from maskline.domain.events import Outgoing, callback_origin, retry_at
+from maskline.domain.model import is_subaccount_id
 from maskline.domain.ports import AccountStore, Clock, Counters, Outbox, StoreUnavailable
 
 log = logging.getLogger("maskline.events")
@@ -183,12 +184,22 @@ class EventDeliverer:
         self._accounts[event.account_id].held -= 1
         del self._held[event.id]
 
+    async def _signing_token(self, account_id: str) -> str | None:
+        """The token an account's events are signed with: that of the carrier that carries its
+        calls (its own, else its main account's), as that carrier signs what it sends."""
+        carrier = await self._carriers.get_carrier(account_id)
+        if carrier is None and is_subaccount_id(account_id):
+            found = await self._carriers.get_account(account_id)
+            if found is not None:
+                carrier = await self._carriers.get_carrier(found[0].main_id)
+        return carrier.auth_token if carrier else None
+
     async def _attempt(self, event: Outgoing, host: _Host) -> bool:
         """Send ``event`` and record the attempt; whether the receiver took it."""
-        carrier = await self._carriers.get_carrier(event.account_id)
+        token = await self._signing_token(event.account_id)
         # The host's and the account's slots first: a wait for them holds no one else up.
         async with host.slots, self._accounts[event.account_id].slots, self._requests:
-            error, retry = await self._transport.send(event, carrier.auth_token if carrier else None)
+            error, retry = await self._transport.send(event, token)
         now = int(self._clock())
         attempts = event.attempts + 1
         when = retry_at(attempts, now) if error and retry else None
