@@ -124,7 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--cooloff", type=_whole(0), help="give every session this cool-off, in seconds")
     sim.add_argument("--scope", choices=[s.value for s in CooloffScope], default=CooloffScope.PER_PARTY.value)
     sim.add_argument(
-        "--pool-size", type=_whole(1), help="also report the refusal rate with this many numbers, and measure misroutes there"
+        "--pool-size",
+        type=_whole(1),
+        help="also report the refusal rate with this many numbers, and measure misroutes there",
     )
     sim.add_argument("--write-trace", type=Path, help="write the first seed's trace of the workload here")
     sim.add_argument("--optimum", action="store_true", help="also solve for the exact optimum (small traces)")
@@ -490,8 +492,8 @@ def backup(config: Config, file: Path, force: bool) -> int:
 
 def run_sim(args: argparse.Namespace) -> int:
     from maskline.sim import workloads
-    from maskline.sim.replay import POLICIES
     from maskline.sim.misroutes import SIDES
+    from maskline.sim.replay import POLICIES
     from maskline.sim.report import misroute_table, simulate, table
     from maskline.sim.trace import write_trace
 
@@ -535,7 +537,7 @@ def run_sim(args: argparse.Namespace) -> int:
         )
     print(table(rows))
     print()
-    print(misroute_table(rows, SIDES))
+    print(misroute_table([r.late for r in rows if r.late is not None], SIDES))
     return 0
 
 

@@ -74,5 +74,7 @@ def test_sim_reports_late_calls_that_reach_a_stranger_over_both_sides_and_per_si
     assert other[:4] == ["food-delivery", "first_fit", numbers, "other"]
     assert other[4:7] == ["0.00%"] * 3  # customers order once
     assert float(busy[5].rstrip("%")) > float(both[9].rstrip("%")) > 0  # an hour after: couriers
-    sized = maskline("sim", "--workload", "food-delivery", "--policy", "first_fit", "--pool-size", "40", database="")
+    sized = maskline(
+        "sim", "--workload", "food-delivery", "--policy", "first_fit", "--pool-size", "40", database=""
+    )
     assert table_rows(sized.stdout)[1][2] == "40"

@@ -10,7 +10,7 @@ from maskline.domain.allocation import CooloffScope
 from maskline.sim import workloads
 from maskline.sim.misroutes import DELAYS, HOUR, MINUTE, SIDES, busy_sides, misroutes
 from maskline.sim.replay import POLICIES, replay
-from maskline.sim.report import misroute_table, simulate
+from maskline.sim.report import late_calls, misroute_table, simulate
 from maskline.sim.trace import TraceSession
 from tests.support import table_rows
 
@@ -79,7 +79,9 @@ def _by_hand(trace: list[TraceSession], numbers: list[str | None], delay: int) -
                 continue
             cases += 1
             misrouted += any(
-                m == n and party in (o.first, o.second) and counterpart not in (o.first, o.second)
+                m == n
+                and party in (o.first, o.second)
+                and counterpart not in (o.first, o.second)
                 and o.start <= at < o.end
                 for o, m in zip(trace, numbers, strict=True)
             )
@@ -132,17 +134,24 @@ def test_the_report_gives_misroutes_per_side_and_both() -> None:
         CooloffScope.PER_PARTY,
         late_calls=True,
     )
-    first_fit, quarantine = rows
-    assert first_fit.misroute_pool is not None and first_fit.misroute_pool >= first_fit.k_star
+    first_fit, quarantine = (r.late for r in rows)
+    assert first_fit is not None and quarantine is not None
+    assert first_fit.numbers >= rows[0].k_star
     # Customers order once: only couriers are ever misrouted; first-fit hands numbers straight back.
-    assert first_fit.misroutes["other", HOUR] == 0
-    busy = first_fit.misroutes["busy", HOUR]
-    assert busy is not None and busy > 0.3
-    assert quarantine.misroutes[None, HOUR] is not None
-    assert first_fit.misroutes[None, HOUR] > quarantine.misroutes[None, HOUR]
-    assert first_fit.misroutes[None, 24 * HOUR] is None  # a 4 h trace has no traffic a day after
-    lines = table_rows(misroute_table(rows, SIDES))
+    assert first_fit.rates["other", HOUR] == 0
+    busy, both = first_fit.rates["busy", HOUR], first_fit.rates[None, HOUR]
+    assert busy is not None and both is not None and busy > 0.3 and both < busy
+    assert quarantine.rates[None, HOUR] is not None and both > quarantine.rates[None, HOUR]
+    assert first_fit.rates[None, 24 * HOUR] is None  # a 4 h trace has no traffic a day after
+    lines = table_rows(misroute_table([first_fit, quarantine], SIDES))
     assert [line[:4] for line in lines] == [
-        ["food-delivery", "first_fit", str(first_fit.misroute_pool), side] for side in SIDES
-    ] + [["food-delivery", "quarantine", str(quarantine.misroute_pool), side] for side in SIDES]
+        ["food-delivery", "first_fit", str(first_fit.numbers), side] for side in SIDES
+    ] + [["food-delivery", "quarantine", str(quarantine.numbers), side] for side in SIDES]
     assert lines[0][-1] == "–"
+    alone = late_calls(
+        {"food-delivery": lambda seed: workloads.food_delivery(seed, couriers=20, hours=4)},
+        ["first_fit", "quarantine"],
+        [1],
+        CooloffScope.PER_PARTY,
+    )
+    assert alone == [first_fit, quarantine]

@@ -10,7 +10,8 @@ on the same number with another party.
 Sides: in a session, the busy side is the party with more sessions in its pool's trace (the
 first party on a tie), the other side is its counterpart. In the generated workloads the busy
 side is the driver, courier or agent; in the marketplace the seller, except where a little-known
-seller has fewer sessions than its buyer (7% of sessions). The wildcard key of an open single-party session is not a caller.
+seller has fewer sessions than its buyer (7% of sessions). The wildcard key of an open
+single-party session is not a caller.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from maskline.domain.allocation import CooloffScope
 from maskline.sim.misroutes import DELAYS, SIDES, Misroutes, misroutes
@@ -18,6 +18,16 @@ Rates = dict[tuple[str | None, int], float | None]  # (side or None for both, de
 
 
 @dataclass(frozen=True)
+class LateCalls:
+    """Late-call misroutes of one workload and policy: medians over the seeds."""
+
+    workload: str
+    policy: str
+    numbers: int  # the pool they were measured at (summed over the trace's pools)
+    rates: Rates
+
+
+@dataclass(frozen=True)
 class Row:
     workload: str
     policy: str
@@ -27,8 +37,7 @@ class Row:
     k_star: int
     refusal_rate: float | None  # at the pool size asked for, if any
     optimum: int | None = None  # the fewest numbers any fixed assignment needs, if asked for
-    misroute_pool: int | None = None  # the numbers late calls were measured at (summed over pools)
-    misroutes: Rates = field(default_factory=dict)  # late-call misroute rates, if asked for
+    late: LateCalls | None = None  # late-call misroutes, if asked for
 
     @property
     def ratio(self) -> float:
@@ -78,12 +87,6 @@ def simulate(
                     _refusal_rate(t, policy, scope, pool_size, seed)
                     for t, seed in zip(traces, seeds, strict=True)
                 )
-            late: list[tuple[int, Misroutes]] = []
-            if late_calls:
-                late = [
-                    late_misroutes(t, policy, scope, seed, pool_size)
-                    for t, seed in zip(traces, seeds, strict=True)
-                ]
             rows.append(
                 Row(
                     name,
@@ -94,8 +97,7 @@ def simulate(
                     int(statistics.median_low(s.k_star for s in sized)),
                     refusals,
                     best,
-                    int(statistics.median_low(size for size, _ in late)) if late else None,
-                    _median_rates([m for _, m in late]) if late else {},
+                    _late(name, policy, traces, seeds, scope, pool_size) if late_calls else None,
                 )
             )
             if progress is not None:
@@ -112,8 +114,44 @@ def _refusal_rate(trace: Trace, policy: str, scope: CooloffScope, size: int, see
     return refused / (refused + placed) if refused + placed else 0.0
 
 
-def late_misroutes(
-    trace: Trace, policy: str, scope: CooloffScope, seed: int, size: int | None = None
+def late_calls(
+    workloads: dict[str, Callable[[int], Trace]],
+    policies: Sequence[str],
+    seeds: Sequence[int],
+    scope: CooloffScope,
+    pool_size: int | None = None,
+    cooloff: int | None = None,
+) -> list[LateCalls]:
+    """Late-call misroutes alone (no K* search), per workload and policy, as ``simulate`` finds
+    them with ``late_calls``."""
+    found = []
+    for name, make in workloads.items():
+        traces = [make(seed) for seed in seeds]
+        if cooloff is not None:
+            traces = [[s.with_cooloff(cooloff) for s in trace] for trace in traces]
+        found += [_late(name, policy, traces, seeds, scope, pool_size) for policy in policies]
+    return found
+
+
+def _late(
+    name: str,
+    policy: str,
+    traces: Sequence[Trace],
+    seeds: Sequence[int],
+    scope: CooloffScope,
+    size: int | None,
+) -> LateCalls:
+    counted = [_misroutes(t, policy, scope, seed, size) for t, seed in zip(traces, seeds, strict=True)]
+    rates: Rates = {}
+    for side in (None, *SIDES):
+        for delay in DELAYS:  # the median over the seeds whose traces have traffic that late
+            known = [r for _, m in counted if (r := m.rate(delay, side)) is not None]
+            rates[side, delay] = statistics.median(known) if known else None
+    return LateCalls(name, policy, int(statistics.median_low(n for n, _ in counted)), rates)
+
+
+def _misroutes(
+    trace: Trace, policy: str, scope: CooloffScope, seed: int, size: int | None
 ) -> tuple[int, Misroutes]:
     """The late calls of ``trace`` replayed through ``policy`` at ``size`` numbers per pool, or
     at SLACK × first-fit's K* of each pool: the numbers used (summed over pools) and the counts."""
@@ -126,16 +164,6 @@ def late_misroutes(
     return used, found
 
 
-def _median_rates(found: Sequence[Misroutes]) -> Rates:
-    """Per side (None: both) and delay, the median over seeds that have cases."""
-    rates: Rates = {}
-    for side in (None, *SIDES):
-        for delay in DELAYS:
-            known = [r for m in found if (r := m.rate(delay, side)) is not None]
-            rates[side, delay] = statistics.median(known) if known else None
-    return rates
-
-
 def _delay(seconds: int) -> str:
     return f"{seconds // 3600} h" if seconds >= 3600 else f"{seconds // 60} min"
 
@@ -144,7 +172,7 @@ def _share(rate: float | None) -> str:
     return "–" if rate is None else f"{rate:.2%}"
 
 
-def misroute_table(rows: Sequence[Row], sides: Sequence[str | None] = (None,)) -> str:
+def misroute_table(rows: Sequence[LateCalls], sides: Sequence[str | None] = (None,)) -> str:
     """Late calls misrouted per workload and policy, at each delay after a session's end: one line
     per side of ``sides`` (None: both sides together)."""
     split = tuple(sides) != (None,)
@@ -155,10 +183,10 @@ def misroute_table(rows: Sequence[Row], sides: Sequence[str | None] = (None,)) -
     cells = []
     for r in rows:
         for side in sides:
-            line = [r.workload, r.policy, "" if r.misroute_pool is None else str(r.misroute_pool)]
+            line = [r.workload, r.policy, str(r.numbers)]
             if split:
                 line.append(side or "both")
-            cells.append(line + [_share(r.misroutes.get((side, d))) for d in DELAYS])
+            cells.append(line + [_share(r.rates[side, d]) for d in DELAYS])
     return markdown(columns, cells)
 
 
@@ -172,7 +200,7 @@ def table(rows: Sequence[Row]) -> str:
         columns.append(("optimum", "right"))
     if refusals:
         columns.append(("refused at the pool size", "right"))
-    late = any(r.misroutes for r in rows)
+    late = any(r.late is not None for r in rows)
     if late:
         columns += [(f"misrouted {_delay(d)}", "right") for d in DELAYS]
     cells = []
@@ -184,6 +212,6 @@ def table(rows: Sequence[Row]) -> str:
         if refusals:
             line.append("" if r.refusal_rate is None else f"{r.refusal_rate:.2%}")
         if late:
-            line += [_share(r.misroutes.get((None, d))) for d in DELAYS]
+            line += [_share(None if r.late is None else r.late.rates[None, d]) for d in DELAYS]
         cells.append(line)
     return markdown(columns, cells)
