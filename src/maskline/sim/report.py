@@ -25,6 +25,7 @@ class LateCalls:
     policy: str
     numbers: int  # the pool they were measured at (summed over the trace's pools)
     rates: Rates
+    cases: dict[int, int]  # per delay, the late calls counted over both sides (median of seeds)
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,11 @@ def _late(
         for delay in DELAYS:  # the median over the seeds whose traces have traffic that late
             known = [r for _, m in counted if (r := m.rate(delay, side)) is not None]
             rates[side, delay] = statistics.median(known) if known else None
-    return LateCalls(name, policy, int(statistics.median_low(n for n, _ in counted)), rates)
+    cases = {
+        d: int(statistics.median_low(m.cases["busy", d] + m.cases["other", d] for _, m in counted))
+        for d in DELAYS
+    }
+    return LateCalls(name, policy, int(statistics.median_low(n for n, _ in counted)), rates, cases)
 
 
 def _misroutes(
