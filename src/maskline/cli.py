@@ -166,7 +166,9 @@ def _parser() -> argparse.ArgumentParser:
     planning = command(
         pool,
         "plan",
-        "Per pool and country: Δ now and at its peak, the numbers needed, the 2Δ−1 rule, headroom.",
+        "Per pool and country: Δ now and at its peak, the numbers needed, the 2Δ−1 rule, headroom;"
+        " the late calls an hour after a session's end that reach someone else with the numbers in"
+        " service, and the pool that would bring them under 1%.",
     )
     planning.add_argument("--account", help="the main account whose pools to plan (from the database)")
     planning.add_argument("--days", type=_whole(1), default=30, help="history to size from (default 30 days)")
@@ -315,8 +317,9 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
                 args.days * 86400,
                 config.policy,
                 progress,
+                late_calls=True,
             )
-        print(plan_table(rows))
+        print(plan_table(rows, late=True))
         return 0
 
     async def purge(store: Store) -> int:
@@ -558,7 +561,8 @@ def plan_trace(path: Path) -> int:
     rows = [HistoryRow(s.start, s.end, s.end + s.cooloff, s.first, s.second, "", s.pool, "") for s in trace]
     after = max((s.end + s.cooloff for s in trace), default=0)  # a file has no "now": its end
     with _progress("sizing pools", "pool") as progress:
-        print(plan_table(plan(rows, None, after, Config.from_env().policy, progress)))
+        planned = plan(rows, None, after, Config.from_env().policy, progress, late_calls=True)
+        print(plan_table(planned, late=True))
     return 0
 
 

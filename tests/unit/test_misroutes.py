@@ -6,10 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maskline.domain.allocation import CooloffScope
+from maskline.domain.allocation import CooloffScope, Policy
+from maskline.domain.model import HistoryRow
 from maskline.sim import workloads
 from maskline.sim.misroutes import DELAYS, HOUR, MINUTE, SIDES, busy_sides, misroutes
-from maskline.sim.replay import POLICIES, replay
+from maskline.sim.plan import late_call_plan, late_rate, plan
+from maskline.sim.replay import POLICIES, k_star, replay
 from maskline.sim.report import late_calls, misroute_table, simulate
 from maskline.sim.trace import TraceSession
 from tests.support import table_rows
@@ -155,3 +157,52 @@ def test_the_report_gives_misroutes_per_side_and_both() -> None:
         CooloffScope.PER_PARTY,
     )
     assert alone == [first_fit, quarantine]
+
+
+def _history(trace: list[TraceSession]) -> list[HistoryRow]:
+    return [HistoryRow(s.start, s.end, s.end, s.first, s.second, "", s.pool, "") for s in trace]
+
+
+def test_the_plan_finds_the_pool_that_keeps_late_calls_under_one_percent() -> None:
+    trace = workloads.food_delivery(1, couriers=20, hours=4)
+    after = max(s.end for s in trace)
+    [first_fit] = plan(_history(trace), None, after, Policy.FIRST_FIT, late_calls=True)
+    assert first_fit.misrouted is not None and first_fit.misrouted > 0.2
+    assert first_fit.late_pool is None and first_fit.late_searched == 4 * first_fit.needed
+    [spread] = plan(_history(trace), None, after, Policy.QUARANTINE, late_calls=True)
+    order = POLICIES["quarantine"]
+    assert spread.late_pool is not None and spread.late_pool > spread.needed
+    assert (
+        late_rate(trace, spread.late_pool, order)
+        < 0.01
+        <= (late_rate(trace, spread.late_pool - 1, order) or 0)
+    )
+    # With the numbers in service: measured there.
+    [served] = plan(
+        _history(trace), {("default", ""): spread.late_pool}, after, Policy.QUARANTINE, late_calls=True
+    )
+    assert (
+        served.misrouted == late_rate(trace, spread.late_pool, order) and served.late_pool == spread.late_pool
+    )
+    assert plan(_history(trace), None, after, Policy.QUARANTINE)[0].misrouted is None  # not asked
+
+
+@settings(max_examples=60)
+@given(raw=sessions, policy=st.sampled_from(list(Policy)))
+def test_the_pool_for_late_calls_misroutes_under_one_percent_or_is_not_found(
+    raw: list[tuple[int, int, int, int]], policy: Policy
+) -> None:
+    trace = _trace(raw)
+    if not trace:
+        return
+    order = POLICIES[policy.value]
+    needed = k_star(trace, order).k_star
+    current, pool, top = late_call_plan(trace, order, needed, needed)
+    if current is None:
+        assert pool is None and top is None
+        return
+    assert 0 <= current <= 1 and top == 4 * needed
+    if pool is None:
+        assert (late_rate(trace, top, order) or 0) >= 0.01
+    else:
+        assert needed <= pool <= top and (late_rate(trace, pool, order) or 0) < 0.01
