@@ -168,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
         "plan",
         "Per pool and country: Δ now and at its peak, the numbers needed, the 2Δ−1 rule, headroom;"
         " the late calls an hour after a session's end that reach someone else with the numbers in"
-        " service, and the pool that would bring them under 1%.",
+        " service, and the pool that would bring them under 1 percent.",
     )
     planning.add_argument("--account", help="the main account whose pools to plan (from the database)")
     planning.add_argument("--days", type=_whole(1), default=30, help="history to size from (default 30 days)")
