@@ -76,10 +76,14 @@ class ServerThread:
         self.clock = clock
         self.config = Config(
             database_url=database,
-            sweep_interval=0.05,
-            delivery_interval=0.05,
             # allow_private_callbacks: the test receivers listen on 127.0.0.1
-            **{"auth_failures_per_minute": 0, "allow_private_callbacks": True, **settings},  # type: ignore[arg-type]
+            **{  # type: ignore[arg-type]
+                "sweep_interval": 0.05,
+                "delivery_interval": 0.05,
+                "auth_failures_per_minute": 0,
+                "allow_private_callbacks": True,
+                **settings,
+            },
         )
         # IPPROTO_TCP so that asyncio sets TCP_NODELAY: otherwise each reply waits ~40 ms.
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

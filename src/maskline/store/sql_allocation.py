@@ -113,6 +113,8 @@ class SqlAllocator:
         joined, revision, stale = row
         blocked = set(joined.split(",")) if joined else set()
         if stale:
+            # Before quarantine reads the departures: a session of these parties that has ended
+            # counts as left from its end on, whether or not the sweep has run since.
             await release(db, keys, now)
         pool = await self._pool(db, claim, revision)
         left = None

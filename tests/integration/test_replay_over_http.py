@@ -1,0 +1,128 @@
+"""A trace replayed through the HTTP API, as fast as the server answers, gets the numbers the
+simulator gives it: an ended session counts as left the moment it ends, whether or not the
+sweep has run since."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import httpx
+import pytest
+
+from maskline.domain.allocation import CooloffScope, Policy
+from maskline.sim.replay import POLICIES, replay
+from maskline.sim.trace import Trace, TraceSession
+from maskline.sim.workloads import ride_hailing
+from tests.databases import Databases
+from tests.support import START, FakeClock, ServerThread, fresh_number
+
+
+def deleted_early(trace: Trace) -> Trace:
+    """The trace with every other session told a longer expiry at creation and ended by DELETE
+    at its end; the rest expire by themselves."""
+    return [replace(s, expiry=s.end + 600) if i % 2 else s for i, s in enumerate(trace)]
+
+
+def hand_built() -> Trace:
+    """A party leaves a number and comes back a second later, while an unused number is free:
+    quarantine must send it to the unused one."""
+    a, b, c, d = (f"+1415203{i:04d}" for i in range(4))
+    return [
+        TraceSession(0, 600, a, b),
+        TraceSession(0, 3000, c, d),
+        TraceSession(100, 700, a, c, expiry=3000),  # ended by DELETE
+        TraceSession(701, 1300, a, b, expiry=3000),
+        TraceSession(1300, 1900, a, b),
+    ]
+
+
+def served(
+    trace: Trace, pool: list[str], database: str, policy: Policy, scope: CooloffScope, sweep: float
+) -> list[str | None]:
+    """The rank of the number each session of ``trace`` got from a running server, creating and
+    expiring in the trace's order as fast as it answers, the clock set to each event's time, the
+    sweep running every ``sweep`` seconds of real time; None: refused."""
+    clock = FakeClock(START)
+    server = ServerThread(database, clock, policy=policy, cooloff_scope=scope, sweep_interval=sweep).start()
+    try:
+        tenant = server.tenant(pool)
+        # At one instant, ends come before starts, as in the simulator.
+        events = sorted(
+            [(s.start, 1, i) for i, s in enumerate(trace)]
+            + [(s.end, 0, i) for i, s in enumerate(trace) if s.expiry is not None and s.expiry > s.end]
+        )
+        numbers: list[str | None] = [None] * len(trace)
+        made: dict[int, str] = {}
+        with httpx.Client(
+            base_url=f"{server.url}/v1/Account/{tenant.auth_id}/Masking",
+            auth=(tenant.auth_id, tenant.auth_token),
+            trust_env=False,
+            timeout=30,
+        ) as http:
+            for at, starts, i in events:
+                clock.now = START + at
+                s = trace[i]
+                if not starts:
+                    if i in made:
+                        assert http.delete(f"/Session/{made[i]}").status_code == 200
+                    continue
+                reply = http.post(
+                    "/Session/",
+                    json={
+                        "first_party": s.first,
+                        "second_party": s.second,
+                        "session_expiry": (s.expiry or s.end) - s.start,
+                        "virtual_number_cooloff_period": s.cooloff,
+                    },
+                )
+                if reply.status_code == 201:
+                    made[i] = reply.json()["session_uuid"]
+                    numbers[i] = str(pool.index(reply.json()["virtual_number"]) + 1)
+                else:
+                    assert "Number pool exhausted" in reply.text, reply.text
+        return numbers
+    finally:
+        server.stop()
+
+
+def workload() -> Trace:
+    """Ride-hailing, its parties renamed to valid numbers."""
+    trace = ride_hailing(1, drivers=12, hours=6)
+    names: dict[str, str] = {}
+    for s in trace:
+        for party in (s.first, s.second):
+            names.setdefault(party, f"+1415204{len(names):04d}")
+    return deleted_early([replace(s, first=names[s.first], second=names[s.second]) for s in trace])
+
+
+CASES = {
+    "hand-built": (hand_built, 4, CooloffScope.PER_PARTY, 0),
+    "ride-hailing": (workload, 14, CooloffScope.PER_PARTY, 0),
+    "ride-hailing, cool-off": (workload, 16, CooloffScope.PER_PARTY, 300),
+    "ride-hailing, global cool-off": (workload, 24, CooloffScope.GLOBAL, 300),
+}
+
+
+SWEEPS = {
+    "no sweep": 3600.0,  # not during the replay: every end is recent news to the allocator
+    "frequent sweeps": 0.01,  # now and then between two requests, now and then not
+}
+
+
+@pytest.mark.parametrize(
+    ("policy", "sweep"),
+    [(policy, "no sweep") for policy in Policy] + [(Policy.QUARANTINE, "frequent sweeps")],
+)
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_trace_replayed_over_http_gets_the_simulators_numbers(
+    databases: Databases, case: str, policy: Policy, sweep: str
+) -> None:
+    make, size, scope, cooloff = CASES[case]
+    trace = [s.with_cooloff(cooloff) for s in make()]
+    assert [s.start for s in trace] == sorted(s.start for s in trace)  # replay's order
+    simulated = replay(trace, size, POLICIES[policy.value], scope).numbers
+    assert simulated != replay(trace, size, POLICIES["first_fit"], scope).numbers or (
+        policy is Policy.FIRST_FIT
+    ), "the policy must choose differently from first-fit somewhere, or the trace tests nothing"
+    pool = [fresh_number("+1628") for _ in range(size)]
+    assert served(trace, pool, databases.new(), policy, scope, SWEEPS[sweep]) == simulated
