@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/allocation.py            (about forty minutes)
     .venv/bin/python benchmarks/allocation.py --no-docs --window 32    (another quarantine window)
+    .venv/bin/python benchmarks/allocation.py --late-calls-only       (the late calls alone: seconds)
 
 Runs the simulator (``maskline.sim``, the server's own allocation order, in memory) and writes
 the section of docs/allocation.md between the markers below:
@@ -17,6 +18,11 @@ the section of docs/allocation.md between the markers below:
 5. reuse gaps: how long before a number comes back to a party it served, first-fit against the
    quarantine policy, both at a pool of 1.2 × first-fit's K*, on every realistic workload, and
    the pool at which quarantine's median gap reaches 10 × first-fit's.
+
+and, between its own markers, the late calls: per realistic workload and policy, at 1.2 ×
+first-fit's K*, the share of late calls (10 min, 1 h, 6 h, 24 h after a session ends) that reach
+someone else, over both sides and per side (median over --late-seeds traces), without cool-off and
+with a per-party cool-off of --cooloff seconds, and their plot.
 """
 
 from __future__ import annotations
@@ -35,13 +41,17 @@ from harness.report import docs_options, docs_target, markers, produced, publish
 from maskline.domain import allocation
 from maskline.domain.allocation import CooloffScope
 from maskline.sim import workloads
+from maskline.sim.misroutes import DELAYS, HOUR, SIDES
 from maskline.sim.replay import POLICIES, replay, trace_sizing
-from maskline.sim.report import Row, simulate, table
+from maskline.sim.report import SLACK, LateCalls, Row, late_calls, misroute_table, simulate, table
 from maskline.sim.trace import pools
 
 DOCS = ROOT / "docs" / "allocation.md"
 PLOT = ROOT / "docs" / "allocation-kstar.png"
+LATE_PLOT = ROOT / "docs" / "allocation-misroutes.png"
 BEGIN, END = markers(__file__)
+LATE_BEGIN = "<!-- BEGIN benchmarks/allocation.py, late calls: generated, do not edit by hand -->"
+LATE_END = "<!-- END benchmarks/allocation.py, late calls -->"
 HOURS_LONG = ("ride-hailing", "food-delivery", "geo-split")  # sessions of hours: cool-off matters
 SERVER_POLICIES = ("first_fit", "quarantine", "least_recent")
 LENGTHS = (300, 900, 1800, 3600)  # cool-off lengths compared on the hours-long workloads
@@ -63,12 +73,23 @@ def main() -> int:
     p.add_argument("--cooloff", type=int, default=1800)
     docs_options(p, DOCS)
     p.add_argument("--window", type=int, help="quarantine's window (default: the server's)")
+    p.add_argument("--late-seeds", type=int, default=3, help="traces per workload for the late calls")
+    p.add_argument("--late-calls-only", action="store_true", help="only the late calls (seconds)")
     args = p.parse_args()
     if args.window:  # the simulator and the server read it at each allocation
         allocation.QUARANTINE_WINDOW = args.window
     began = time.monotonic()
     seeds = list(range(1, args.seeds + 1))
     scope = CooloffScope.PER_PARTY
+
+    late_seeds = list(range(1, args.late_seeds + 1))
+    late = late_calls(workloads.REALISTIC, list(POLICIES), late_seeds, scope)
+    cooled = late_calls(workloads.REALISTIC, list(SERVER_POLICIES), late_seeds, scope, cooloff=args.cooloff)
+    drawn = plot_late(late, LATE_PLOT) if not args.no_docs else False
+    publish(late_report(args, late, cooled, drawn), docs_target(args), LATE_BEGIN, LATE_END)
+    if args.late_calls_only:
+        print(f"total time {time.monotonic() - began:.0f} s")
+        return 0
 
     realistic = simulate(workloads.REALISTIC, list(POLICIES), seeds, scope)
     print(table(realistic), flush=True)
@@ -211,6 +232,113 @@ def plot(rows: list[Row], path: Path) -> bool:
     figure.savefig(path)
     plt.close(figure)
     return True
+
+
+def plot_late(rows: list[LateCalls], path: Path) -> bool:
+    """Misroutes against the delay after a session's end, one panel per workload, one line per
+    policy; False when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot (pip install -e '.[bench]')", file=sys.stderr)
+        return False
+    names = list(dict.fromkeys(r.workload for r in rows))
+    figure, panels = plt.subplots(2, 4, figsize=(12, 6), dpi=110, sharey=True)
+    flat = list(panels.flat)
+    for axes, name in zip(flat, names, strict=False):
+        for r in rows:
+            if r.workload != name:
+                continue
+            shown = [(d, r.rates[None, d]) for d in DELAYS if r.rates[None, d] is not None]
+            axes.plot(
+                [d / HOUR for d, _ in shown],
+                [100 * (rate or 0) for _, rate in shown],
+                marker="o",
+                label=r.policy,
+            )
+        axes.set_xscale("log")
+        axes.set_xticks([d / HOUR for d in DELAYS], [_delay(d) for d in DELAYS])
+        axes.set_title(name, fontsize=10)
+        axes.grid(True, alpha=0.3)
+    for axes in flat[len(names) :]:
+        axes.axis("off")
+    flat[0].set_ylabel("late calls that reach someone else (%)")
+    flat[4].set_ylabel("late calls that reach someone else (%)")
+    handles, labels = flat[0].get_legend_handles_labels()
+    flat[-1].legend(handles, labels, loc="center")
+    figure.suptitle(f"Late calls misrouted, by delay after the session's end ({SLACK} × first-fit's K*)")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return True
+
+
+def _delay(seconds: int) -> str:
+    return f"{seconds // HOUR} h" if seconds >= HOUR else f"{seconds // 60} min"
+
+
+def late_report(args, late: list[LateCalls], cooled: list[LateCalls], plotted: bool) -> str:  # type: ignore[no-untyped-def]
+    def at_hour(policy: str, rows: list[LateCalls]) -> str:
+        rates = [r.rates[None, HOUR] for r in rows if r.policy == policy]
+        known = [rate for rate in rates if rate is not None]
+        return f"{statistics.median(known):.1%}" if known else "–"
+
+    lines = [
+        LATE_BEGIN,
+        "## Measured: late calls that reach a stranger",
+        "",
+        produced(revision()) + f". Median over seeds 1–{args.late_seeds} (each seed a new trace); every "
+        f"workload replayed at {SLACK} × first-fit's K* of each pool (the numbers column, summed over "
+        "pools). For every ended session and each of its parties, at each delay after its end, the share "
+        "of cases where that party then holds a live session on the same number with someone else; a "
+        "case counts only while the trace still has traffic (no later than its last session start), "
+        "hence – where no session ends that long before it ([Late calls](#late-calls)).",
+        "",
+        "### Both sides, no cool-off",
+        "",
+        misroute_table(late),
+        "",
+        "Median over the workloads, an hour after the end: "
+        + "; ".join(f"{p} {at_hour(p, late)}" for p in POLICIES)
+        + ".",
+        "",
+        "Late calls counted per workload (both sides, first-fit, median of the seeds): the traces of "
+        "ride-hailing, food delivery and geo-split have 8 hours of traffic, so few sessions end six "
+        "hours before their last start and none a day before.",
+        "",
+        "| workload |" + "".join(f" {_delay(d)} |" for d in DELAYS),
+        "|---|" + "---:|" * len(DELAYS),
+        *(
+            f"| {r.workload} |" + "".join(f" {r.cases[d]:,} |" for d in DELAYS)
+            for r in late
+            if r.policy == "first_fit"
+        ),
+        "",
+        "### Per side, no cool-off",
+        "",
+        "The busy side is the party with more sessions in the trace (driver, courier, agent, mostly the "
+        "seller), the other side its counterpart.",
+        "",
+        misroute_table(late, SIDES),
+        "",
+        f"### Both sides, per-party cool-off of {_minutes(args.cooloff)}",
+        "",
+        "The same traces, every session holding its number against its two parties for the cool-off "
+        f"after it ends (the pool is again {SLACK} × first-fit's K*, which the cool-off raises).",
+        "",
+        misroute_table(cooled),
+        "",
+        "Median over the workloads, an hour after the end: "
+        + "; ".join(f"{p} {at_hour(p, cooled)}" for p in SERVER_POLICIES)
+        + ".",
+    ]
+    if plotted:
+        lines += ["", f"![Late calls misrouted by delay]({LATE_PLOT.name})"]
+    lines += ["", LATE_END]
+    return "\n".join(lines)
 
 
 def _met(rows: list[Row], target: str) -> str:

@@ -111,7 +111,9 @@ def _parser() -> argparse.ArgumentParser:
         help="Replay session traces through the allocation policies and size the pool.",
         description="Replay session traces (generated workloads or a JSON Lines file) through the "
         "allocation policies, in memory, and report Δ, K* (the smallest pool with no refusal) and "
-        "K*/Δ per workload and policy.",
+        "K*/Δ per workload and policy, and how often a party calling its number 10 min, 1 h, 6 h "
+        "and 24 h after its session ended reaches someone else (at --pool-size numbers per pool, "
+        "else at 1.2 × first-fit's K*), over both sides and per side.",
     )
     sim.add_argument(
         "--workload", action="append", help="a workload name (repeatable; default: all realistic)"
@@ -122,7 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--cooloff", type=_whole(0), help="give every session this cool-off, in seconds")
     sim.add_argument("--scope", choices=[s.value for s in CooloffScope], default=CooloffScope.PER_PARTY.value)
     sim.add_argument(
-        "--pool-size", type=_whole(1), help="also report the refusal rate with this many numbers"
+        "--pool-size",
+        type=_whole(1),
+        help="also report the refusal rate with this many numbers, and measure misroutes there",
     )
     sim.add_argument("--write-trace", type=Path, help="write the first seed's trace of the workload here")
     sim.add_argument("--optimum", action="store_true", help="also solve for the exact optimum (small traces)")
@@ -162,7 +166,9 @@ def _parser() -> argparse.ArgumentParser:
     planning = command(
         pool,
         "plan",
-        "Per pool and country: Δ now and at its peak, the numbers needed, the 2Δ−1 rule, headroom.",
+        "Per pool and country: Δ now and at its peak, the numbers needed, the 2Δ−1 rule, headroom;"
+        " the late calls an hour after a session's end that reach someone else with the numbers in"
+        " service, and the pool that would bring them under 1 percent.",
     )
     planning.add_argument("--account", help="the main account whose pools to plan (from the database)")
     planning.add_argument("--days", type=_whole(1), default=30, help="history to size from (default 30 days)")
@@ -311,8 +317,9 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
                 args.days * 86400,
                 config.policy,
                 progress,
+                late_calls=True,
             )
-        print(plan_table(rows))
+        print(plan_table(rows, late=True))
         return 0
 
     async def purge(store: Store) -> int:
@@ -488,8 +495,9 @@ def backup(config: Config, file: Path, force: bool) -> int:
 
 def run_sim(args: argparse.Namespace) -> int:
     from maskline.sim import workloads
+    from maskline.sim.misroutes import SIDES
     from maskline.sim.replay import POLICIES
-    from maskline.sim.report import simulate, table
+    from maskline.sim.report import misroute_table, simulate, table
     from maskline.sim.trace import write_trace
 
     known = {**workloads.REALISTIC, **workloads.LARGE, **workloads.SMALL, **workloads.ADVERSARIAL}
@@ -528,8 +536,11 @@ def run_sim(args: argparse.Namespace) -> int:
             args.cooloff,
             args.optimum,
             progress=progress,
+            late_calls=True,
         )
     print(table(rows))
+    print()
+    print(misroute_table([r.late for r in rows if r.late is not None], SIDES))
     return 0
 
 
@@ -550,7 +561,8 @@ def plan_trace(path: Path) -> int:
     rows = [HistoryRow(s.start, s.end, s.end + s.cooloff, s.first, s.second, "", s.pool, "") for s in trace]
     after = max((s.end + s.cooloff for s in trace), default=0)  # a file has no "now": its end
     with _progress("sizing pools", "pool") as progress:
-        print(plan_table(plan(rows, None, after, Config.from_env().policy, progress)))
+        planned = plan(rows, None, after, Config.from_env().policy, progress, late_calls=True)
+        print(plan_table(planned, late=True))
     return 0
 
 

@@ -10,6 +10,7 @@ from maskline.domain.model import Scope
 from maskline.service.capacity import plan_pools
 from maskline.sim.plan import HistoryRow, plan, plan_table
 from maskline.sim.trace import TraceSession, write_trace
+from maskline.sim.workloads import food_delivery
 from tests.integration.harness import MAIN
 from tests.support import maskline, table_rows
 
@@ -44,7 +45,10 @@ def test_plan_from_the_database(harness: Any) -> None:
     printed = maskline(
         "pool", "plan", "--account", MAIN.auth_id, "--days", "800", database=h.config.database_url
     )
-    assert [MAIN.auth_id, "US", "3", "6", "0", "0", "3", "3", "3", "5", "+3"] in table_rows(printed.stdout)
+    # No session ended an hour before the last one started: no late call to count.
+    assert [MAIN.auth_id, "US", "3", "6", "0", "0", "3", "3", "3", "5", "+3", "–", "–"] in table_rows(
+        printed.stdout
+    )
 
 
 def test_plan_from_a_trace_file(tmp_path: Path) -> None:
@@ -60,7 +64,18 @@ def test_plan_from_a_trace_file(tmp_path: Path) -> None:
             out,
         )
     printed = maskline("pool", "plan", "--trace", str(trace), database="").stdout
-    assert ["GB", "", "1", "–", "0", "0", "1", "1", "1", "1", "–"] in table_rows(printed)
-    assert ["US", "", "3", "–", "0", "0", "2", "2", "3", "3", "–"] in table_rows(printed)
+    assert ["GB", "", "1", "–", "0", "0", "1", "1", "1", "1", "–", "–", "–"] in table_rows(printed)
+    assert ["US", "", "3", "–", "0", "0", "2", "2", "3", "3", "–", "–", "–"] in table_rows(printed)
     missing = maskline("pool", "plan", database="sqlite:///unused.db", check=False)
     assert missing.returncode == 1 and "pool plan needs --account" in missing.stderr
+
+
+def test_plan_from_a_trace_file_counts_late_calls(tmp_path: Path) -> None:
+    trace = tmp_path / "couriers.jsonl"
+    with trace.open("w") as out:
+        write_trace(food_delivery(1, couriers=20, hours=4), out)
+    [row] = table_rows(maskline("pool", "plan", "--trace", str(trace), database="").stdout)
+    needed, misrouted, pool = int(row[8]), row[-2], row[-1]
+    # First-fit (the default policy) hands a courier's number straight back: a third of the late
+    # calls an hour on reach the next customer, and no pool changes what first-fit does.
+    assert 20 < float(misrouted.rstrip("%")) < 60 and pool == f"> {4 * needed}"

@@ -12,13 +12,16 @@ def test_sim_reports_a_workload_and_replays_a_trace_file(tmp_path: Path) -> None
     out = maskline(
         "sim", "--workload", "trap-3", "--policy", "first_fit", "--write-trace", str(trace), database=""
     )
-    assert ["trap-3", "first_fit", "9", "3", "3", "5", "1.67", "5"] in table_rows(out.stdout)
+    # The trap's sessions all outlast its last start: no late call to count.
+    assert ["trap-3", "first_fit", "9", "3", "3", "5", "1.67", "5", "–", "–", "–", "–"] in table_rows(
+        out.stdout
+    )
     assert len(trace.read_text().splitlines()) == 9
     again = maskline(
         "sim", "--trace", str(trace), "--policy", "least_recent", "--pool-size", "4", database=""
     )
-    assert ["trap.jsonl", "least_recent", "9", "3", "3", "3", "1.00", "5", "0.00%"] in table_rows(
-        again.stdout
+    assert ["trap.jsonl", "least_recent", "9", "3", "3", "3", "1.00", "5", "0.00%", "–", "–", "–", "–"] in (
+        table_rows(again.stdout)
     )
 
 
@@ -60,3 +63,18 @@ def test_pool_plan_shows_its_progress_on_a_terminal(tmp_path: Path) -> None:
     pools = len(table_rows(done.stdout))
     assert done.returncode == 0 and pools >= 2
     assert b"sizing pools" in shown and f"{pools}/{pools}".encode() in shown
+
+
+def test_sim_reports_late_calls_that_reach_a_stranger_over_both_sides_and_per_side() -> None:
+    out = maskline("sim", "--workload", "food-delivery", "--policy", "first_fit", database="")
+    both, busy, other = table_rows(out.stdout)
+    assert both[:2] == ["food-delivery", "first_fit"] and both[-1] == "–"  # no traffic a day later
+    numbers = str(-(-int(both[5]) * 12 // 10))  # 1.2 × K*, rounded up
+    assert busy[:4] == ["food-delivery", "first_fit", numbers, "busy"]
+    assert other[:4] == ["food-delivery", "first_fit", numbers, "other"]
+    assert other[4:7] == ["0.00%"] * 3  # customers order once
+    assert float(busy[5].rstrip("%")) > float(both[9].rstrip("%")) > 0  # an hour after: couriers
+    sized = maskline(
+        "sim", "--workload", "food-delivery", "--policy", "first_fit", "--pool-size", "40", database=""
+    )
+    assert table_rows(sized.stdout)[1][2] == "40"

@@ -29,13 +29,15 @@ async def plan_pools(
     window: int,
     policy: Policy,
     progress: Callable[[int, int], object] | None = None,
+    late_calls: bool = False,
 ) -> list[PlanRow]:
     """The plan of ``main_id``'s pools (None: every account's) from the sessions held in the
     last ``window`` seconds, against the numbers in service; sized in a worker thread.
-    ``progress`` is told (pools done, pools in all) as each pool is sized."""
+    ``progress`` is told (pools done, pools in all) as each pool is sized; with ``late_calls``,
+    late-call misroutes are planned too (several more replays per pool)."""
     history = await sessions.session_history(main_id, now - window)
     in_service = await numbers.numbers_in_service(main_id)
-    return await asyncio.to_thread(plan, history, in_service, now, policy, progress)
+    return await asyncio.to_thread(plan, history, in_service, now, policy, progress, late_calls)
 
 
 class CapacityPlanner:

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from maskline.domain.allocation import CooloffScope
-from maskline.sim.replay import POLICIES, replay, trace_sizing
+from maskline.sim.misroutes import DELAYS, SIDES, Misroutes, misroutes
+from maskline.sim.replay import POLICIES, k_star, replay, trace_sizing
 from maskline.sim.tables import markdown
 from maskline.sim.trace import Trace, pools
+
+SLACK = 1.2  # late calls are measured at this many times first-fit's K*, unless a pool size is given
+Rates = dict[tuple[str | None, int], float | None]  # (side or None for both, delay): misroute rate
+
+
+@dataclass(frozen=True)
+class LateCalls:
+    """Late-call misroutes of one workload and policy: medians over the seeds."""
+
+    workload: str
+    policy: str
+    numbers: int  # the pool they were measured at (summed over the trace's pools)
+    rates: Rates
+    cases: dict[int, int]  # per delay, the late calls counted over both sides (median of seeds)
 
 
 @dataclass(frozen=True)
@@ -22,6 +38,7 @@ class Row:
     k_star: int
     refusal_rate: float | None  # at the pool size asked for, if any
     optimum: int | None = None  # the fewest numbers any fixed assignment needs, if asked for
+    late: LateCalls | None = None  # late-call misroutes, if asked for
 
     @property
     def ratio(self) -> float:
@@ -41,10 +58,13 @@ def simulate(
     cooloff: int | None = None,
     optimum: bool = False,
     progress: Callable[[int, int], object] | None = None,
+    late_calls: bool = False,
 ) -> list[Row]:
     """One row per workload and policy: medians over the seeds (each seed a new trace); with
-    ``optimum``, also the exact optimum (small traces only: it solves a SAT problem per size).
-    ``progress`` is told (rows done, rows in all) as each row is done."""
+    ``optimum``, also the exact optimum (small traces only: it solves a SAT problem per size);
+    with ``late_calls``, the late-call misroute rates at ``pool_size`` numbers per pool, or else
+    at SLACK × first-fit's K* of each pool. ``progress`` is told (rows done, rows in all) as each
+    row is done."""
     rows = []
     for name, make in workloads.items():
         traces = [make(seed) for seed in seeds]
@@ -78,6 +98,7 @@ def simulate(
                     int(statistics.median_low(s.k_star for s in sized)),
                     refusals,
                     best,
+                    _late(name, policy, traces, seeds, scope, pool_size) if late_calls else None,
                 )
             )
             if progress is not None:
@@ -94,6 +115,86 @@ def _refusal_rate(trace: Trace, policy: str, scope: CooloffScope, size: int, see
     return refused / (refused + placed) if refused + placed else 0.0
 
 
+def late_calls(
+    workloads: dict[str, Callable[[int], Trace]],
+    policies: Sequence[str],
+    seeds: Sequence[int],
+    scope: CooloffScope,
+    pool_size: int | None = None,
+    cooloff: int | None = None,
+) -> list[LateCalls]:
+    """Late-call misroutes alone (no K* search), per workload and policy, as ``simulate`` finds
+    them with ``late_calls``."""
+    found = []
+    for name, make in workloads.items():
+        traces = [make(seed) for seed in seeds]
+        if cooloff is not None:
+            traces = [[s.with_cooloff(cooloff) for s in trace] for trace in traces]
+        found += [_late(name, policy, traces, seeds, scope, pool_size) for policy in policies]
+    return found
+
+
+def _late(
+    name: str,
+    policy: str,
+    traces: Sequence[Trace],
+    seeds: Sequence[int],
+    scope: CooloffScope,
+    size: int | None,
+) -> LateCalls:
+    counted = [_misroutes(t, policy, scope, seed, size) for t, seed in zip(traces, seeds, strict=True)]
+    rates: Rates = {}
+    for side in (None, *SIDES):
+        for delay in DELAYS:  # the median over the seeds whose traces have traffic that late
+            known = [r for _, m in counted if (r := m.rate(delay, side)) is not None]
+            rates[side, delay] = statistics.median(known) if known else None
+    cases = {
+        d: int(statistics.median_low(m.cases["busy", d] + m.cases["other", d] for _, m in counted))
+        for d in DELAYS
+    }
+    return LateCalls(name, policy, int(statistics.median_low(n for n, _ in counted)), rates, cases)
+
+
+def _misroutes(
+    trace: Trace, policy: str, scope: CooloffScope, seed: int, size: int | None
+) -> tuple[int, Misroutes]:
+    """The late calls of ``trace`` replayed through ``policy`` at ``size`` numbers per pool, or
+    at SLACK × first-fit's K* of each pool: the numbers used (summed over pools) and the counts."""
+    used, found = 0, Misroutes()
+    for part in pools(trace).values():
+        part = sorted(part, key=lambda s: s.start)  # as replay places them
+        numbers = size or math.ceil(SLACK * k_star(part, POLICIES["first_fit"], scope).k_star)
+        used += numbers
+        found += misroutes(part, replay(part, numbers, POLICIES[policy], scope, seed).numbers)
+    return used, found
+
+
+def _delay(seconds: int) -> str:
+    return f"{seconds // 3600} h" if seconds >= 3600 else f"{seconds // 60} min"
+
+
+def _share(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate:.2%}"
+
+
+def misroute_table(rows: Sequence[LateCalls], sides: Sequence[str | None] = (None,)) -> str:
+    """Late calls misrouted per workload and policy, at each delay after a session's end: one line
+    per side of ``sides`` (None: both sides together)."""
+    split = tuple(sides) != (None,)
+    columns = [("workload", "left"), ("policy", "left"), ("numbers", "right")]
+    if split:
+        columns.append(("side", "left"))
+    columns += [(_delay(d), "right") for d in DELAYS]
+    cells = []
+    for r in rows:
+        for side in sides:
+            line = [r.workload, r.policy, str(r.numbers)]
+            if split:
+                line.append(side or "both")
+            cells.append(line + [_share(r.rates[side, d]) for d in DELAYS])
+    return markdown(columns, cells)
+
+
 def table(rows: Sequence[Row]) -> str:
     columns = [("workload", "left"), ("policy", "left")] + [
         (heading, "right") for heading in ("sessions", "Δ", "Δ_held", "K*", "K*/Δ", "2Δ_held−1")
@@ -104,6 +205,9 @@ def table(rows: Sequence[Row]) -> str:
         columns.append(("optimum", "right"))
     if refusals:
         columns.append(("refused at the pool size", "right"))
+    late = any(r.late is not None for r in rows)
+    if late:
+        columns += [(f"misrouted {_delay(d)}", "right") for d in DELAYS]
     cells = []
     for r in rows:
         line = [r.workload, r.policy, f"{r.sessions:,}", str(r.delta), str(r.delta_held), str(r.k_star)]
@@ -112,5 +216,7 @@ def table(rows: Sequence[Row]) -> str:
             line.append("" if r.optimum is None else str(r.optimum))
         if refusals:
             line.append("" if r.refusal_rate is None else f"{r.refusal_rate:.2%}")
+        if late:
+            line += [_share(None if r.late is None else r.late.rates[None, d]) for d in DELAYS]
         cells.append(line)
     return markdown(columns, cells)
