@@ -178,10 +178,11 @@ def free_port() -> int:
 
 
 def maskline(
-    *args: str, database: str, check: bool = True, answer: str = ""
+    *args: str, database: str, check: bool = True, answer: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the CLI as an operator would (``answer``: what the operator types, if asked)."""
-    env = {**os.environ, "MASKLINE_DATABASE_URL": database}
+    """Run the CLI as an operator would (``answer``: what the operator types, if asked; ``env``:
+    settings of the environment besides the database)."""
+    env = {**os.environ, "MASKLINE_DATABASE_URL": database, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "maskline", *args],
         env=env,

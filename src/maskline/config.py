@@ -41,7 +41,7 @@ class Config:
     windows: Windows = field(default_factory=Windows)
     retention_days: int = 90
     cooloff_scope: CooloffScope = CooloffScope.PER_PARTY
-    policy: Policy = Policy.FIRST_FIT
+    policy: Policy = Policy.QUARANTINE
     sweep_interval: float = 1.0
     max_body_bytes: int = 65536
     allow_private_callbacks: bool = False
@@ -120,7 +120,7 @@ class Config:
             "db_pool_size": integer("MASKLINE_DB_POOL_SIZE", 10, 1, 1000),
             "db_timeout": integer("MASKLINE_DB_TIMEOUT", 5, 1, 600),
             "cooloff_scope": choice("MASKLINE_COOLOFF_SCOPE", CooloffScope, CooloffScope.PER_PARTY),
-            "policy": choice("MASKLINE_ALLOCATION_POLICY", Policy, Policy.FIRST_FIT),
+            "policy": choice("MASKLINE_ALLOCATION_POLICY", Policy, Policy.QUARANTINE),
             "allow_private_callbacks": env.get("MASKLINE_ALLOW_PRIVATE_CALLBACKS", "")
             in ("1", "true", "yes"),
             "sqlite_durable": choice("MASKLINE_SQLITE_SYNC", SyncMode, SyncMode.FULL) is SyncMode.FULL,

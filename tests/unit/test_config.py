@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from maskline.config import DEFAULT_DATABASE_URL, Config, ConfigError
-from maskline.domain.allocation import CooloffScope
+from maskline.domain.allocation import CooloffScope, Policy
 
 
 def test_defaults_when_nothing_is_set() -> None:
@@ -17,6 +17,9 @@ def test_defaults_when_nothing_is_set() -> None:
         CooloffScope.PER_PARTY,
     )
     assert config.sqlite_durable  # answered writes survive power loss unless the operator says
+    # Late calls to an old number reach no stranger unless the operator chooses otherwise.
+    assert config.policy is Config().policy is Policy.QUARANTINE
+    assert Config.from_env({"MASKLINE_ALLOCATION_POLICY": "first_fit"}).policy is Policy.FIRST_FIT
     assert not Config.from_env({"MASKLINE_SQLITE_SYNC": "normal"}).sqlite_durable
 
 
