@@ -206,3 +206,13 @@ def test_the_pool_for_late_calls_misroutes_under_one_percent_or_is_not_found(
         assert (late_rate(trace, top, order) or 0) >= 0.01
     else:
         assert needed <= pool <= top and (late_rate(trace, pool, order) or 0) < 0.01
+
+
+def test_more_slack_means_more_numbers_and_no_more_misroutes_an_hour_on_for_quarantine() -> None:
+    trace = {"food-delivery": lambda seed: workloads.food_delivery(seed, couriers=20, hours=4)}
+    tight, loose = (
+        late_calls(trace, ["quarantine"], [1], CooloffScope.PER_PARTY, slack=s)[0] for s in (1.0, 2.0)
+    )
+    assert loose.numbers >= 2 * tight.numbers - 1
+    assert loose.rates[None, HOUR] is not None and tight.rates[None, HOUR] is not None
+    assert loose.rates[None, HOUR] < tight.rates[None, HOUR]

@@ -122,15 +122,16 @@ def late_calls(
     scope: CooloffScope,
     pool_size: int | None = None,
     cooloff: int | None = None,
+    slack: float = SLACK,
 ) -> list[LateCalls]:
     """Late-call misroutes alone (no K* search), per workload and policy, as ``simulate`` finds
-    them with ``late_calls``."""
+    them with ``late_calls``; without ``pool_size``, at ``slack`` × first-fit's K* of each pool."""
     found = []
     for name, make in workloads.items():
         traces = [make(seed) for seed in seeds]
         if cooloff is not None:
             traces = [[s.with_cooloff(cooloff) for s in trace] for trace in traces]
-        found += [_late(name, policy, traces, seeds, scope, pool_size) for policy in policies]
+        found += [_late(name, policy, traces, seeds, scope, pool_size, slack) for policy in policies]
     return found
 
 
@@ -141,8 +142,9 @@ def _late(
     seeds: Sequence[int],
     scope: CooloffScope,
     size: int | None,
+    slack: float = SLACK,
 ) -> LateCalls:
-    counted = [_misroutes(t, policy, scope, seed, size) for t, seed in zip(traces, seeds, strict=True)]
+    counted = [_misroutes(t, policy, scope, seed, size, slack) for t, seed in zip(traces, seeds, strict=True)]
     rates: Rates = {}
     for side in (None, *SIDES):
         for delay in DELAYS:  # the median over the seeds whose traces have traffic that late
@@ -156,14 +158,14 @@ def _late(
 
 
 def _misroutes(
-    trace: Trace, policy: str, scope: CooloffScope, seed: int, size: int | None
+    trace: Trace, policy: str, scope: CooloffScope, seed: int, size: int | None, slack: float = SLACK
 ) -> tuple[int, Misroutes]:
     """The late calls of ``trace`` replayed through ``policy`` at ``size`` numbers per pool, or
-    at SLACK × first-fit's K* of each pool: the numbers used (summed over pools) and the counts."""
+    at ``slack`` × first-fit's K* of each pool: the numbers used (summed over pools) and the counts."""
     used, found = 0, Misroutes()
     for part in pools(trace).values():
         part = sorted(part, key=lambda s: s.start)  # as replay places them
-        numbers = size or math.ceil(SLACK * k_star(part, POLICIES["first_fit"], scope).k_star)
+        numbers = size or math.ceil(slack * k_star(part, POLICIES["first_fit"], scope).k_star)
         used += numbers
         found += misroutes(part, replay(part, numbers, POLICIES[policy], scope, seed).numbers)
     return used, found
