@@ -1,4 +1,4 @@
-"""Accounts: creation, token hashing and request authentication."""
+"""Accounts: creation, token hashing, request authentication, and the carrier of their calls."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import secrets
 import string
 
 from maskline.domain import errors
-from maskline.domain.model import AUTH_ID, Account
+from maskline.domain.calls import Carrier
+from maskline.domain.model import AUTH_ID, Account, is_subaccount_id
 from maskline.domain.ports import AccountStore
 
 _ITERATIONS = 120_000
@@ -123,3 +124,19 @@ class Authenticator:
             self._headers.clear()
         self._headers[header] = (account, verified)
         return account
+
+
+async def carrying_carrier(
+    store: AccountStore, account_id: str, main_id: str | None = None
+) -> Carrier | None:
+    """The carrier that carries an account's calls: its own, else, for a subaccount, its main
+    account's (``main_id``; looked up when not given). None when neither has one."""
+    own = await store.get_carrier(account_id)
+    if own is not None or not is_subaccount_id(account_id):
+        return own
+    if main_id is None:
+        found = await store.get_account(account_id)
+        if found is None:
+            return None
+        main_id = found[0].main_id
+    return await store.get_carrier(main_id)

@@ -35,6 +35,7 @@ from maskline.domain.routing import (
     route,
     route_pin,
 )
+from maskline.service.accounts import carrying_carrier
 
 log = logging.getLogger("maskline.calls")
 
@@ -68,7 +69,7 @@ class CallService:
         when there is none or this server cannot place calls."""
         if self._dialer is None:
             return None
-        return await self._accounts.get_carrier(account_id) or await self._accounts.get_carrier(main_id)
+        return await carrying_carrier(self._accounts, account_id, main_id)
 
     def place_first_call(self, carrier: Carrier, session: Session) -> None:
         """Request-a-call (docs/calls.md, "Request-a-call"): have the carrier call the first

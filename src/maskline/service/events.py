@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from maskline.domain.events import Outgoing, callback_origin, retry_at
-from maskline.domain.model import is_subaccount_id
 from maskline.domain.ports import AccountStore, Clock, Counters, Outbox, StoreUnavailable
+from maskline.service.accounts import carrying_carrier
 
 log = logging.getLogger("maskline.events")
 
@@ -187,11 +187,7 @@ class EventDeliverer:
     async def _signing_token(self, account_id: str) -> str | None:
         """The token an account's events are signed with: that of the carrier that carries its
         calls (its own, else its main account's), as that carrier signs what it sends."""
-        carrier = await self._carriers.get_carrier(account_id)
-        if carrier is None and is_subaccount_id(account_id):
-            found = await self._carriers.get_account(account_id)
-            if found is not None:
-                carrier = await self._carriers.get_carrier(found[0].main_id)
+        carrier = await carrying_carrier(self._carriers, account_id)
         return carrier.auth_token if carrier else None
 
     async def _attempt(self, event: Outgoing, host: _Host) -> bool:

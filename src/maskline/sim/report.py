@@ -67,9 +67,7 @@ def simulate(
     row is done."""
     rows = []
     for name, make in workloads.items():
-        traces = [make(seed) for seed in seeds]
-        if cooloff is not None:
-            traces = [[s.with_cooloff(cooloff) for s in trace] for trace in traces]
+        traces = _traces(make, seeds, cooloff)
         best = None
         if optimum:
             from maskline.sim.optimum import optimum as solve
@@ -115,6 +113,14 @@ def _refusal_rate(trace: Trace, policy: str, scope: CooloffScope, size: int, see
     return refused / (refused + placed) if refused + placed else 0.0
 
 
+def _traces(make: Callable[[int], Trace], seeds: Sequence[int], cooloff: int | None) -> list[Trace]:
+    """A workload's trace per seed, every session given ``cooloff`` if it is set."""
+    traces = [make(seed) for seed in seeds]
+    if cooloff is None:
+        return traces
+    return [[s.with_cooloff(cooloff) for s in trace] for trace in traces]
+
+
 def late_calls(
     workloads: dict[str, Callable[[int], Trace]],
     policies: Sequence[str],
@@ -128,9 +134,7 @@ def late_calls(
     them with ``late_calls``; without ``pool_size``, at ``slack`` × first-fit's K* of each pool."""
     found = []
     for name, make in workloads.items():
-        traces = [make(seed) for seed in seeds]
-        if cooloff is not None:
-            traces = [[s.with_cooloff(cooloff) for s in trace] for trace in traces]
+        traces = _traces(make, seeds, cooloff)
         found += [_late(name, policy, traces, seeds, scope, pool_size, slack) for policy in policies]
     return found
 
