@@ -15,7 +15,7 @@ from maskline.domain.allocation import (
     pin_key,
     session_keys,
 )
-from maskline.domain.model import SessionSettings
+from maskline.domain.params import SessionSettings
 
 SETTINGS = SessionSettings(call_time_limit=60, ring_timeout=45)
 

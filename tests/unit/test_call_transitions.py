@@ -22,7 +22,8 @@ from maskline.domain.call_transitions import (
 )
 from maskline.domain.calls import Call, CallState, LegStatus
 from maskline.domain.events import Event
-from maskline.domain.model import Session, SessionSettings
+from maskline.domain.model import Session
+from maskline.domain.params import SessionSettings
 from maskline.domain.routing import NO_SESSION, UNKNOWN_CALLER, Bridge, Decision, Play, PromptPin, Reject
 from maskline.domain.timefmt import format_time
 

@@ -8,7 +8,8 @@ import re
 import msgspec
 
 from maskline.domain.calls import Call, CallState
-from maskline.domain.model import Number, NumberState, Session, SessionSettings
+from maskline.domain.model import Number, NumberState, Session
+from maskline.domain.params import SessionSettings
 from maskline.http.render import (
     ListedSession,
     SessionCreated,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from maskline.domain.model import Session, SessionSettings
+from maskline.domain.model import Session
+from maskline.domain.params import SessionSettings
 from maskline.domain.routing import (
     NO_SESSION,
     UNKNOWN_CALLER,

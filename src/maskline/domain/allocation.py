@@ -13,10 +13,9 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
 
-from maskline.domain.model import SessionSettings
+from maskline.domain.params import SessionSettings
 
 WILDCARD = "*"
-MAX_COOLOFF = 3600  # the longest virtual_number_cooloff_period
 QUARANTINE_WINDOW = 64  # how many of the first free numbers quarantine chooses among
 
 

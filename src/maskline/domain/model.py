@@ -7,9 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import msgspec
-
 from maskline.domain.calls import Call
+from maskline.domain.params import SessionSettings
 
 AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
 
@@ -60,39 +59,6 @@ class SessionStatus(enum.StrEnum):
     ACTIVE = "active"
     IN_PROGRESS = "in-progress"
     EXPIRED = "expired"
-
-
-class SessionSettings(msgspec.Struct, omit_defaults=True):
-    """Everything about a session that shapes its calls; echoed in the session object.
-
-    A msgspec Struct so that the store keeps only what differs from the defaults.
-    """
-
-    call_time_limit: int
-    ring_timeout: int
-    record: bool = False
-    record_file_format: str = "mp3"
-    recording_callback_url: str = ""
-    recording_callback_method: str = "POST"
-    initiate_call_to_first_party: bool = False
-    callback_url: str = ""
-    callback_method: str = "POST"
-    first_party_play_url: str = ""
-    second_party_play_url: str = ""
-    is_pin_authentication_required: bool = False
-    generate_pin: bool | None = None
-    generate_pin_length: int | None = None
-    first_party_pin: str | None = None
-    second_party_pin: str | None = None
-    pin_prompt_play: str | None = None
-    pin_retry: int | None = None
-    pin_retry_wait: int | None = None
-    incorrect_pin_play: str | None = None
-    unknown_caller_play: str = ""
-    force_pin_authentication: bool = False
-    create_session_with_single_party: bool = False
-    virtual_number_cooloff_period: int = 0
-    geomatch: bool = True
 
 
 @dataclass(slots=True)

@@ -15,15 +15,16 @@ import enum
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
 import msgspec
 
 from maskline.domain import errors
-from maskline.domain.allocation import MAX_COOLOFF
-from maskline.domain.model import Session, SessionSettings
 from maskline.domain.phone import to_e164
+
+if TYPE_CHECKING:
+    from maskline.domain.model import Session
 
 Body = dict[str, Any]
 Schema = dict[str, Any]
@@ -217,10 +218,13 @@ class Update(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    name: str
+    """A row of the table: how a parameter is read, and what it is when not set."""
+
     read: Reader
     description: str
-    default: Any = None  # what a session gets when it is not set; None: nothing
+    # What a session gets when it is not set (None: nothing). A setting with a default in the
+    # table takes that one; a PIN setting's is the one it gets with PIN authentication on.
+    default: Any = None
     # The operator may change the default (MASKLINE_<NAME>); the running one is in Defaults.
     configurable: bool = False
     aliases: tuple[str, ...] = ()  # other spellings some SDKs send (docs/api.md, "Other spellings")
@@ -228,131 +232,166 @@ class Param:
     on_update: str = ""  # the description on update, when it differs
     pin: bool = False  # only read with PIN authentication on; null in the session otherwise
     example: str | None = None
+    name: str = ""  # the field's name in the table
 
     @property
     def env(self) -> str:
         return "MASKLINE_" + self.name.upper()
 
 
+MAX_COOLOFF = 3600  # the longest virtual_number_cooloff_period
 _URL_MAX = 999  # recording_callback_url: "under 1000 characters"
 _METHOD = Choice(("GET", "POST"), errors.NotHttpMethod)
 _PARTY_ON_UPDATE = "Only to fill the missing party of a single-party session."
 _SINGLE = "Required unless create_session_with_single_party."
 
-# The parameters, in the row order of docs/api.md, "Parameters (create)".
-PARAMS: tuple[Param, ...] = (
-    Param(
-        "first_party",
-        Phone(),
-        _SINGLE,
-        update=Update.FILL,
-        on_update=_PARTY_ON_UPDATE,
-        example="+14155550100",
-    ),
-    Param(
-        "second_party",
-        Phone(),
-        _SINGLE,
-        update=Update.FILL,
-        on_update=_PARTY_ON_UPDATE,
-        example="14155550123",
-    ),
-    Param(
-        "create_session_with_single_party",
-        Boolean(),
-        "Only one party is then needed.",
-        default=False,
-        aliases=("create_session_with_single_Party",),
-        update=Update.IGNORED,
-    ),
-    Param(
-        "session_expiry",
+
+class SessionSettings(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The parameters of create and update, written once, in the row order of docs/api.md,
+    "Parameters (create)".
+
+    Each field is a setting the session keeps, with its row of the table in ``Annotated``; the
+    store keeps only what differs from the field's default. The ``ClassVar`` rows are the
+    session's own (its parties, expiry and owner): read here, kept in the session itself.
+    Adding a parameter is adding a row here; the session object shows a setting where its
+    reply Struct (``http/render.py``) places it.
+    """
+
+    first_party: ClassVar[Param] = Param(
+        Phone(), _SINGLE, update=Update.FILL, on_update=_PARTY_ON_UPDATE, example="+14155550100"
+    )
+    second_party: ClassVar[Param] = Param(
+        Phone(), _SINGLE, update=Update.FILL, on_update=_PARTY_ON_UPDATE, example="14155550123"
+    )
+    create_session_with_single_party: Annotated[
+        bool,
+        Param(
+            Boolean(),
+            "Only one party is then needed.",
+            aliases=("create_session_with_single_Party",),
+            update=Update.IGNORED,
+        ),
+    ] = False
+    session_expiry: ClassVar[Param] = Param(
         Integer(60, 86400, zero_unset=True),
         "Seconds the session lasts.",
         default=1800,
         configurable=True,
         update=Update.TAKEN,
         on_update="Seconds the session lasts from the update.",
-    ),
-    Param(
-        "call_time_limit",
-        Integer(60, 86400, zero_unset=True),
-        "Seconds a call may last.",
-        default=14400,
-        configurable=True,
-        update=Update.TAKEN,
-    ),
-    Param(
-        "ring_timeout",
-        Integer(1, 86400, zero_unset=True),
-        "Seconds a callee's phone rings.",
-        default=45,
-        configurable=True,
-        update=Update.TAKEN,
-    ),
-    Param("record", Boolean(), "Record bridged calls.", default=False, update=Update.TAKEN),
-    Param(
-        "record_file_format",
-        Choice(("mp3", "wav"), errors.NotFileFormat),
-        "mp3 or wav.",
-        default="mp3",
-        update=Update.TAKEN,
-    ),
-    Param(
-        "recording_callback_url",
-        Url(_URL_MAX),
-        "Where recording events are sent.",
-        default="",
-        update=Update.TAKEN,
-    ),
-    Param("recording_callback_method", _METHOD, "GET or POST.", default="POST", update=Update.TAKEN),
-    Param(
-        "initiate_call_to_first_party",
-        Boolean(),
-        "Call the first party at once (needs a carrier).",
-        default=False,
-    ),
-    Param("callback_url", Url(), "Where session status events are sent.", default="", update=Update.TAKEN),
-    Param("callback_method", _METHOD, "GET or POST.", default="POST", update=Update.TAKEN),
-    Param("first_party_play_url", Url(), "Audio played to the first party.", default="", update=Update.TAKEN),
-    Param(
-        "second_party_play_url", Url(), "Audio played to the second party.", default="", update=Update.TAKEN
-    ),
-    Param("is_pin_authentication_required", Boolean(), "PIN for callers who are not a party.", default=False),
-    Param("generate_pin", Boolean(), "Generate both PINs.", default=False, pin=True),
-    Param("generate_pin_length", Integer(4, 15), "Length of generated PINs.", default=4, pin=True),
-    Param("first_party_pin", Pin(), "4-15 digits; required unless generated.", pin=True),
-    Param("second_party_pin", Pin(), "4-15 digits, not the first party's.", pin=True),
-    Param("pin_prompt_play", Url(), "Required with PIN authentication.", pin=True),
-    Param("pin_retry", Integer(0, 5), "Attempts after a wrong PIN.", default=1, pin=True),
-    Param(
-        "pin_retry_wait", Integer(5, 10, zero_unset=True), "Seconds between attempts.", default=5, pin=True
-    ),
-    Param("incorrect_pin_play", Url(), "Played after a wrong PIN.", default="", pin=True),
-    Param("unknown_caller_play", Url(), "Played to callers who are not a party.", default=""),
-    Param("force_pin_authentication", Boolean(), "Parties too must enter a PIN.", default=False, pin=True),
-    Param(
-        "subaccount",
+    )
+    call_time_limit: Annotated[
+        int,
+        Param(
+            Integer(60, 86400, zero_unset=True),
+            "Seconds a call may last.",
+            default=14400,
+            configurable=True,
+            update=Update.TAKEN,
+        ),
+    ]
+    ring_timeout: Annotated[
+        int,
+        Param(
+            Integer(1, 86400, zero_unset=True),
+            "Seconds a callee's phone rings.",
+            default=45,
+            configurable=True,
+            update=Update.TAKEN,
+        ),
+    ]
+    record: Annotated[bool, Param(Boolean(), "Record bridged calls.", update=Update.TAKEN)] = False
+    record_file_format: Annotated[
+        str, Param(Choice(("mp3", "wav"), errors.NotFileFormat), "mp3 or wav.", update=Update.TAKEN)
+    ] = "mp3"
+    recording_callback_url: Annotated[
+        str, Param(Url(_URL_MAX), "Where recording events are sent.", update=Update.TAKEN)
+    ] = ""
+    recording_callback_method: Annotated[str, Param(_METHOD, "GET or POST.", update=Update.TAKEN)] = "POST"
+    initiate_call_to_first_party: Annotated[
+        bool, Param(Boolean(), "Call the first party at once (needs a carrier).")
+    ] = False
+    callback_url: Annotated[
+        str, Param(Url(), "Where session status events are sent.", update=Update.TAKEN)
+    ] = ""
+    callback_method: Annotated[str, Param(_METHOD, "GET or POST.", update=Update.TAKEN)] = "POST"
+    first_party_play_url: Annotated[
+        str, Param(Url(), "Audio played to the first party.", update=Update.TAKEN)
+    ] = ""
+    second_party_play_url: Annotated[
+        str, Param(Url(), "Audio played to the second party.", update=Update.TAKEN)
+    ] = ""
+    is_pin_authentication_required: Annotated[
+        bool, Param(Boolean(), "PIN for callers who are not a party.")
+    ] = False
+    generate_pin: Annotated[
+        bool | None,
+        Param(Boolean(), "Generate both PINs.", default=False, pin=True),
+    ] = None
+    generate_pin_length: Annotated[
+        int | None, Param(Integer(4, 15), "Length of generated PINs.", default=4, pin=True)
+    ] = None
+    first_party_pin: Annotated[
+        str | None, Param(Pin(), "4-15 digits; required unless generated.", pin=True)
+    ] = None
+    second_party_pin: Annotated[
+        str | None,
+        Param(Pin(), "4-15 digits, not the first party's.", pin=True),
+    ] = None
+    pin_prompt_play: Annotated[str | None, Param(Url(), "Required with PIN authentication.", pin=True)] = None
+    pin_retry: Annotated[
+        int | None, Param(Integer(0, 5), "Attempts after a wrong PIN.", default=1, pin=True)
+    ] = None
+    pin_retry_wait: Annotated[
+        int | None,
+        Param(Integer(5, 10, zero_unset=True), "Seconds between attempts.", default=5, pin=True),
+    ] = None
+    incorrect_pin_play: Annotated[
+        str | None, Param(Url(), "Played after a wrong PIN.", default="", pin=True)
+    ] = None
+    unknown_caller_play: Annotated[str, Param(Url(), "Played to callers who are not a party.")] = ""
+    force_pin_authentication: Annotated[
+        bool,
+        Param(Boolean(), "Parties too must enter a PIN.", pin=True),
+    ] = False
+    subaccount: ClassVar[Param] = Param(
         AccountId(),
         "A subaccount of the caller, whose pool and sessions to use.",
         aliases=("sub_account",),
         update=Update.IGNORED,
-    ),
-    Param(
-        "geomatch",
-        Boolean(),
-        "The number's country must be the first party's.",
-        default=True,
-        aliases=("geo_match",),
-        update=Update.IGNORED,
-    ),
-    Param(
-        "virtual_number_cooloff_period",
-        Integer(0, MAX_COOLOFF),
-        "Seconds the number is held back after the session.",
-        default=0,
-    ),
-)
+    )
+    geomatch: Annotated[
+        bool,
+        Param(
+            Boolean(),
+            "The number's country must be the first party's.",
+            aliases=("geo_match",),
+            update=Update.IGNORED,
+        ),
+    ] = True
+    virtual_number_cooloff_period: Annotated[
+        int, Param(Integer(0, MAX_COOLOFF), "Seconds the number is held back after the session.")
+    ] = 0
+
+
+def _rows(table: type[msgspec.Struct]) -> tuple[Param, ...]:
+    """The rows of ``table``, in order, each named for its field."""
+    defaults = {f.name: f.default for f in msgspec.structs.fields(table)}
+    rows = []
+    for name, hint in get_type_hints(table, include_extras=True).items():
+        if get_origin(hint) is ClassVar:
+            row = getattr(table, name)
+        else:
+            (row,) = (m for m in hint.__metadata__ if isinstance(m, Param))
+            if row.default is None:  # the field's default, unless the row says otherwise
+                row = replace(row, default=defaults[name])
+        rows.append(replace(row, name=name))
+    return tuple(rows)
+
+
+# The parameters, in the row order of docs/api.md, "Parameters (create)".
+PARAMS = _rows(SessionSettings)
+
 
 # Spellings some SDKs send (docs/api.md, "Other spellings"), mapped to the canonical key.
 ALIASES = {alias: param.name for param in PARAMS for alias in param.aliases}

@@ -9,6 +9,7 @@ integer 0, which JSON shows as ``0``, as Plivo's fixtures do.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeAlias, TypeVar
 
 import msgspec
@@ -18,7 +19,7 @@ from maskline.domain import model
 from maskline.domain.calls import Call
 from maskline.domain.listing import MAX_LIMIT
 from maskline.domain.model import NumberState, SessionStatus
-from maskline.domain.params import PARAMS, Choice
+from maskline.domain.params import PARAMS, Choice, SessionSettings
 from maskline.domain.phone import digits
 from maskline.domain.timefmt import format_time
 from maskline.http.wire import ApiReply
@@ -218,29 +219,23 @@ def session_uri(auth_id: str, session_uuid: str) -> str:
     return f"/v1/Account/{auth_id}/Masking/Session/{session_uuid}/"
 
 
+# The settings a session object shows, as the session keeps them.
+_KEPT = {f.name for f in msgspec.structs.fields(SessionSettings)}
+_SHOWN = tuple(f.name for f in msgspec.structs.fields(Session) if f.name in _KEPT)
+_shown_settings = attrgetter(*_SHOWN)
+
+
 def session_object(session: model.Session, now: int) -> Session:
-    s = session.settings
     return Session(
         session_uuid=session.uuid,
         first_party=digits(session.first_party),
         second_party=digits(session.second_party),
         virtual_number=digits(session.virtual_number),
         status=session.status(now),
-        initiate_call_to_first_party=s.initiate_call_to_first_party,
-        callback_url=s.callback_url,
-        callback_method=s.callback_method,
         created_time=format_time(session.created),
         modified_time=format_time(session.modified),
         expiry_time=format_time(session.expiry),
         duration=session.duration,
-        call_time_limit=s.call_time_limit,
-        ring_timeout=s.ring_timeout,
-        first_party_play_url=s.first_party_play_url,
-        second_party_play_url=s.second_party_play_url,
-        record=s.record,
-        record_file_format=s.record_file_format,
-        recording_callback_url=s.recording_callback_url,
-        recording_callback_method=s.recording_callback_method,
         interaction=(
             None if session.interactions is None else [interaction_object(c) for c in session.interactions]
         ),
@@ -249,20 +244,8 @@ def session_object(session: model.Session, now: int) -> Session:
         last_interaction_time=(
             format_time(session.last_interaction) if session.last_interaction is not None else ""
         ),
-        is_pin_authentication_required=s.is_pin_authentication_required,
-        generate_pin=s.generate_pin,
-        generate_pin_length=s.generate_pin_length,
-        first_party_pin=s.first_party_pin,
-        second_party_pin=s.second_party_pin,
-        pin_prompt_play=s.pin_prompt_play,
-        pin_retry=s.pin_retry,
-        pin_retry_wait=s.pin_retry_wait,
-        incorrect_pin_play=s.incorrect_pin_play,
-        unknown_caller_play=s.unknown_caller_play,
-        create_session_with_single_party=s.create_session_with_single_party,
-        virtual_number_cooloff_period=s.virtual_number_cooloff_period,
-        force_pin_authentication=s.force_pin_authentication,
         subaccount=session.account_id if session.account_id != session.main_id else UNSET,
+        **dict(zip(_SHOWN, _shown_settings(session.settings), strict=True)),
     )
 
 

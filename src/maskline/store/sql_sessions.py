@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 import msgspec
 
 from maskline.domain import errors
-from maskline.domain.allocation import MAX_COOLOFF, WILDCARD, Claim, pin_key
+from maskline.domain.allocation import WILDCARD, Claim, pin_key
 from maskline.domain.events import timeout_event
 from maskline.domain.listing import ListQuery
-from maskline.domain.model import HistoryRow, Scope, Session, SessionSettings
+from maskline.domain.model import HistoryRow, Scope, Session
+from maskline.domain.params import MAX_COOLOFF, SessionSettings
 from maskline.domain.routing import NumberView
 from maskline.store.db import Backend, Db, Row, marks, scope_sql
 from maskline.store.sql_allocation import SqlAllocator, claim_keys, depart, release
