@@ -38,7 +38,6 @@ from pathlib import Path
 from harness import ROOT
 from harness.report import docs_options, docs_target, markers, produced, publish, revision
 
-from maskline.domain import allocation
 from maskline.domain.allocation import CooloffScope
 from maskline.sim import workloads
 from maskline.sim.misroutes import DELAYS, HOUR, SIDES
@@ -72,12 +71,9 @@ def main() -> int:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--cooloff", type=int, default=1800)
     docs_options(p, DOCS)
-    p.add_argument("--window", type=int, help="quarantine's window (default: the server's)")
     p.add_argument("--late-seeds", type=int, default=3, help="traces per workload for the late calls")
     p.add_argument("--late-calls-only", action="store_true", help="only the late calls (seconds)")
     args = p.parse_args()
-    if args.window:  # the simulator and the server read it at each allocation
-        allocation.QUARANTINE_WINDOW = args.window
     began = time.monotonic()
     seeds = list(range(1, args.seeds + 1))
     scope = CooloffScope.PER_PARTY
@@ -362,9 +358,7 @@ def late_report(args, late, cooled, slacks, plotted) -> str:  # type: ignore[no-
         "Quarantine (the default policy) at pools of 1 to 2 × first-fit's K*, no cool-off: late calls "
         "misrouted an hour / six hours after a session's end. Each number beyond K* (the fewest with "
         "which first-fit refuses nothing) is one more a busy party can be kept off. Few sessions of the "
-        "8-hour traces end six hours before their last start, so their six-hour figures are noisy; "
-        "agents-500's does not move with the pool because quarantine looks at the first 64 free "
-        "numbers only.",
+        "8-hour traces end six hours before their last start, so their six-hour figures are noisy.",
         "",
         *slack_table(slacks),
     ]

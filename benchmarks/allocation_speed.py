@@ -8,7 +8,8 @@ create is for the busy party (so first-fit has to pass over its 500 held numbers
 right after, so the party keeps 500 live sessions. Times are per create, from the call to the
 session being committed, and of that the allocation (the store's transaction that picks the
 number and claims it, with its commit); medians and 99th percentiles of --creates creates, for
-each background size and policy, in one run. Writes the section of docs/benchmarks.md between the
+each background size and policy, in one run, the two policies on stores alike in alternating
+rounds. Writes the section of docs/benchmarks.md between the
 markers below.
 """
 
@@ -35,58 +36,81 @@ from maskline.telemetry import COUNTERS
 BEGIN, END = markers(__file__)
 MAIN = Account("MASPEED0000000000001", None)
 HUB = "+14152000000"
+BODY = {"session_expiry": 86400}
 
 
 def party(prefix: str, n: int) -> str:
     return f"+1{prefix}{2_000_000 + n:07d}"
 
 
-async def measure(
-    directory: Path, background: int, hub_sessions: int, pool: int, creates: int, policy: Policy
-) -> tuple[list[float], list[float]]:
-    store = await open_store(f"sqlite:///{directory / f'speed-{background}-{policy}.db'}")
-    config = Config(database_url="sqlite:///unused", policy=policy)
-    service = SessionService(store.sessions, store.accounts, time.time, session_config(config), COUNTERS)
-    allocating: list[float] = []
-    insert = store.sessions.insert_session
+class Bench:
+    """One store and its session service, its busy party's sessions and its background."""
 
-    async def timed_insert(*args, **kwargs):  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        try:
-            return await insert(*args, **kwargs)
-        finally:
-            allocating.append(time.perf_counter() - start)
+    def __init__(self, directory: Path, background: int, policy: Policy) -> None:
+        self.path = directory / f"speed-{background}-{policy}.db"
+        self.policy = policy
+        self.times: list[float] = []  # per create
+        self.allocating: list[float] = []  # per allocation
+        self.made = 0
 
-    try:
+    async def open(self, background: int, hub_sessions: int, pool: int) -> None:
+        self.store = store = await open_store(f"sqlite:///{self.path}")
+        config = Config(database_url="sqlite:///unused", policy=self.policy)
+        service = SessionService(store.sessions, store.accounts, time.time, session_config(config), COUNTERS)
+        self.service = service
         await store.accounts.create_account(MAIN, "not used", 0)
         numbers = [(f"+1650{2_000_000 + i:07d}", "US") for i in range(pool)]
         await store.numbers.add_numbers(MAIN.auth_id, MAIN.auth_id, numbers, 0)
-        body = {"session_expiry": 86400}
         for i in range(hub_sessions):
-            await service.create(MAIN, {**body, "first_party": HUB, "second_party": party("628", i)})
+            await service.create(MAIN, {**BODY, "first_party": HUB, "second_party": party("628", i)})
         batch = []
         for i in range(background):  # pairs of other parties, each pair in one session
-            batch.append(
-                service.create(
-                    MAIN, {**body, "first_party": party("415", 10 + i), "second_party": party("629", i)}
-                )
-            )
+            pair = {"first_party": party("415", 10 + i), "second_party": party("629", i)}
+            batch.append(service.create(MAIN, {**BODY, **pair}))
             if len(batch) == 200:
                 await asyncio.gather(*batch)
                 batch = []
         await asyncio.gather(*batch)
-        store.sessions.insert_session = timed_insert  # type: ignore[method-assign]
-        times = []
-        for i in range(creates):
+        insert = store.sessions.insert_session
+
+        async def timed_insert(*args, **kwargs):  # type: ignore[no-untyped-def]
             start = time.perf_counter()
-            session = await service.create(
-                MAIN, {**body, "first_party": HUB, "second_party": party("630", i)}
-            )
-            times.append(time.perf_counter() - start)
-            await service.expire(MAIN, session.uuid)
-        return times, allocating
+            try:
+                return await insert(*args, **kwargs)
+            finally:
+                self.allocating.append(time.perf_counter() - start)
+
+        store.sessions.insert_session = timed_insert  # type: ignore[method-assign]
+
+    async def round(self, creates: int) -> None:
+        """``creates`` creates for the busy party, each expired right after."""
+        for _ in range(creates):
+            start = time.perf_counter()
+            second = party("630", self.made)
+            session = await self.service.create(MAIN, {**BODY, "first_party": HUB, "second_party": second})
+            self.times.append(time.perf_counter() - start)
+            await self.service.expire(MAIN, session.uuid)
+            self.made += 1
+
+
+async def measure(
+    directory: Path, background: int, hub_sessions: int, pool: int, creates: int, rounds: int
+) -> list[Bench]:
+    """Both policies on stores alike, in alternating rounds of the busy party's creates."""
+    benches = [Bench(directory, background, policy) for policy in (Policy.FIRST_FIT, Policy.QUARANTINE)]
+    opened: list[Bench] = []
+    try:
+        for bench in benches:
+            opened.append(bench)
+            await bench.open(background, hub_sessions, pool)
+        for i in range(rounds):
+            for bench in benches if i % 2 == 0 else benches[::-1]:
+                await bench.round(creates // rounds)
+        return benches
     finally:
-        await store.close()
+        for bench in opened:
+            if hasattr(bench, "store"):
+                await bench.store.close()
 
 
 def _p50_p99(times: list[float]) -> tuple[float, float]:
@@ -104,21 +128,23 @@ def main() -> int:
     p.add_argument("--hub", type=int, default=500)
     p.add_argument("--pool", type=int, default=10_000)
     p.add_argument("--large", type=int, default=100_000, help="other live sessions in the large run")
+    p.add_argument("--rounds", type=int, default=10, help="alternating rounds the creates are split into")
     docs_options(p)
     args = p.parse_args()
     info = machine()
     rows = []
     with tempfile.TemporaryDirectory(prefix="maskline-speed-") as directory:
         for background in (1_000, args.large):
-            for policy in (Policy.FIRST_FIT, Policy.QUARANTINE):
-                began = time.monotonic()
-                times, allocating = asyncio.run(
-                    measure(Path(directory), background, args.hub, args.pool, args.creates, policy)
-                )
-                row = (background, policy.value, *_p50_p99(times), *_p50_p99(allocating))
+            began = time.monotonic()
+            benches = asyncio.run(
+                measure(Path(directory), background, args.hub, args.pool, args.creates, args.rounds)
+            )
+            for bench in benches:
+                row = (background, bench.policy.value, *_p50_p99(bench.times), *_p50_p99(bench.allocating))
                 rows.append(row)
                 print(
-                    f"{background:>7,} other live sessions, {policy}: create p50 {row[2] * 1e6:,.0f} µs,"
+                    f"{background:>7,} other live sessions, {bench.policy}:"
+                    f" create p50 {row[2] * 1e6:,.0f} µs,"
                     f" allocation p50 {row[4] * 1e6:,.0f} µs ({time.monotonic() - began:.0f} s)",
                     flush=True,
                 )
@@ -131,7 +157,8 @@ def main() -> int:
             + f"; {info['nproc']} CPUs, Python {info['python']}, SQLite {info['sqlite']}.",
             "",
             f"One party with {args.hub} live sessions, a pool of {args.pool:,} numbers, on the "
-            "embedded SQLite store, driven through the session service without HTTP. Each of "
+            "embedded SQLite store, driven through the session service without HTTP, one store per "
+            f"policy, in {args.rounds} alternating rounds. Each of "
             f"{args.creates:,} creates is for the busy party (the policy passes over its {args.hub} "
             "held numbers) and is expired right after. *Create* runs from the call to the committed "
             "session (validation, allocation, commit); *allocation* is the store's part of it: the "

@@ -11,7 +11,7 @@ from hypothesis import event, given, settings, target
 from hypothesis import strategies as st
 
 from maskline.domain import errors
-from maskline.domain.allocation import CooloffScope, Policy
+from maskline.domain.allocation import LATE_CALL_HORIZON, CooloffScope, Policy
 from maskline.domain.errors import MaskingError
 from maskline.store import sql_allocation as sql
 from tests.databases import Databases, sessions_without_holds
@@ -153,6 +153,30 @@ def test_global_cooloff_holds_the_number_back_from_everyone(harness: Any) -> Non
     assert same_error(h.refusal(PARTIES[5], PARTIES[6]), errors.PoolExhausted())
     h.clock.advance(1)
     assert h.create(PARTIES[5], PARTIES[6]).virtual_number == US[0]
+
+
+def test_quarantine_keeps_a_party_off_the_numbers_it_left_lately(harness: Any) -> None:
+    h = harness(numbers(3), policy=Policy.QUARANTINE)
+    courier = PARTIES[0]
+    assert h.expire(h.create(courier, PARTIES[1])).virtual_number == US[0]
+    h.clock.advance(10)
+    assert h.expire(h.create(courier, PARTIES[2])).virtual_number == US[1]  # not US[0]: left it
+    h.clock.advance(10)
+    assert h.create(PARTIES[5], PARTIES[6]).virtual_number == US[0]  # strangers pack as first-fit
+    h.clock.advance(10)
+    # US[2] is the only number the courier has not left; then it has left every free one
+    # lately, and the one left longest ago comes first.
+    assert h.create(courier, PARTIES[3]).virtual_number == US[2]
+    assert h.create(courier, PARTIES[4]).virtual_number == US[0]
+
+
+def test_quarantine_forgets_departures_older_than_the_late_call_horizon(harness: Any) -> None:
+    h = harness(numbers(2), policy=Policy.QUARANTINE)
+    h.expire(h.create(PARTIES[0], PARTIES[1]))
+    h.clock.advance(LATE_CALL_HORIZON - 1)
+    assert h.create(PARTIES[0], PARTIES[2]).virtual_number == US[1]
+    h.clock.advance(1)
+    assert h.create(PARTIES[1], PARTIES[3]).virtual_number == US[0]
 
 
 def test_geomatch_takes_numbers_of_the_first_partys_country(harness: Any) -> None:

@@ -11,12 +11,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain, islice
 
 from maskline.domain.params import SessionSettings
 
 WILDCARD = "*"
-QUARANTINE_WINDOW = 64  # how many of the first free numbers quarantine chooses among
+# How long after a session ends its parties' late calls are guarded: quarantine weighs the
+# numbers a party left this recently (docs/allocation.md, "Late calls").
+LATE_CALL_HORIZON = 86400
+# ... and of those, a party's most recent this many: what a create reads stays bounded however
+# busy the party (one leaving more numbers within the hour is beyond late-call protection).
+RECENT_DEPARTURES = 256
 
 
 class Policy(enum.StrEnum):
@@ -78,34 +82,35 @@ def party_keys(keys: Sequence[str]) -> list[str]:
     return [k for k in keys if k != WILDCARD and not k.startswith("pin:")]
 
 
-def quarantine_window(pool: Sequence[PoolNumber], blocked: Collection[str]) -> list[str]:
-    """The numbers quarantine chooses among: the first free ones in rank order."""
-    return list(islice(candidates(pool, blocked, Policy.FIRST_FIT), QUARANTINE_WINDOW))
-
-
 def candidates(
     pool: Sequence[PoolNumber],
     blocked: Collection[str],
     policy: Policy,
-    left: Mapping[str, int] | None = None,
+    recent: Collection[str] = (),
 ) -> Iterator[str]:
     """Numbers of the pool (given in rank order) that are not blocked, best first.
 
     Any free number keeps the greedy guarantee: with 2Δ−1 numbers some number is always free.
     First-fit is lazy, so its cost grows with the blocked numbers it skips, not with the pool.
 
-    Quarantine takes, among the first ``QUARANTINE_WINDOW`` free numbers, the one that the new
-    session's parties left longest ago or never (``left``: number → the last time one of them
-    left it), so that a late call to an old number is least likely to reach a new counterpart;
-    the window keeps it packing the pool like first-fit. With no slack the window holds one
-    number and quarantine is first-fit.
+    Quarantine takes the first free number that the new session's parties have not left lately
+    (``recent``: the numbers each of them left within ``LATE_CALL_HORIZON``, its
+    ``RECENT_DEPARTURES`` most recent), so that a late call to an old number does not reach a
+    new counterpart; its cost grows with the numbers it skips, first-fit's plus the recent
+    ones. Only when they left every free number lately does it come to ``left_longest_ago``.
     """
     if policy is Policy.LEAST_RECENT:
         pool = sorted(pool, key=lambda n: n.last_used)  # stable: ties keep rank order
-    free = (n.number for n in pool if n.number not in blocked)
-    if policy is Policy.QUARANTINE:
-        window = list(islice(free, QUARANTINE_WINDOW))
-        known = left or {}
-        window.sort(key=lambda number: known.get(number, -(2**63)))  # stable: ties keep rank order
-        return chain(window, free)
+    if policy is Policy.QUARANTINE and recent:
+        return (n.number for n in pool if n.number not in blocked and n.number not in recent)
+    return (n.number for n in pool if n.number not in blocked)
+
+
+def left_longest_ago(
+    pool: Sequence[PoolNumber], blocked: Collection[str], left: Mapping[str, int]
+) -> list[str]:
+    """Quarantine's last resort: the free numbers the parties left lately (``left``: number → the
+    last time one of them left it), the one left longest ago first, ties in rank order."""
+    free = [n.number for n in pool if n.number not in blocked and n.number in left]
+    free.sort(key=left.__getitem__)  # stable: ties keep rank order
     return free

@@ -11,11 +11,20 @@ from __future__ import annotations
 import heapq
 import random
 import statistics
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
 
-from maskline.domain.allocation import CooloffScope, Policy, PoolNumber, candidates, quarantine_window
+from maskline.domain.allocation import (
+    LATE_CALL_HORIZON,
+    RECENT_DEPARTURES,
+    CooloffScope,
+    Policy,
+    PoolNumber,
+    candidates,
+    left_longest_ago,
+)
 from maskline.sim.trace import Trace, TraceSession, max_degree, pools
 
 
@@ -26,6 +35,8 @@ class State:
 
     pool: list[PoolNumber]
     last_left: dict[tuple[str, str], int] = field(default_factory=dict)  # (party, number): end
+    # party: {number: end} of its most recent departures within the late-call horizon, oldest first
+    recent: defaultdict[str, OrderedDict[str, int]] = field(default_factory=lambda: defaultdict(OrderedDict))
     load: dict[str, int] = field(default_factory=dict)  # number: its live sessions
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     frozen: set[str] = field(default_factory=set)  # numbers in a global cool-off now
@@ -38,13 +49,20 @@ def _server(policy: Policy) -> Order:
     def order(state: State, blocked: set[str], session: TraceSession) -> Iterator[str]:
         # As the store does: the parties' holds shape the order, frozen numbers are skipped after.
         held = blocked - state.frozen
-        left = {}
-        if policy is Policy.QUARANTINE:  # what the store reads for the window
-            for number in quarantine_window(state.pool, held):
-                times = [state.last_left.get((p, number)) for p in (session.first, session.second)]
-                if known := [t for t in times if t is not None]:
-                    left[number] = max(known)
-        return (n for n in candidates(state.pool, held, policy, left) if n not in state.frozen)
+        recent: dict[str, int] = {}  # what the store reads: the parties' recent departures
+        if policy is Policy.QUARANTINE:
+            since = session.start - LATE_CALL_HORIZON
+            for party in (session.first, session.second):
+                mine = state.recent[party]
+                while mine and (len(mine) > RECENT_DEPARTURES or next(iter(mine.values())) <= since):
+                    mine.popitem(last=False)
+                for number, end in mine.items():
+                    recent[number] = max(end, recent.get(number, end))
+        tried = chain(
+            candidates(state.pool, held, policy, recent),
+            _lazily(lambda: left_longest_ago(state.pool, held, recent) if recent else []),
+        )
+        return (n for n in tried if n not in state.frozen)
 
     return order
 
@@ -61,6 +79,10 @@ def _best_fit(state: State, blocked: set[str], session: TraceSession) -> Iterato
     free = [n for n in state.pool if n.number not in blocked]
     free.sort(key=lambda n: (-state.load.get(n.number, 0), n.rank))
     return (n.number for n in free)
+
+
+def _lazily(make: Callable[[], list[str]]) -> Iterator[str]:
+    yield from make()
 
 
 POLICIES: dict[str, Order] = {
@@ -102,6 +124,9 @@ def replay(
         while ended and ended[0][0] <= now:
             end, _, a, b, number = heapq.heappop(ended)
             state.last_left[a, number] = state.last_left[b, number] = end
+            for party in (a, b):
+                state.recent[party][number] = end
+                state.recent[party].move_to_end(number)
             state.load[number] -= 1
         blocked = set()
         for party in (session.first, session.second):

@@ -5,18 +5,20 @@ number. Part of the sessions' store: each function runs within one of its units 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import msgspec
 
 from maskline.domain.allocation import (
+    LATE_CALL_HORIZON,
+    RECENT_DEPARTURES,
     Claim,
     CooloffScope,
     Policy,
     PoolNumber,
     candidates,
+    left_longest_ago,
     party_keys,
-    quarantine_window,
 )
 from maskline.domain.model import NumberState, Session
 from maskline.store.db import Backend, Db, marks
@@ -44,18 +46,21 @@ async def claim_keys(
     return next(key for key in keys if key not in claimed)
 
 
-async def release(db: Db, keys: Sequence[str], now: int) -> None:
+Departure = tuple[str, str, int]  # (party, number, when the party left it)
+
+
+async def release(db: Db, keys: Sequence[str], now: int) -> list[Departure]:
     """End the keys' holds whose time has passed, so that the keys can be claimed."""
-    await depart(db, f"hold_until <= ? AND party IN ({marks(keys)})", now, *keys)
+    return await depart(db, f"hold_until <= ? AND party IN ({marks(keys)})", now, *keys)
 
 
-async def depart(db: Db, where: str, *params: object) -> None:
+async def depart(db: Db, where: str, *params: object) -> list[Departure]:
     """End the holds ``where`` selects (read once: the sweep's selection is not small),
-    noting when each party left each number."""
+    noting when each party left each number; the departures noted."""
     ended = await db.fetch(
         f"DELETE FROM holds WHERE {where} RETURNING party, virtual_number, ends_at", *params
     )
-    rows = sorted(tuple(row) for row in ended)  # locked in one order: no deadlock (PostgreSQL)
+    rows: list[Departure] = sorted((p, n, e) for p, n, e in ended)  # locked in one order (PostgreSQL)
     for start in range(0, len(rows), _DEPARTURES_AT_ONCE):
         chunk = rows[start : start + _DEPARTURES_AT_ONCE]
         await db.execute(
@@ -65,6 +70,7 @@ async def depart(db: Db, where: str, *params: object) -> None:
             " WHERE excluded.ends_at > departures.ends_at",
             *[value for row in chunk for value in row],
         )
+    return rows
 
 
 class SqlAllocator:
@@ -98,30 +104,62 @@ class SqlAllocator:
         keys = claim.keys
         # In one round trip: the numbers the keys hold (joined into one text: a busy party holds
         # hundreds, and one row is much cheaper to read than hundreds), the revision of the pools,
-        # and whether some of the keys' holds have run out and must be released first.
+        # how many of the keys' holds have run out and must be released first, and, for
+        # quarantine, the numbers the parties left lately (a range of an index per party).
+        join = self._sql.JOIN_TEXT
         mine = f"FROM holds WHERE party IN ({marks(keys)}) AND hold_until"
+        parties = party_keys(keys) if claim.policy is Policy.QUARANTINE else []
+        since = now - LATE_CALL_HORIZON
+        lately = (
+            f"(SELECT {join}(virtual_number, ',') FROM ("
+            + " UNION ALL ".join(
+                f"SELECT * FROM (SELECT virtual_number FROM departures WHERE party = ? AND ends_at > ?"
+                f" ORDER BY ends_at DESC LIMIT {RECENT_DEPARTURES}) AS d{i}"
+                for i in range(len(parties))
+            )
+            + ") AS r)"
+            if parties
+            else "NULL"
+        )
+        lately_params = [value for party in parties for value in (party, since)]
         row = await db.fetchrow(
-            f"SELECT {self._sql.JOIN_TEXT}(virtual_number, ','),"
-            " (SELECT value FROM counters WHERE name = 'numbers'),"
-            f" EXISTS (SELECT 1 {mine} <= ?) {mine} > ?",
+            f"SELECT {join}(virtual_number, ','), (SELECT value FROM counters WHERE name = 'numbers'),"
+            f" (SELECT COUNT(*) {mine} <= ?), {lately} {mine} > ?",
             *keys,
             now,
+            *lately_params,
             *keys,
             now,
         )
         assert row is not None
-        joined, revision, stale = row
+        joined, revision, stale, departed = row
         blocked = set(joined.split(",")) if joined else set()
+        recent = set(departed.split(",")) if departed else set()
         if stale:
-            # Before quarantine reads the departures: a session of these parties that has ended
-            # counts as left from its end on, whether or not the sweep has run since.
-            await release(db, keys, now)
+            # A session of these parties that has ended counts as left from its end on,
+            # whether or not the sweep has run since.
+            released = await release(db, keys, now)
+            if parties and len(released) < stale:  # the sweep took some: read what it noted
+                again = await db.fetchrow(f"SELECT {lately}", *lately_params)
+                assert again is not None
+                recent = set(again[0].split(",")) if again[0] else set()
+            else:
+                recent.update(n for p, n, ended in released if p in parties and ended > since)
         pool = await self._pool(db, claim, revision)
-        left = None
-        if claim.policy is Policy.QUARANTINE:
-            left = await self._last_left(db, party_keys(keys), quarantine_window(pool, blocked))
+        placed = await self._first_taken(
+            db, session, claim, candidates(pool, blocked, claim.policy, recent), now
+        )
+        if placed is None and recent:  # the parties left every free number lately
+            left = await self._left_at(db, parties, sorted(recent), since)
+            placed = await self._first_taken(db, session, claim, left_longest_ago(pool, blocked, left), now)
+        return placed
+
+    async def _first_taken(
+        self, db: Db, session: Session, claim: Claim, numbers: Iterable[str], now: int
+    ) -> Session | None:
+        """The session placed on the first of ``numbers`` that takes it; None if none does."""
         check_cooling = claim.quiet or claim.scope is CooloffScope.GLOBAL
-        for number in candidates(pool, blocked, claim.policy, left):
+        for number in numbers:
             if check_cooling and await self._has_cooling_session(db, number, now):
                 continue
             placed = await self._place(db, session, number, claim)
@@ -133,25 +171,16 @@ class SqlAllocator:
         return None
 
     @staticmethod
-    async def _last_left(db: Db, parties: Sequence[str], window: Sequence[str]) -> dict[str, int]:
-        """When one of ``parties`` last left each number of ``window`` that they used (the
-        window's numbers are free for them: holds that ran out are released first). Each
-        (party, number) is one primary-key seek, however long the history; only the pairs that
-        exist come back."""
-        if len(window) < 2 or not parties:
-            return {}
-        # perf: two IN lists, a third cheaper than a seek per (party, number) written as
-        # correlated subqueries over a VALUES list (docs/benchmarks.md, "Allocation for a busy party")
+    async def _left_at(db: Db, parties: Sequence[str], numbers: Sequence[str], since: int) -> dict[str, int]:
+        """When one of ``parties`` last left each of ``numbers``, since ``since``."""
         rows = await db.fetch(
-            f"SELECT virtual_number, ends_at FROM departures WHERE party IN ({marks(parties)})"
-            f" AND virtual_number IN ({marks(window)})",
+            f"SELECT virtual_number, MAX(ends_at) FROM departures WHERE party IN ({marks(parties)})"
+            f" AND virtual_number IN ({marks(numbers)}) AND ends_at > ? GROUP BY virtual_number",
             *parties,
-            *window,
+            *numbers,
+            since,
         )
-        left: dict[str, int] = {}
-        for number, ended in rows:
-            left[number] = max(ended, left.get(number, ended))
-        return left
+        return {number: ended for number, ended in rows}
 
     @staticmethod
     async def _has_cooling_session(db: Db, number: str, now: int) -> bool:
