@@ -63,6 +63,8 @@ SERVERS = {
     "maskline.http.app:worker_app`)",
     "maskline-plain": "maskline on uvicorn without the edge limits (`uvicorn --factory --http httptools "
     "maskline.http.app:worker_app`)",
+    "maskline-first-fit": "maskline with the first-fit policy (`MASKLINE_ALLOCATION_POLICY=first_fit "
+    "maskline serve`), to weigh the default policy against it",
     "bare-uvicorn": "bare on uvicorn",
     "bare-granian": "bare on granian",
 }
@@ -116,6 +118,20 @@ def report(
             per_round = ", ".join(f"{r.rate:,.0f}" for r in results[name][op])
             rounds.append(f"- {op}, {name}, req/s per round: {per_round}")
     busiest = max(r.client_cpu for ops in results.values() for rs in ops.values() for r in rs)
+    if {"maskline", "maskline-first-fit"} <= set(results):
+
+        def rate(name: str, op: str) -> float:
+            return statistics.median(r.rate for r in results[name][op])
+
+        rows += [
+            "",
+            "The default policy (quarantine) against first-fit, same run: "
+            + ", ".join(
+                f"{op}s at {rate('maskline', op) / rate('maskline-first-fit', op):.0%} of first-fit's rate"
+                for op in ("create", "get")
+            )
+            + ".",
+        ]
     return "\n".join(
         [
             BEGIN,
@@ -182,13 +198,16 @@ def _server(name: str, workdir: Path, pool: int) -> Server:
     maskline = maskline_command()
     database = f"sqlite:///{workdir / name}.db"
     BENCHMARK.create(database, pool_numbers(pool))
-    if name == "maskline":
+    env = {"MASKLINE_DATABASE_URL": database}
+    if name in ("maskline", "maskline-first-fit"):
         cmd = [*maskline, "serve", "--port", str(port), "--database", database]
+        if name == "maskline-first-fit":
+            env["MASKLINE_ALLOCATION_POLICY"] = "first_fit"
     elif name == "maskline-plain":
         cmd = uvicorn_command(port)
     else:
         cmd = granian_command(port)
-    return Server(name, cmd, port, log, BENCHMARK.rows(), {"MASKLINE_DATABASE_URL": database})
+    return Server(name, cmd, port, log, BENCHMARK.rows(), env)
 
 
 def main() -> int:

@@ -20,7 +20,7 @@ WILDCARD = "*"
 LATE_CALL_HORIZON = 86400
 # ... and of those, a party's most recent this many: what a create reads stays bounded however
 # busy the party (one leaving more numbers within the hour is beyond late-call protection).
-RECENT_DEPARTURES = 256
+RECENT_DEPARTURES = 128
 
 
 class Policy(enum.StrEnum):
