@@ -4,6 +4,7 @@ at all, and their parties still reach each other through the old number until th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from typing import Any
 
@@ -133,3 +134,22 @@ def test_replacing_while_sessions_come_and_go_keeps_every_party_on_distinct_numb
         int(h.clock()),
     )
     assert left_behind == [(0,)]  # ten numbers are left, and no party has more than five sessions
+
+
+def test_a_party_filled_in_as_the_session_moves_takes_its_new_number(harness: Any) -> None:
+    """An update that read the session before it moved still gives the new party the number the
+    session is on now."""
+    h = harness(numbers(3))
+    single = h.create(PARTIES[0], "", create_session_with_single_party=True)
+    (moves,) = replace(h, US[0])
+    [moved] = moves.moved
+    now = int(h.clock())
+    read_before = dataclasses.replace(single, second_party=PARTIES[1], modified=now)
+    assert read_before.virtual_number == US[0]
+    saved = h.run(
+        h.store.sessions.save_session(read_before, single.expiry, now, added={PARTIES[1]: "second_party"})
+    )
+    assert saved
+    assert h.get(single).virtual_number == moved.virtual_number
+    assert reaches(h, PARTIES[1], moved.virtual_number) == single.uuid
+    assert_invariant(h)

@@ -95,7 +95,7 @@ class SqlSessions:
         async def work(db: Db) -> bool:
             row = await db.fetchrow(
                 "UPDATE sessions SET first_party = ?, second_party = ?, modified = ?, expiry = ?,"
-                " cooloff_until = ?, settings = ? WHERE uuid = ? AND expiry > ? RETURNING id",
+                " cooloff_until = ?, settings = ? WHERE uuid = ? AND expiry > ? RETURNING id, virtual_number",
                 s.first_party,
                 s.second_party,
                 s.modified,
@@ -107,11 +107,11 @@ class SqlSessions:
             )
             if row is None:
                 return False
-            session_id = row[0]
+            session_id, number = row  # the number as stored: a replacement may have moved it since
             if added:
                 keys = list(added)
                 await release(db, keys, now)
-                taken = await claim_keys(db, session_id, s.virtual_number, keys, s.expiry, hold_until)
+                taken = await claim_keys(db, session_id, number, keys, s.expiry, hold_until)
                 if taken is not None:
                     raise errors.PartyTaken(added[taken])
             if released:
