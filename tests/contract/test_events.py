@@ -462,6 +462,13 @@ def test_a_replaced_number_moves_its_sessions_and_says_so(
         carrier.hangup(f"old-{caller}")
     assert http.get(f"/Number/{old}/").json()["response"]["status"] == "retired"
     assert http.post(f"/Number/{old}/Replace/").json()["sessions_moved"] == 0  # nothing left on it
+    metrics = httpx.get(f"{server.url}/metrics", trust_env=False).text
+    [moved] = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith('maskline_session_moves_total{outcome="moved"}')
+    ]
+    assert float(moved.split()[-1]) >= 1
 
 
 def test_replacing_a_number_is_for_its_main_account(

@@ -46,6 +46,10 @@ class Counters(Protocol):
         """A create refused because no number of the pool was free."""
         ...
 
+    def session_moved(self, moved: bool) -> None:
+        """A live session was moved off a replaced number (or, not ``moved``, had to stay)."""
+        ...
+
     def delivery_failed(self) -> None:
         """An attempt to deliver an event failed; it may be retried."""
         ...

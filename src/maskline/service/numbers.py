@@ -84,7 +84,7 @@ class NumberService:
         self, account: Account, numbers: Sequence[object], sessions: SessionService
     ) -> tuple[Moves, ...]:
         """Retire numbers and move each of their live sessions to another number of its pool,
-        as a create would place it (docs/api.md, "Replace a number")."""
+        as a create would place it (README, "The number pool resource")."""
         return tuple(
             [await sessions.move_off(account, number) for number in await self.retire(account, numbers)]
         )

@@ -171,6 +171,7 @@ class SessionService:
                 outcome, session = await self._store.move_session(uuid, number, self._claim, self.now())
                 if session is not None:
                     (moves.moved if outcome is Move.MOVED else moves.stuck).append(session)
+                    self._counters.session_moved(outcome is Move.MOVED)
 
     def _refuse_private_callbacks(self, callback_url: str, recording_callback_url: str) -> None:
         """Callbacks never reach the operator's own network unless the operator allows it."""
