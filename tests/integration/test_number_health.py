@@ -19,7 +19,9 @@ CALLER, CALLEE = "+14152040001", "+14152040002"
 _ids = count(1)
 
 
-def ended(number: str, started: int, answered: bool, billed: int = 60, cause: str = "", **fields: Any) -> Call:
+def ended(
+    number: str, started: int, answered: bool, billed: int = 60, cause: str = "", **fields: Any
+) -> Call:
     """A call to ``number`` that reached the dialled party and ended."""
     values: dict[str, Any] = {
         "callee": CALLEE,
@@ -78,9 +80,14 @@ def test_the_store_counts_each_numbers_calls_and_the_sick_one_is_flagged(harness
     assert rows[4] == [MAIN.auth_id, "US", SICK, "60", "25%", "0%", "USER_BUSY", "yes: answer rate"]
     assert len(rows) == 5 and "flagged" in printed.stdout.splitlines()[0]
     # A window of one day holds the same calls; none of them at all is no flag.
-    assert table_rows(
-        maskline("number", "health", "--account", MAIN.auth_id, "--days", "1", database=h.config.database_url).stdout
-    ) == rows
+    assert (
+        table_rows(
+            maskline(
+                "number", "health", "--account", MAIN.auth_id, "--days", "1", database=h.config.database_url
+            ).stdout
+        )
+        == rows
+    )
 
 
 def test_a_number_without_calls_is_listed_and_never_flagged(harness: Any) -> None:
