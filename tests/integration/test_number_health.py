@@ -96,3 +96,18 @@ def test_a_number_without_calls_is_listed_and_never_flagged(harness: Any) -> Non
     assert table_rows(printed.stdout) == [
         [MAIN.auth_id, "US", number, "0", "–", "–", "–", "no"] for number in POOL[:2]
     ]
+
+
+def test_a_subaccount_sees_its_own_pool_and_the_main_account_every_pool(harness: Any) -> None:
+    h = harness(POOL[:2])
+    sub = h.subaccount("SA" + "1" * 18)
+    h.add(["+16285709990"], subaccount=sub.auth_id)
+    url = h.config.database_url
+    mine = table_rows(maskline("number", "health", "--account", sub.auth_id, database=url).stdout)
+    assert mine == [[sub.auth_id, "US", "+16285709990", "0", "–", "–", "–", "no"]]
+    every = table_rows(maskline("number", "health", "--account", MAIN.auth_id, database=url).stdout)
+    assert [row[:3] for row in every] == [
+        [MAIN.auth_id, "US", POOL[0]],
+        [MAIN.auth_id, "US", POOL[1]],
+        [sub.auth_id, "US", "+16285709990"],
+    ]
