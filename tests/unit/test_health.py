@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from math import comb
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maskline.domain.health import (
@@ -75,6 +75,9 @@ def simulated(
     return pool
 
 
+# Derandomized: a healthy number is itself flagged about once in 3,000 such pools, which a
+# random run would meet now and then; a fixed set of examples keeps the strict assertion.
+@settings(derandomize=True)
 @given(st.integers(0, 2**32), st.integers(5, 30), st.integers(200, 400))
 def test_a_sick_number_among_healthy_ones_is_flagged(seed: int, size: int, calls: int) -> None:
     rng = random.Random(seed)
@@ -87,6 +90,7 @@ def test_a_sick_number_among_healthy_ones_is_flagged(seed: int, size: int, calls
     assert judged[sick].calls.top_cause == "NO_ANSWER"
 
 
+@settings(derandomize=True)
 @given(st.integers(0, 2**32))
 def test_a_number_whose_calls_are_cut_short_is_flagged(seed: int) -> None:
     rng = random.Random(seed)
