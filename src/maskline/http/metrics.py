@@ -3,9 +3,9 @@
 ``/metrics`` serves the counters of ``maskline.telemetry`` (added up over the server's processes
 when there are several), live sessions and the event backlog, every pool's capacity plan, and
 the numbers number health flags (a series per number for the flagged ones only: the others would
-make a series per number in service). It
-is only for the operator: with ``MASKLINE_METRICS_TOKEN`` set, a scrape must send it as a bearer
-token; without it, only clients on the loopback interface are answered. ``/healthz`` says the
+make a series per number in service). It is only for the operator: with
+``MASKLINE_METRICS_TOKEN`` set, a scrape must send it as a bearer token; without it, only clients
+on the loopback interface are answered. ``/healthz`` says the
 process answers; ``/readyz`` that it can reach its database.
 """
 
