@@ -1,5 +1,5 @@
 """Operator commands: serve, db upgrade, backup, account create/list/rotate-token, number
-add/list/retire/health, carrier set, pool plan, purge and sim."""
+add/list/retire/replace/health, carrier set, pool plan, purge and sim."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ from maskline.service.accounts import create_account, rotate_token
 from maskline.service.calls import CallService
 from maskline.service.health import number_health
 from maskline.service.numbers import NumberService
+from maskline.service.sessions import SessionService
 from maskline.sim.trace import Trace
 from maskline.store.backup import BackupError, backup_sqlite
 from maskline.store.migrate import OutdatedSchema, upgrade
@@ -162,6 +163,14 @@ def _parser() -> argparse.ArgumentParser:
     retire = command(number, "retire", "Take numbers out of service (live sessions keep them).")
     retire.add_argument("numbers", nargs="+", metavar="NUMBER")
     retire.add_argument("--account", required=True)
+    replacing = command(
+        number,
+        "replace",
+        "Take numbers out of service and move their live sessions to other numbers of their pools"
+        " (a party who dials the old number still reaches the same counterpart).",
+    )
+    replacing.add_argument("numbers", nargs="+", metavar="NUMBER")
+    replacing.add_argument("--account", required=True)
     health = command(
         number,
         "health",
@@ -307,6 +316,24 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         elif args.action == "retire":
             await service.retire(account, args.numbers)
             _print_json({"retired": args.numbers})
+        elif args.action == "replace":
+            from maskline.http.app import session_config
+            from maskline.telemetry import COUNTERS
+
+            sessions = SessionService(
+                store.sessions, store.accounts, time.time, session_config(config), COUNTERS
+            )
+            replaced = await service.replace(account, args.numbers, sessions)
+            _print_json(
+                [
+                    {
+                        "number": moves.number,
+                        "sessions_moved": len(moves.moved),
+                        "sessions_not_moved": [s.uuid for s in moves.stuck],
+                    }
+                    for moves in replaced
+                ]
+            )
         else:
             _print_json([number_object(n, account.auth_id) for n in await service.list(account)])
         return 0

@@ -28,6 +28,11 @@ LATENCY = Histogram(
 SESSIONS_CREATED = Counter("maskline_sessions_created", "Masking sessions created.")
 SESSIONS_EXPIRED = Counter("maskline_sessions_expired", "Masking sessions expired through the API.")
 REFUSALS = Counter("maskline_allocation_refusals", "Creates refused: no number of the pool was free.")
+MOVES = Counter(
+    "maskline_session_moves",
+    "Live sessions moved off a replaced number (moved), or left on it: no other number took them (stuck).",
+    ["outcome"],
+)
 SIGNATURE_FAILURES = Counter(
     "maskline_webhook_signature_failures", "Carrier webhooks refused for a bad signature.", ["carrier"]
 )
@@ -271,6 +276,9 @@ class ServiceCounters:
 
     def allocation_refused(self) -> None:
         REFUSALS.inc()
+
+    def session_moved(self, moved: bool) -> None:
+        MOVES.labels("moved" if moved else "stuck").inc()
 
     def delivery_failed(self) -> None:
         EVENT_FAILURES.inc()

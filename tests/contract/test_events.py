@@ -427,3 +427,59 @@ def test_recording_events_go_to_the_recording_callback(
     completed = receiver.received[1][0]
     assert completed["RecordingURL"] == "https://media.example.com/r.wav"
     assert completed["RecordingUUID"] == "rec-1" and completed["RecordingFormat"] == ".wav"
+
+
+def test_a_replaced_number_moves_its_sessions_and_says_so(
+    receiver: Receiver, http: httpx.Client, server: ServerThread, tenant, sessions
+) -> None:  # type: ignore[no-untyped-def]
+    """Through the API: the reply, the signed event, the SDK's view of the session, and a party
+    who dials the old number reaching the same counterpart."""
+    carrier = Carrier(server, tenant, "plivo")
+    s = session(http, callback_url=receiver.url)
+    old = s["virtual_number"]
+    replaced = http.post(f"/Number/{old}/Replace/")
+    assert replaced.status_code == 200
+    body = replaced.json()
+    assert list(body) == ["api_id", "message", "sessions_moved", "sessions_not_moved"]
+    assert (body["message"], body["sessions_moved"], body["sessions_not_moved"]) == ("Number replaced", 1, [])
+
+    new = sessions.get_masking_session(s["session_uuid"]).response.virtual_number
+    assert new != old and "+" + new in tenant.numbers
+    receiver.wait_for(1)
+    form, _ = receiver.received[0]
+    assert (form["EventName"], form["VirtualNumber"], form["PreviousVirtualNumber"]) == (
+        "SessionVirtualNumberReplaced",
+        new,
+        old,
+    )
+    assert (form["SessionUUID"], form["SequenceNumber"]) == (s["session_uuid"], "1")
+    assert receiver.signed_by(TOKEN, 0)
+
+    for caller, other in ((s["first_party"], s["second_party"]), (s["second_party"], s["first_party"])):
+        dial = carrier.call(f"old-{caller}", "+" + caller, "+" + old).find("Dial")
+        assert dial is not None and dial.findtext("Number") == "+" + other
+        assert dial.get("callerId") == "+" + new  # the other party sees the working number
+        carrier.hangup(f"old-{caller}")
+    assert http.get(f"/Number/{old}/").json()["response"]["status"] == "retired"
+    assert http.post(f"/Number/{old}/Replace/").json()["sessions_moved"] == 0  # nothing left on it
+    metrics = httpx.get(f"{server.url}/metrics", trust_env=False).text
+    [moved] = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith('maskline_session_moves_total{outcome="moved"}')
+    ]
+    assert float(moved.split()[-1]) >= 1
+
+
+def test_replacing_a_number_is_for_its_main_account(
+    http: httpx.Client, server: ServerThread, tenant, http_for
+) -> None:  # type: ignore[no-untyped-def]
+    missing = http.post("/Number/14155559999/Replace/")
+    assert missing.status_code == 404 and missing.json()["error"] == "Number not found"
+    sub = server.tenant(numbers=1, parent=tenant.auth_id)
+    refused = http_for(sub).post(f"/Number/{sub.numbers[0]}/Replace/")
+    assert refused.status_code == 403 and refused.json()["error"] == "Subaccounts cannot manage numbers."
+    other = server.tenant(numbers=1)
+    foreign = http.post(f"/Number/{other.numbers[0]}/Replace/")
+    assert foreign.status_code == 404
+    assert http_for(other).get(f"/Number/{other.numbers[0]}/").json()["response"]["status"] == "in_service"

@@ -44,6 +44,32 @@ def test_retiring_an_unknown_number_names_it_and_retires_nothing(database: str) 
     assert _numbers(url, main) == {"14155550100": "in_service"}  # neither was retired
 
 
+def test_replacing_a_number_moves_its_live_sessions(database: str) -> None:
+    url = database
+    made = json.loads(maskline("account", "create", database=url).stdout)
+    main = made["auth_id"]
+    maskline("number", "add", "+14155550100", "+14155550101", "--account", main, database=url)
+    server = ServerProcess(url)  # the embedded database serves one process: stopped before the command
+    try:
+        with httpx.Client(base_url=server.url, auth=(main, made["auth_token"]), trust_env=False) as http:
+            body = {"first_party": "+14155550111", "second_party": "+14155550122"}
+            created = http.post(f"/v1/Account/{main}/Masking/Session/", json=body)
+            assert created.json()["virtual_number"] == "+14155550100"
+    finally:
+        server.stop()
+    done = maskline("number", "replace", "+14155550100", "--account", main, database=url)
+    assert json.loads(done.stdout) == [
+        {"number": "+14155550100", "sessions_moved": 1, "sessions_not_moved": []}
+    ]
+    listed = json.loads(maskline("number", "list", "--account", main, database=url).stdout)
+    assert {n["number"]: (n["status"], n["live_session_count"]) for n in listed} == {
+        "14155550100": ("retired", 0),
+        "14155550101": ("in_service", 1),
+    }
+    unknown = maskline("number", "replace", "+14155550199", "--account", main, database=url, check=False)
+    assert "+14155550199" in _one_line_error(unknown)
+
+
 def test_adding_another_accounts_number_names_it_and_adds_nothing(database: str) -> None:
     url = database
     first = json.loads(maskline("account", "create", database=url).stdout)["auth_id"]
@@ -142,7 +168,7 @@ def test_help_is_plain_text_and_lists_every_command() -> None:
     assert all(f"\n    {name} " in top or f"\n    {name}\n" in top for name in commands), top
     for group, actions in {
         "account": ("create", "list", "rotate-token"),
-        "number": ("add", "list", "retire", "health"),
+        "number": ("add", "list", "retire", "replace", "health"),
         "db": ("upgrade",),
         "pool": ("plan",),
         "carrier": ("set",),

@@ -34,6 +34,14 @@ class CooloffScope(enum.StrEnum):
     GLOBAL = "global"  # ... from every new session
 
 
+class Move(enum.StrEnum):
+    """What became of a live session that was to leave its number (a replacement)."""
+
+    MOVED = "moved"  # it is on another number of its pool, and still holds the old one's keys
+    STUCK = "stuck"  # no number of the pool takes it: it stays where it is
+    GONE = "gone"  # it had ended, or left the number, meanwhile
+
+
 @dataclass(frozen=True, slots=True)
 class PoolNumber:
     number: str

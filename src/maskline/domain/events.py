@@ -77,6 +77,12 @@ def recording_event(session: Session, name: str, now: int, call: Call, **extra: 
     )
 
 
+def replaced_event(session: Session, previous: str, now: int) -> Event | None:
+    """``SessionVirtualNumberReplaced``: the session has moved from ``previous`` to its
+    ``virtual_number`` (docs/calls.md, "Session status events")."""
+    return status_event(session, "SessionVirtualNumberReplaced", now, PreviousVirtualNumber=digits(previous))
+
+
 def timeout_event(session: Session) -> Event | None:
     event = status_event(session, "SessionTimeout", session.expiry)
     if event is None:

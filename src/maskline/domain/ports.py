@@ -7,10 +7,10 @@ what concerns the database as a whole (its health, closing it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from maskline.domain.allocation import Claim
+from maskline.domain.allocation import Claim, Move
 from maskline.domain.calls import Call, Carrier
 from maskline.domain.events import Event, Outgoing
 from maskline.domain.health import NumberCalls
@@ -45,6 +45,10 @@ class Counters(Protocol):
     def session_expired(self) -> None: ...
     def allocation_refused(self) -> None:
         """A create refused because no number of the pool was free."""
+        ...
+
+    def session_moved(self, moved: bool) -> None:
+        """A live session was moved off a replaced number (or, not ``moved``, had to stay)."""
         ...
 
     def delivery_failed(self) -> None:
@@ -110,6 +114,11 @@ class SessionStore(Protocol):
     async def had_session(self, caller: str, number: str, scope: Scope, now: int) -> bool: ...
     async def session_by_pin(self, number: str, pin: str, scope: Scope, now: int) -> Session | None: ...
     async def session_by_uuid(self, scope: Scope | None, session_uuid: str) -> Session | None: ...
+    # replacing a number
+    async def live_on(self, number: str, main_id: str, now: int) -> list[str]: ...
+    async def move_session(
+        self, uuid: str, number: str, claim_for: Callable[[Session], Claim | None], now: int
+    ) -> tuple[Move, Session | None]: ...
 
 
 class CallStore(Protocol):

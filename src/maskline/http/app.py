@@ -191,7 +191,7 @@ def create_app(
 
     authenticator = lambda: services().authenticator  # noqa: E731
     sessions = SessionEndpoints(lambda: services().sessions, config.max_body_bytes)
-    numbers = NumberEndpoints(lambda: services().numbers, config.max_body_bytes)
+    numbers = NumberEndpoints(lambda: services().numbers, lambda: services().sessions, config.max_body_bytes)
 
     async def not_found(request: Request) -> Response:
         return error_reply(errors.ResourceNotFound())
@@ -222,6 +222,7 @@ def create_app(
         "listNumbers": numbers.list,
         "getNumber": numbers.get,
         "retireNumber": numbers.retire,
+        "replaceNumber": numbers.replace,
         "carrierWebhook": webhooks.endpoint,
         "carrierWebhookGet": webhooks.endpoint,
         "sipRoute": sip.route,

@@ -14,6 +14,7 @@ from maskline.domain.model import Account
 from maskline.http.render import (
     NumberFound,
     NumberPage,
+    NumberReplaced,
     NumberRetired,
     NumbersAdded,
     Page,
@@ -22,6 +23,7 @@ from maskline.http.render import (
 )
 from maskline.http.wire import read_body, reply
 from maskline.service.numbers import NumberService
+from maskline.service.sessions import SessionService
 
 
 def _text(value: object, name: str) -> str | None:
@@ -33,8 +35,11 @@ def _text(value: object, name: str) -> str | None:
 
 
 class NumberEndpoints:
-    def __init__(self, service: Callable[[], NumberService], max_body: int) -> None:
+    def __init__(
+        self, service: Callable[[], NumberService], sessions: Callable[[], SessionService], max_body: int
+    ) -> None:
         self._service = service
+        self._sessions = sessions
         self._max_body = max_body
 
     async def add(self, request: Request, account: Account) -> Response:
@@ -74,3 +79,14 @@ class NumberEndpoints:
         except errors.NumberNotHeld:  # the API's text for any number the account does not hold
             raise errors.NumberNotFound() from None
         return reply(NumberRetired())
+
+    async def replace(self, request: Request, account: Account) -> Response:
+        try:
+            (moves,) = await self._service().replace(
+                account, [request.path_params["number"]], self._sessions()
+            )
+        except errors.NumberNotHeld:  # the API's text for any number the account does not hold
+            raise errors.NumberNotFound() from None
+        return reply(
+            NumberReplaced(sessions_moved=len(moves.moved), sessions_not_moved=[s.uuid for s in moves.stuck])
+        )

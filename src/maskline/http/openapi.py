@@ -315,6 +315,13 @@ def _number_operations() -> dict[str, Schema]:
                 {"200": _json(_ref("schemas", "NumberRetired"), "Retired.")}, *api, "Forbidden"
             )
         },
+        "replaceNumber": {
+            "responses": _replies(
+                {"200": _json(_ref("schemas", "NumberReplaced"), "Retired; its live sessions moved.")},
+                *api,
+                "Forbidden",
+            )
+        },
     }
 
 

@@ -190,6 +190,14 @@ class NumberRetired(ApiReply, kw_only=True):
     message: Literal["Number retired"] = "Number retired"
 
 
+class NumberReplaced(ApiReply, kw_only=True):
+    message: Literal["Number replaced"] = "Number replaced"
+    sessions_moved: Count
+    sessions_not_moved: Annotated[
+        list[Uuid], Meta(description="Live sessions no other number of their pool takes: they stay on it.")
+    ]
+
+
 class NumberPage(ApiReply, kw_only=True):
     response: Page[Number]
 
@@ -209,6 +217,7 @@ REPLIES: tuple[type[Struct], ...] = (
     NumbersAdded,
     NumberFound,
     NumberRetired,
+    NumberReplaced,
     NumberPage,
     Health,
 )

@@ -93,6 +93,19 @@ ROUTES: tuple[Route, ...] = (
         api=True,
     ),
     Route(
+        f"{_MASKING}/Number/{{number}}/Replace/",
+        "Number",
+        (
+            Operation(
+                "POST",
+                "replaceNumber",
+                "Replace a number: retire it and move its live sessions to other numbers of their pools"
+                " (main accounts only)",
+            ),
+        ),
+        api=True,
+    ),
+    Route(
         "/webhooks/{carrier}/{auth_id}/{action}",
         "Webhooks",
         (

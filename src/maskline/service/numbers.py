@@ -1,4 +1,4 @@
-"""The number pool: add, list and retire an account's virtual numbers."""
+"""The number pool: add, list, retire and replace an account's virtual numbers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from maskline.domain import errors
 from maskline.domain.model import Account, Number, Scope, is_subaccount_id
 from maskline.domain.phone import is_region, region_of, to_e164
 from maskline.domain.ports import AccountStore, Clock, NumberStore
+from maskline.service.sessions import Moves, SessionService
 
 
 def parse_number(raw: object) -> str:
@@ -68,10 +69,22 @@ class NumberService:
             raise errors.NumberNotFound()
         return found[0]
 
-    async def retire(self, account: Account, numbers: Sequence[object]) -> None:
-        """Take numbers out of service: no new sessions; live sessions keep them until they end."""
+    async def retire(self, account: Account, numbers: Sequence[object]) -> tuple[str, ...]:
+        """Take numbers out of service: no new sessions; live sessions keep them until they end.
+        The numbers, in E.164."""
         if account.is_subaccount:
             raise errors.ForbiddenForSubaccount()
         if not numbers:
             raise errors.Missing("numbers")
-        await self._store.retire_numbers(account.auth_id, [parse_number(n) for n in numbers])
+        parsed = tuple(parse_number(n) for n in numbers)
+        await self._store.retire_numbers(account.auth_id, parsed)
+        return parsed
+
+    async def replace(
+        self, account: Account, numbers: Sequence[object], sessions: SessionService
+    ) -> tuple[Moves, ...]:
+        """Retire numbers and move each of their live sessions to another number of its pool,
+        as a create would place it (README, "The number pool resource")."""
+        return tuple(
+            [await sessions.move_off(account, number) for number in await self.retire(account, numbers)]
+        )

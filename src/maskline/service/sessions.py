@@ -1,4 +1,5 @@
-"""Session use cases: create, get, list, update, expire, and the sweep of ended sessions."""
+"""Session use cases: create, get, list, update, expire, moving sessions off a number, and the
+sweep of ended sessions."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import re
 import secrets
 import uuid as uuidlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from maskline.domain import errors
-from maskline.domain.allocation import Claim, CooloffScope, Policy, hold_until, session_keys
+from maskline.domain.allocation import Claim, CooloffScope, Move, Policy, hold_until, session_keys
 from maskline.domain.events import names_private_host
 from maskline.domain.listing import DAY, ListQuery, Windows, parse_list
 from maskline.domain.model import Account, Scope, Session, is_subaccount_id
@@ -41,6 +42,15 @@ class SessionConfig:
     cooloff_scope: CooloffScope
     allow_private_callbacks: bool
     retention_days: int  # how long ended sessions are kept
+
+
+@dataclass(frozen=True, slots=True)
+class Moves:
+    """The live sessions moved off a number, and those that had to stay."""
+
+    number: str
+    moved: list[Session] = field(default_factory=list)
+    stuck: list[Session] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,35 +111,23 @@ class SessionService:
             length = settings.generate_pin_length or 4
             settings.first_party_pin, settings.second_party_pin = generate_pins(length, secrets.randbelow)
         now = self.now()
-        owner = request.subaccount or account.auth_id
         first, second = request.first_party or "", request.second_party or ""
-        country = None
-        if settings.geomatch:
-            country = region_of(first or second)
-            if country is None:
-                self._counters.allocation_refused()
-                raise errors.PoolExhausted()
-        expiry = now + request.session_expiry
         session = Session(
             uuid=str(uuidlib.uuid4()),
-            account_id=owner,
+            account_id=request.subaccount or account.auth_id,
             main_id=account.main_id,
             first_party=first,
             second_party=second,
             virtual_number="",
             created=now,
             modified=now,
-            expiry=expiry,
+            expiry=now + request.session_expiry,
             settings=settings,
         )
-        claim = Claim(
-            pool_id=owner,
-            country=country,
-            keys=session_keys(first, second, settings),
-            hold_until=self._hold_until(session),
-            policy=self._config.policy,
-            scope=self._config.cooloff_scope,
-        )
+        claim = self._claim(session)
+        if claim is None:
+            self._counters.allocation_refused()
+            raise errors.PoolExhausted()
         try:
             created = await self._store.insert_session(session, claim, now)
         except errors.PoolExhausted:
@@ -140,6 +138,40 @@ class SessionService:
             assert self._calls is not None
             self._calls.place_first_call(carrier, created)
         return created
+
+    def _claim(self, session: Session) -> Claim | None:
+        """What ``session`` needs from its pool to be placed (created, or moved off a number);
+        None when geomatch asks for the country of a party that has none."""
+        country = None
+        if session.settings.geomatch:
+            country = region_of(session.first_party or session.second_party)
+            if country is None:
+                return None
+        return Claim(
+            pool_id=session.account_id,
+            country=country,
+            keys=session_keys(session.first_party, session.second_party, session.settings),
+            hold_until=self._hold_until(session),
+            policy=self._config.policy,
+            scope=self._config.cooloff_scope,
+        )
+
+    async def move_off(self, account: Account, number: str) -> Moves:
+        """Move every live session of the account's pools on ``number`` (out of service) to another
+        number of its pool, each on its own; those no number takes stay where they are."""
+        moves, seen = Moves(number), set()
+        while True:  # again, until no new one: a create that raced the retirement may have landed
+            found = [
+                u for u in await self._store.live_on(number, account.main_id, self.now()) if u not in seen
+            ]
+            if not found:
+                return moves
+            for uuid in found:
+                seen.add(uuid)
+                outcome, session = await self._store.move_session(uuid, number, self._claim, self.now())
+                if session is not None:
+                    (moves.moved if outcome is Move.MOVED else moves.stuck).append(session)
+                    self._counters.session_moved(outcome is Move.MOVED)
 
     def _refuse_private_callbacks(self, callback_url: str, recording_callback_url: str) -> None:
         """Callbacks never reach the operator's own network unless the operator allows it."""

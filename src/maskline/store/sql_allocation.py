@@ -5,7 +5,8 @@ number. Part of the sessions' store: each function runs within one of its units 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 
 import msgspec
 
@@ -73,6 +74,9 @@ async def depart(db: Db, where: str, *params: object) -> list[Departure]:
     return rows
 
 
+_Place = Callable[[Db, Session, str, Claim], Awaitable[Session | None]]
+
+
 class SqlAllocator:
     """Places new sessions; keeps each pool, in rank order, as of the pools' revision."""
 
@@ -99,8 +103,11 @@ class SqlAllocator:
             pool = self._pools[key] = [PoolNumber(*r) for r in await db.fetch(sql, *params)]
         return pool
 
-    async def allocate(self, db: Db, session: Session, claim: Claim, now: int) -> Session | None:
-        """Place the session on the best number that takes all its keys; None if none does."""
+    async def allocate(
+        self, db: Db, session: Session, claim: Claim, now: int, moving: bool = False
+    ) -> Session | None:
+        """Place the session on the best number that takes all its keys; None if none does.
+        ``moving``: the session is stored already and keeps what it holds; it gets another number."""
         keys = claim.keys
         # In one round trip: the numbers the keys hold (joined into one text: a busy party holds
         # hundreds, and one row is much cheaper to read than hundreds), the revision of the pools,
@@ -146,23 +153,25 @@ class SqlAllocator:
             else:
                 recent.update(n for p, n, ended in released if p in parties and ended > since)
         pool = await self._pool(db, claim, revision)
-        placed = await self._first_taken(
-            db, session, claim, candidates(pool, blocked, claim.policy, recent), now
-        )
+        place = self._move if moving else self._place
+        fresh = candidates(pool, blocked, claim.policy, recent)
+        placed = await self._first_taken(db, session, claim, fresh, now, place)
         if placed is None and recent:  # the parties left every free number lately
             left = await self._left_at(db, parties, sorted(recent), since)
-            placed = await self._first_taken(db, session, claim, left_longest_ago(pool, blocked, left), now)
+            placed = await self._first_taken(
+                db, session, claim, left_longest_ago(pool, blocked, left), now, place
+            )
         return placed
 
     async def _first_taken(
-        self, db: Db, session: Session, claim: Claim, numbers: Iterable[str], now: int
+        self, db: Db, session: Session, claim: Claim, numbers: Iterable[str], now: int, place: _Place
     ) -> Session | None:
         """The session placed on the first of ``numbers`` that takes it; None if none does."""
         check_cooling = claim.quiet or claim.scope is CooloffScope.GLOBAL
         for number in numbers:
             if check_cooling and await self._has_cooling_session(db, number, now):
                 continue
-            placed = await self._place(db, session, number, claim)
+            placed = await place(db, session, number, claim)
             if placed is None:
                 continue
             if claim.policy is Policy.LEAST_RECENT:
@@ -223,3 +232,21 @@ class SqlAllocator:
             return None
         s.virtual_number = number
         return s
+
+    @staticmethod
+    async def _move(db: Db, session: Session, number: str, claim: Claim) -> Session | None:
+        """Hold the stored session's keys on ``number`` as well, and make it the session's number;
+        nothing if a key is taken there. What it holds on its old number stays held until it ends."""
+        taken = await claim_keys(db, session.id, number, claim.keys, session.expiry, claim.hold_until)
+        if taken is not None:
+            await db.execute(
+                "DELETE FROM holds WHERE session_id = ? AND virtual_number = ?", session.id, number
+            )
+            return None
+        await db.execute(
+            "UPDATE sessions SET virtual_number = ?, modified = ? WHERE id = ?",
+            number,
+            session.modified,
+            session.id,
+        )
+        return replace(session, virtual_number=number)

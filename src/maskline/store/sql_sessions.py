@@ -5,13 +5,13 @@ changing them, the lookups that route calls to them, and the sweep.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import msgspec
 
 from maskline.domain import errors
-from maskline.domain.allocation import WILDCARD, Claim, pin_key
-from maskline.domain.events import timeout_event
+from maskline.domain.allocation import WILDCARD, Claim, Move, pin_key
+from maskline.domain.events import replaced_event, timeout_event
 from maskline.domain.listing import ListQuery
 from maskline.domain.model import HistoryRow, Scope, Session
 from maskline.domain.params import MAX_COOLOFF, SessionSettings
@@ -38,6 +38,13 @@ def session_from_row(row: Row) -> Session:
     values = list(row)
     values[_SETTINGS] = _decode_settings(values[_SETTINGS])
     return Session(*values)
+
+
+class _Stuck(Exception):
+    """No number of the pool takes the session: undo the unit of work that was moving it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
 
 class SqlSessions:
@@ -88,7 +95,7 @@ class SqlSessions:
         async def work(db: Db) -> bool:
             row = await db.fetchrow(
                 "UPDATE sessions SET first_party = ?, second_party = ?, modified = ?, expiry = ?,"
-                " cooloff_until = ?, settings = ? WHERE uuid = ? AND expiry > ? RETURNING id",
+                " cooloff_until = ?, settings = ? WHERE uuid = ? AND expiry > ? RETURNING id, virtual_number",
                 s.first_party,
                 s.second_party,
                 s.modified,
@@ -100,11 +107,11 @@ class SqlSessions:
             )
             if row is None:
                 return False
-            session_id = row[0]
+            session_id, number = row  # the number as stored: a replacement may have moved it since
             if added:
                 keys = list(added)
                 await release(db, keys, now)
-                taken = await claim_keys(db, session_id, s.virtual_number, keys, s.expiry, hold_until)
+                taken = await claim_keys(db, session_id, number, keys, s.expiry, hold_until)
                 if taken is not None:
                     raise errors.PartyTaken(added[taken])
             if released:
@@ -168,6 +175,51 @@ class SqlSessions:
             since,
         )
         return [HistoryRow(*row) for row in rows]
+
+    # -- replacing a number -----------------------------------------------------------------
+    async def live_on(self, number: str, main_id: str, now: int) -> list[str]:
+        """The live sessions of ``main_id``'s pools on ``number``, oldest first (their uuids)."""
+        rows = await self._sql.read.fetch(
+            "SELECT uuid FROM sessions WHERE virtual_number = ? AND main_id = ? AND expiry > ? ORDER BY id",
+            number,
+            main_id,
+            now,
+        )
+        return [row[0] for row in rows]
+
+    async def move_session(
+        self, uuid: str, number: str, claim_for: Callable[[Session], Claim | None], now: int
+    ) -> tuple[Move, Session | None]:
+        """Move the live session ``uuid`` off ``number`` to another of its pool, placed as a
+        create is (``claim_for`` says what it needs, from the session as it is now), and tell
+        its callback URL; one unit of work, so that nothing is half-moved. The keys it holds on
+        ``number`` stay held until it ends: a party who dials the old number still reaches it."""
+
+        async def work(db: Db) -> tuple[Move, Session | None]:
+            # Taken for this unit of work (a row lock on PostgreSQL): an update or expiry waits.
+            rows = await db.fetch(
+                f"UPDATE sessions SET modified = ? WHERE uuid = ? AND virtual_number = ? AND expiry > ?"
+                f" RETURNING {_SESSION_COLUMNS}",
+                now,
+                uuid,
+                number,
+                now,
+            )
+            if not rows:
+                return Move.GONE, None
+            session = session_from_row(rows[0])
+            claim = claim_for(session)
+            moved = await self._allocator.allocate(db, session, claim, now, moving=True) if claim else None
+            if moved is None:
+                raise _Stuck(session)
+            event = replaced_event(moved, number, now)
+            await self._outbox.enqueue(db, [event] if event else [])
+            return Move.MOVED, moved
+
+        try:
+            return await self._sql.transact(work)
+        except _Stuck as stuck:  # nothing written: the session stays where it was
+            return Move.STUCK, stuck.session
 
     # -- routing ----------------------------------------------------------------------------
     async def _held_session(self, key: str, number: str, scope: Scope, now: int) -> Session | None:
