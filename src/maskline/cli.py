@@ -1,5 +1,5 @@
 """Operator commands: serve, db upgrade, backup, account create/list/rotate-token, number
-add/list/retire/replace, carrier set, pool plan, purge and sim."""
+add/list/retire/replace/health, carrier set, pool plan, purge and sim."""
 
 from __future__ import annotations
 
@@ -29,11 +29,13 @@ from maskline.domain import errors
 from maskline.domain.allocation import CooloffScope
 from maskline.domain.calls import WEBHOOK_CARRIERS, CarrierKind
 from maskline.domain.errors import MaskingError
+from maskline.domain.health import WINDOW, HealthRules, NumberHealth
 from maskline.domain.model import Account
 from maskline.domain.ports import Store, StoreUnavailable
 from maskline.http.render import number_object
 from maskline.service.accounts import create_account, rotate_token
 from maskline.service.calls import CallService
+from maskline.service.health import number_health
 from maskline.service.numbers import NumberService
 from maskline.service.sessions import SessionService
 from maskline.sim.trace import Trace
@@ -169,6 +171,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     replacing.add_argument("numbers", nargs="+", metavar="NUMBER")
     replacing.add_argument("--account", required=True)
+    health = command(
+        number,
+        "health",
+        "Per number in service: its calls over the window, how many the dialled party answered,"
+        " the answered calls cut short, the commonest end cause of the unanswered, and whether it"
+        " answers significantly worse than the rest of its pool (flagged).",
+    )
+    health.add_argument("--account", required=True)
+    health.add_argument(
+        "--days", type=_whole(1, 90), default=WINDOW // 86400, help="calls to judge from (default 7 days)"
+    )
     pool = commands.add_parser("pool", help="Size the number pools.").add_subparsers(
         dest="action", required=True
     )
@@ -281,6 +294,12 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
 
     async def number_command(store: Store) -> int:
         account = await _account(store, args.account)
+        if args.action == "health":
+            rules = HealthRules(window=args.days * 86400)
+            judged = await number_health(store.calls, account.main_id, now, rules)
+            mine = [h for h in judged if not account.is_subaccount or h.calls.pool == account.auth_id]
+            print(health_table(mine))
+            return 0
         if account.is_subaccount and args.action != "list":
             raise ConfigError(
                 f"{account.auth_id} is a subaccount: its main account manages its numbers"
@@ -379,6 +398,44 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         "pool": pool_plan,
     }
     return await _with_store(config, commands[args.command])
+
+
+HEALTH_COLUMNS = [
+    ("pool", "left"),
+    ("country", "left"),
+    ("number", "left"),
+    ("calls", "right"),
+    ("answered", "right"),
+    ("short calls", "right"),
+    ("top cause", "left"),
+    ("flagged", "left"),
+]
+
+
+def health_table(judged: Sequence[NumberHealth]) -> str:
+    """One row per number: its dialled calls, the share answered, the share of the answered cut
+    short, the commonest end cause of the unanswered, and whether it is flagged (with why)."""
+    from maskline.sim.tables import markdown
+
+    def share(rate: float | None) -> str:
+        return "–" if rate is None else f"{rate:.0%}"
+
+    return markdown(
+        HEALTH_COLUMNS,
+        [
+            [
+                h.calls.pool,
+                h.calls.country,
+                h.calls.number,
+                f"{h.calls.dialled:,}",
+                share(h.calls.answer_rate),
+                share(h.calls.short_rate),
+                h.calls.top_cause or "–",
+                f"yes: {', '.join(h.worse)}" if h.flagged else "no",
+            ]
+            for h in judged
+        ],
+    )
 
 
 def _shown_url(url: str) -> str:

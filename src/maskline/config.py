@@ -68,7 +68,8 @@ class Config:
     trusted_proxies: tuple[str, ...] = ()  # networks whose forwarding header names the client
     proxy_header: str = "x-forwarded-for"  # the header they write: x-forwarded-for or forwarded
     plan_window: int = 86400  # seconds of history the /metrics capacity plan is made from
-    plan_refresh: int = 300  # how often at most that plan is made again
+    plan_refresh: int = 300  # how often at most that plan (and the numbers' health) is made again
+    replace_unhealthy_numbers: bool = False  # replace the numbers number health flags (not yet done)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Config:
@@ -144,6 +145,8 @@ class Config:
             "proxy_header": choice("MASKLINE_PROXY_HEADER", ProxyHeader, ProxyHeader.X_FORWARDED_FOR),
             "plan_window": integer("MASKLINE_PLAN_WINDOW", 86400, 3600, 90 * 86400),
             "plan_refresh": integer("MASKLINE_PLAN_REFRESH", 300, 1, 86400),
+            "replace_unhealthy_numbers": env.get("MASKLINE_REPLACE_UNHEALTHY_NUMBERS", "")
+            in ("1", "true", "yes"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

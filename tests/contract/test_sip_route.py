@@ -8,7 +8,7 @@ import pytest
 from starlette.requests import Request
 
 from maskline.http.sip import SipEndpoints
-from tests.databases import Databases
+from tests.databases import Databases, query
 from tests.support import FakeClock, ServerThread, fresh_number
 
 
@@ -71,6 +71,17 @@ def test_calls_are_recorded_as_interactions(server: ServerThread, http: httpx.Cl
     assert interaction["second_party_resource_url"] == "sip:sip-rec-1;callee"
     bad = httpx.post(report, json={"callid": "x", "event": "exploded"}, trust_env=False)
     assert bad.status_code == 400
+
+
+def test_a_failed_call_keeps_the_proxys_final_status(server: ServerThread, http: httpx.Client) -> None:
+    report = f"{server.url}/sip/event"
+    for call_id, status, kept in (("sip-busy-1", "486", "486"), ("sip-odd-1", "+14155550100", "")):
+        s = session(http)
+        assert ask(server, s["first_party"], s["virtual_number"], call_id)["action"] == "bridge"
+        body = {"callid": call_id, "to": s["virtual_number"], "event": "ended", "status": status}
+        assert httpx.post(report, json=body, trust_env=False).json() == {"ok": True}
+        got = query(server.database, "SELECT b_status, b_cause FROM calls WHERE call_id = ?", call_id)
+        assert got == [("no-answer", kept)]  # a final status is three digits: nothing else is kept
 
 
 def test_rejections_carry_sip_codes(server: ServerThread, http: httpx.Client) -> None:

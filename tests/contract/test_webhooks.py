@@ -12,6 +12,7 @@ import pytest
 from plivo.utils.signature_v3 import construct_post_url, get_signature_v3
 from twilio.request_validator import RequestValidator
 
+from tests.databases import query
 from tests.support import CARRIER_IDS, CarrierApiStandIn, ServerThread, Tenant, fresh_number, set_carrier
 
 TOKEN = "carrier-token"
@@ -137,6 +138,31 @@ def test_a_scripted_call_flow(carrier: Carrier, http: httpx.Client, server: Serv
     assert "call-1" in interaction["first_party_resource_url"]  # the caller is the first party
     assert "leg-b" in interaction["second_party_resource_url"]
     assert interaction["end_time"] != "" and interaction["recording_resource_url"] is None
+
+
+def test_the_dialled_legs_end_cause_is_kept(
+    carrier: Carrier, http: httpx.Client, server: ServerThread
+) -> None:
+    """Plivo's DialHangupCause, Twilio's DialCallStatus (or the leg's CallStatus), as given."""
+    plivo = carrier.kind == "plivo"
+    for call_id, form, kept in (
+        ("call-busy", {"DialAction": "hangup", "DialHangupCause": "USER_BUSY"}, "USER_BUSY")
+        if plivo
+        else ("call-busy", {"DialCallStatus": "busy", "DialCallSid": "leg-b"}, "busy"),
+        ("call-unanswered", {"DialStatus": "completed", "DialHangupCause": "NO_ANSWER"}, "NO_ANSWER")
+        if plivo
+        else ("call-unanswered", {"CallStatus": "no-answer", "CallSid": "leg-b"}, "no-answer"),
+        ("call-odd", {"DialAction": "hangup", "DialHangupCause": "+14155550123"}, "")
+        if plivo
+        else ("call-odd", {"CallStatus": "failed", "CallSid": "leg-b"}, "failed"),
+    ):
+        s = session(http)
+        call_id = f"{call_id}-{carrier.kind}"
+        dial_of(carrier.call(call_id, "+" + s["first_party"], "+" + s["virtual_number"]))
+        key = {"CallUUID": call_id} if plivo else {}
+        assert carrier.post("dial-status", {**key, **form}, {"call": call_id}).status_code == 200
+        got = query(server.database, "SELECT b_status, b_cause FROM calls WHERE call_id = ?", call_id)
+        assert got == [("no-answer", kept)]
 
 
 def test_the_second_party_calls_back(carrier: Carrier, http: httpx.Client) -> None:

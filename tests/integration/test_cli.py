@@ -168,7 +168,7 @@ def test_help_is_plain_text_and_lists_every_command() -> None:
     assert all(f"\n    {name} " in top or f"\n    {name}\n" in top for name in commands), top
     for group, actions in {
         "account": ("create", "list", "rotate-token"),
-        "number": ("add", "list", "retire", "replace"),
+        "number": ("add", "list", "retire", "replace", "health"),
         "db": ("upgrade",),
         "pool": ("plan",),
         "carrier": ("set",),
@@ -222,6 +222,8 @@ def test_every_mistake_is_one_line_that_names_what_is_wrong(tmp_path: Path) -> N
         (("number", "retire", "+14155550100", "--account", sub), 1, (sub, "subaccount")),
         (("number", "add", "+14155550101", "--account", main, "--country", "XX"), 1, ("country XX",)),
         (("number", "list", "--account", unknown), 1, (unknown,)),
+        (("number", "health", "--account", unknown), 1, (unknown,)),
+        (("number", "health", "--account", main, "--days", "0"), 2, ("'0'", "from 1 to 90")),
         ((*carrier, "--account", main, "--public-url", "not a url"), 1, ("public_url",)),
         ((*carrier, "--account", unknown, "--public-url", "https://mask.example.com"), 1, (unknown,)),
         (("pool", "plan", "--account", unknown), 1, (unknown,)),

@@ -87,3 +87,58 @@ def test_without_a_token_only_loopback_clients_are_answered() -> None:
 
     assert metrics._allowed(request("127.0.0.1")) and metrics._allowed(request("::1"))
     assert not metrics._allowed(request("10.0.0.5")) and not metrics._allowed(request("192.0.2.1"))
+
+
+def test_flagged_numbers_per_pool_and_a_series_for_each_flagged_number_only(databases: Databases) -> None:
+    from maskline.domain.calls import Call, CallState, LegStatus
+    from maskline.domain.ports import Store
+
+    clock = FakeClock()
+    server = ServerThread(databases.new(), clock, metrics_token=TOKEN).start()
+    try:
+        tenant = server.tenant(numbers=5)
+        sick = tenant.numbers[2]
+        now = int(clock())
+        calls = [
+            Call(
+                tenant.auth_id,
+                f"call-{number}-{i}",
+                number,
+                "+14152040001",
+                now - 3600 - i,
+                CallState.ENDED,
+                callee="+14152040002",
+                answered=now - 3600 if answers else None,
+                ended=now - 3000,
+                b_status=LegStatus.COMPLETED if answers else LegStatus.NO_ANSWER,
+                billed=600 if answers else 0,
+                b_cause="" if answers else "USER_BUSY",
+            )  # fmt: skip
+            for number in tenant.numbers
+            for i in range(50)
+            for answers in [i < (10 if number == sick else 45)]
+        ]
+
+        async def record(store: Store) -> None:
+            for call in calls:
+                await store.calls.save_call(call, None)
+
+        server._with_store(record)
+        reply = httpx.get(
+            f"{server.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, trust_env=False
+        )
+        samples = [s for f in text_string_to_metric_families(reply.text) for s in f.samples]
+        pools = {
+            (s.labels["pool"], s.labels["country"]): s.value
+            for s in samples
+            if s.name == "maskline_health_flagged_numbers"
+        }
+        assert pools == {(tenant.auth_id, "US"): 1}
+        flagged = {s.labels["number"]: s.value for s in samples if s.name == "maskline_health_number_flagged"}
+        assert flagged == {sick: 1}  # the four healthy numbers have no series
+        rates = {
+            s.labels["number"]: s.value for s in samples if s.name == "maskline_health_number_answer_rate"
+        }
+        assert rates == {sick: 0.2}
+    finally:
+        server.stop()

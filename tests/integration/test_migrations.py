@@ -171,3 +171,20 @@ def test_db_upgrade_reads_the_url_as_the_server_does(databases: Databases) -> No
     refused = maskline("db", "upgrade", database=verified, check=False)
     assert refused.returncode == 1
     assert "Traceback" not in refused.stderr and "unexpected keyword" not in refused.stderr
+
+
+def test_revision_0006_gives_existing_calls_no_end_cause(databases: Databases) -> None:
+    from alembic import command
+
+    url = databases.new(migrated=False)
+    command.upgrade(alembic_config(url), "0005")
+    write(
+        url,
+        "INSERT INTO calls (account_id, call_id, virtual_number, caller, state, started)"
+        " VALUES ('MA1', 'c1', '+1650', '+1415', 'ended', 100)",
+    )
+    command.upgrade(alembic_config(url), "head")
+    assert differences(url) == []
+    assert query(url, "SELECT call_id, b_cause FROM calls") == [("c1", "")]
+    command.downgrade(alembic_config(url), "0005")
+    assert query(url, "SELECT call_id FROM calls") == [("c1",)]

@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from tests.databases import Databases
+from tests.databases import Databases, query
 from tests.support import ServerProcess, free_port, fresh_number, maskline
 
 KAMAILIO, SIPP, TIMEOUT = shutil.which("kamailio"), shutil.which("sipp"), shutil.which("timeout")
@@ -223,6 +223,7 @@ class Stack:
     kamailio: Kamailio
     trunk_port: int
     receiver: Receiver
+    database: str
 
     def session(self, first: str, second: str, **settings: object) -> tuple[str, str]:
         """A new session, its events sent to the receiver; its uuid and virtual number."""
@@ -287,7 +288,7 @@ def stack(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Ite
         )
         kamailio = Kamailio(tmp_path_factory.mktemp("kamailio") / "run", server.url, limit=MODULE_LIMIT)
         cleanup.callback(kamailio.stop)
-        yield Stack(server, api, kamailio, trunk_port, receiver)
+        yield Stack(server, api, kamailio, trunk_port, receiver, database)
 
 
 def sipp(scenario: str, tmp: Path, name: str, *args: str, port: int | None = None) -> list[str]:
@@ -513,6 +514,9 @@ def test_an_unanswered_call_ends_at_the_ring_timeout(stack: Stack, tmp_path: Pat
     ended(stack, session)  # the failed INVITE was reported
     assert wait_for(lambda: stack.receiver.named(session, "SessionPartiesHangup"), "the hangup event")
     assert not stack.receiver.named(session, "SessionSecondPartyAnswer")
+    # With the proxy's final status: no answer within the ring timeout.
+    got = query(stack.database, "SELECT b_status, b_cause FROM calls WHERE session_uuid = ?", session)
+    assert got == [("no-answer", "408")]
 
 
 def test_300_calls_at_50_a_second_all_connect(stack: Stack, tmp_path: Path) -> None:

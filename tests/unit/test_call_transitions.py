@@ -258,6 +258,21 @@ def test_a_busy_unanswered_or_failed_leg_is_no_answer() -> None:
         assert names(step) == ["SessionSecondPartyHangup"] and only(step).fields["BilledDuration"] == "0"
 
 
+def test_the_leg_keeps_the_carriers_end_cause_and_the_first_one_only() -> None:
+    busy = advance(dialled(), DialledLeg(S, LegProgress.ENDED, cause="USER_BUSY"), T0 + 3).call
+    assert (busy.b_status, busy.b_cause) == (LegStatus.NO_ANSWER, "USER_BUSY")
+    assert advance(busy, DialledLeg(S, LegProgress.ENDED, cause="NO_ANSWER"), T0 + 4) == Step(busy)
+    over = advance(talking(), DialledLeg(S, LegProgress.ENDED, cause="completed"), T0 + 40).call
+    assert (over.b_status, over.b_cause) == (LegStatus.COMPLETED, "completed")
+    # Bounded: never a phone number, never more than a short word.
+    for raw, kept in (("+14155550123", ""), ("486", "486"), ("X" * 60, "X" * 40), ("a<b>", "")):
+        call = advance(dialled(), DialledLeg(S, LegProgress.ENDED, cause=raw), T0 + 3).call
+        assert call.b_cause == kept
+    # Only an end has a cause; the caller's hangup ends the leg without one.
+    assert advance(dialled(), DialledLeg(S, LegProgress.RINGING, cause="ringing"), T0 + 1).call.b_cause == ""
+    assert advance(dialled(), HungUp(S), T0 + 10).call.b_cause == ""
+
+
 def test_a_later_report_names_the_leg_an_empty_one_keeps_it() -> None:
     call = leg(dialled(), LegProgress.RINGING, T0 + 1, leg_id="https://carrier/Call/b/").call
     assert leg(call, LegProgress.ANSWERED, T0 + 2).call.b_leg == "https://carrier/Call/b/"

@@ -21,6 +21,9 @@ def test_defaults_when_nothing_is_set() -> None:
     assert config.policy is Config().policy is Policy.QUARANTINE
     assert Config.from_env({"MASKLINE_ALLOCATION_POLICY": "first_fit"}).policy is Policy.FIRST_FIT
     assert not Config.from_env({"MASKLINE_SQLITE_SYNC": "normal"}).sqlite_durable
+    # Numbers flagged unhealthy are reported; replacing them is the operator's choice.
+    assert not config.replace_unhealthy_numbers
+    assert Config.from_env({"MASKLINE_REPLACE_UNHEALTHY_NUMBERS": "1"}).replace_unhealthy_numbers
 
 
 def test_values_and_overrides() -> None:

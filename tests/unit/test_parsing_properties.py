@@ -112,3 +112,14 @@ def test_list_queries_give_a_query_or_a_400(params: dict[str, str]) -> None:
 def test_a_body_of_the_largest_allowed_size_still_parses() -> None:
     body = {"first_party": "+14155550100", "second_party": "+14155550101", "pad": "x" * 65_000}
     assert decode_body(msgspec.json.encode(body))["pad"] == "x" * 65_000
+
+
+@given(st.text(max_size=200))
+def test_a_kept_end_cause_is_short_and_never_a_phone_number(raw: str) -> None:
+    from maskline.domain.calls import MAX_CAUSE, leg_cause
+
+    cause = leg_cause(raw)
+    assert len(cause) <= MAX_CAUSE and cause == cause.strip()
+    assert not re.search(r"\d{5}", cause) and re.fullmatch(r"[A-Za-z0-9_.\- ]*", cause)
+    if re.fullmatch(r"[A-Z_]{1,40}", raw):  # the carriers' own words are kept as they are
+        assert cause == raw

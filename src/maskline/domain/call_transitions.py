@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
-from maskline.domain.calls import Call, CallState, LegStatus
+from maskline.domain.calls import Call, CallState, LegStatus, leg_cause
 from maskline.domain.events import Event, recording_event, status_event
 from maskline.domain.model import Session
 from maskline.domain.routing import Bridge, Decision, Play, PromptPin
@@ -46,11 +46,14 @@ class PinEntered:
 
 @dataclass(frozen=True, slots=True)
 class DialledLeg:
-    """Progress of the dialled party's leg; ``leg`` is its resource URL, when the carrier names it."""
+    """Progress of the dialled party's leg; ``leg`` is its resource URL, when the carrier names
+    it; ``cause``, with its end, why it ended in the carrier's words (kept as ``leg_cause``
+    bounds it)."""
 
     session: Session  # the call's
     progress: LegProgress
     leg: str = ""
+    cause: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +195,7 @@ def _dialled_leg(call: Call, report: DialledLeg, now: int) -> Step:
                 call,
                 b_status=LegStatus.NO_ANSWER if answered is None else LegStatus.COMPLETED,
                 billed=0 if answered is None else now - answered,
+                b_cause=leg_cause(report.cause),
             )
             return _step(
                 over, status_event(session, "SessionSecondPartyHangup", now, over, **_figures(over, now))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 
@@ -19,6 +20,22 @@ MAX_CALL_ID = 64  # no carrier's call id is longer (Plivo's are uuids, Twilio's 
 def usable_call_id(call_id: str) -> bool:
     """Whether a call id from a carrier or proxy can be a call's key on every database."""
     return 0 < len(call_id) <= MAX_CALL_ID and "\x00" not in call_id
+
+
+MAX_CAUSE = 40  # the longest end cause kept (Plivo's names are the longest, under 30)
+_CAUSE = re.compile(r"[A-Za-z0-9_.\- ]+")
+_DIGIT_RUN = re.compile(r"\d{5}")  # a phone number's worth of digits has no place in a cause
+
+
+def leg_cause(raw: str) -> str:
+    """A carrier's end cause of the dialled leg as kept: its own word (``USER_BUSY``,
+    ``no-answer``, a SIP status such as ``486``), cut to ``MAX_CAUSE`` characters; empty
+    when it holds anything but letters, digits, ``_ - .`` and spaces, or five digits in a row
+    (what a phone number would)."""
+    cause = raw.strip()[:MAX_CAUSE].strip()
+    if not _CAUSE.fullmatch(cause) or _DIGIT_RUN.search(cause):
+        return ""
+    return cause
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +117,7 @@ class Call:
     duration: int = 0
     billed: int = 0
     deadline: int | None = None  # by when a dialled call must have ended
+    b_cause: str = ""  # why the dialled leg ended, in the carrier's words (``leg_cause``)
 
     @property
     def dialled(self) -> bool:

@@ -13,6 +13,7 @@ from typing import Protocol
 from maskline.domain.allocation import Claim, Move
 from maskline.domain.calls import Call, Carrier
 from maskline.domain.events import Event, Outgoing
+from maskline.domain.health import NumberCalls
 from maskline.domain.listing import ListQuery
 from maskline.domain.model import Account, HistoryRow, Number, Scope, Session
 from maskline.domain.routing import NumberView
@@ -128,6 +129,12 @@ class CallStore(Protocol):
         self, call: Call, before: Call | None, counterpart: str = "", events: Sequence[Event] = ()
     ) -> bool: ...
     async def overdue_calls(self, now: int, limit: int) -> list[Call]: ...
+    async def number_calls(
+        self, main_id: str | None, since: int, until: int, short_call: int
+    ) -> list[NumberCalls]:
+        """Per number in service of ``main_id`` (None: of every account), what its calls that
+        started from ``since`` to ``until`` came to (``maskline.domain.health``)."""
+        ...
 
 
 class Outbox(Protocol):

@@ -34,6 +34,7 @@ from maskline.service.accounts import Authenticator
 from maskline.service.calls import CallService
 from maskline.service.capacity import CapacityPlanner
 from maskline.service.events import EventDeliverer
+from maskline.service.health import HealthMonitor
 from maskline.service.numbers import NumberService
 from maskline.service.sessions import SessionConfig, SessionService
 from maskline.store.open import open_store
@@ -88,6 +89,7 @@ class Services:
     numbers: NumberService
     calls: CallService
     planner: CapacityPlanner
+    health: HealthMonitor
 
 
 async def _every(interval: float, work: Callable[[], Awaitable[object]]) -> None:
@@ -155,6 +157,7 @@ def create_app(
         planner = CapacityPlanner(
             opened.sessions, numbers, clock, config.policy, counters, config.plan_window, config.plan_refresh
         )
+        health = HealthMonitor(opened.calls, clock, counters, config.plan_refresh)
         holder["services"] = Services(
             opened,
             Authenticator(accounts),
@@ -162,6 +165,7 @@ def create_app(
             NumberService(numbers, accounts, clock),
             calls,
             planner,
+            health,
         )
         callbacks = HttpCallbacks(allow_private=config.allow_private_callbacks)
         deliverer = EventDeliverer(opened.outbox, accounts, clock, callbacks, counters)
@@ -180,6 +184,7 @@ def create_app(
             await deliverer.close()
             await callbacks.close()
             await planner.close()
+            await health.close()
             if store is None:
                 await opened.close()
             telemetry.OUTAGE.flush()
@@ -203,7 +208,9 @@ def create_app(
     )
     webhooks = Webhooks(lambda: services().calls)
     sip = SipEndpoints(lambda: services().calls, config.sip_trunk, config.sip_secret, config.sip_allow)
-    metrics = Metrics(lambda: (services().store, services().planner, clock), config.metrics_token)
+    metrics = Metrics(
+        lambda: (services().store, services().planner, services().health, clock), config.metrics_token
+    )
     # The handler of each operation of the route table, by its operationId.
     handlers: dict[str, Callable[..., Awaitable[Response]]] = {
         "createSession": sessions.create,

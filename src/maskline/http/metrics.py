@@ -1,9 +1,11 @@
 """``/metrics`` (Prometheus), ``/healthz`` and ``/readyz``.
 
 ``/metrics`` serves the counters of ``maskline.telemetry`` (added up over the server's processes
-when there are several), live sessions and the event backlog, and every pool's capacity plan. It
-is only for the operator: with ``MASKLINE_METRICS_TOKEN`` set, a scrape must send it as a bearer
-token; without it, only clients on the loopback interface are answered. ``/healthz`` says the
+when there are several), live sessions and the event backlog, every pool's capacity plan, and
+the numbers number health flags (a series per number for the flagged ones only: the others would
+make a series per number in service). It is only for the operator: with
+``MASKLINE_METRICS_TOKEN`` set, a scrape must send it as a bearer token; without it, only clients
+on the loopback interface are answered. ``/healthz`` says the
 process answers; ``/readyz`` that it can reach its database.
 """
 
@@ -23,10 +25,12 @@ from starlette.responses import PlainTextResponse, Response
 
 from maskline import version
 from maskline.domain import errors
+from maskline.domain.health import NumberHealth
 from maskline.domain.ports import Clock, Store, StoreUnavailable
 from maskline.http.render import Health
 from maskline.http.wire import LOOPBACK, trusted
 from maskline.service.capacity import CapacityPlanner
+from maskline.service.health import HealthMonitor
 from maskline.sim.plan import PlanRow
 
 log = logging.getLogger("maskline")
@@ -71,6 +75,40 @@ class PoolCollector(Collector):
             yield family
 
 
+class HealthCollector(Collector):
+    """Per pool, how many of its numbers are flagged; per flagged number, its answer rate."""
+
+    def __init__(self) -> None:
+        self.judged: Sequence[NumberHealth] = []
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pools = GaugeMetricFamily(
+            "maskline_health_flagged_numbers",
+            "Numbers of the pool that answer significantly worse than the rest of it (number health).",
+            labels=["pool", "country"],
+        )
+        flagged = GaugeMetricFamily(
+            "maskline_health_number_flagged",
+            "1 for each number flagged by number health (flagged numbers only).",
+            labels=["pool", "country", "number"],
+        )
+        answered = GaugeMetricFamily(
+            "maskline_health_number_answer_rate",
+            "Share of a flagged number's dialled calls that were answered, over the health window.",
+            labels=["pool", "country", "number"],
+        )
+        counts: dict[tuple[str, str], int] = {}
+        for health in self.judged:
+            c = health.calls
+            counts[c.pool, c.country] = counts.get((c.pool, c.country), 0) + health.flagged
+            if health.flagged:
+                flagged.add_metric([c.pool, c.country, c.number], 1)
+                answered.add_metric([c.pool, c.country, c.number], c.answer_rate or 0.0)
+        for (pool, country), n in counts.items():
+            pools.add_metric([pool, country], n)
+        yield from (pools, flagged, answered)
+
+
 class Gauges(Collector):
     """Figures read from the database at each scrape."""
 
@@ -99,13 +137,16 @@ class Counted(Collector):
 
 
 class Metrics:
-    def __init__(self, services: Callable[[], tuple[Store, CapacityPlanner, Clock]], token: str) -> None:
+    def __init__(
+        self, services: Callable[[], tuple[Store, CapacityPlanner, HealthMonitor, Clock]], token: str
+    ) -> None:
         self._services = services
         self._token = token
         self.registry = CollectorRegistry(auto_describe=False)
         self._pools = PoolCollector()
         self._gauges = Gauges()
-        for collector in (Counted(), self._gauges, self._pools):
+        self._health = HealthCollector()
+        for collector in (Counted(), self._gauges, self._pools, self._health):
             self.registry.register(collector)
 
     def _allowed(self, request: Request) -> bool:
@@ -116,13 +157,14 @@ class Metrics:
         if not self._allowed(request):
             refused = errors.MetricsForbidden()
             return PlainTextResponse(refused.message, status_code=refused.status)
-        store, planner, clock = self._services()
+        store, planner, health, clock = self._services()
         live, backlog = await store.vital_signs(int(clock()))
         self._gauges.values = {
             "maskline_sessions_live": ("Masking sessions live now.", live),
             "maskline_events_backlog": ("Session events waiting to be delivered.", backlog),
         }
         self._pools.rows = await planner.current()
+        self._health.judged = await health.current()
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(self, request: Request) -> Response:
@@ -130,7 +172,7 @@ class Metrics:
 
     async def readyz(self, request: Request) -> Response:
         try:
-            store, _, _ = self._services()
+            store, _, _, _ = self._services()
             await store.ping()
         except StoreUnavailable:  # the outage's own log lines say so
             return _health(Health(status="unavailable"), 503)

@@ -1,5 +1,6 @@
 """The routing endpoints a SIP proxy (Kamailio, see ``sip/``) calls: ``/sip/route`` for each new
-INVITE, ``/sip/event`` when the callee answers and when the call ends.
+INVITE, ``/sip/event`` when the callee answers and when the call ends (with ``status``, the
+final SIP status of an INVITE to the callee that failed).
 
 ``/sip/route`` takes ``from``, ``to`` and ``callid`` (query string, or a JSON body on POST) and
 answers 200 with ``{"action": "bridge", "dest", "caller_id", "time_limit", "ring_timeout"}`` or
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from collections.abc import Callable, Sequence
 
 import msgspec
@@ -32,6 +34,7 @@ from maskline.service.calls import CallService
 log = logging.getLogger("maskline.sip")
 _encode = msgspec.json.Encoder().encode
 EVENTS = {"answered": LegProgress.ANSWERED, "ended": LegProgress.ENDED}
+SIP_FAILURE = re.compile(r"[3-6][0-9][0-9]")  # a final status that is not a success
 
 
 def _json(body: dict[str, object], status: int = 200) -> Response:
@@ -100,8 +103,11 @@ class SipEndpoints:
         status = EVENTS.get(params.get("event", ""))
         if status is None or not usable_call_id(params.get("callid", "")):
             return error_reply(errors.BadSipEvent())
+        # The final SIP status of an INVITE to the callee that failed (486, 408, 487, ...).
+        final = params.get("status", "")
+        cause = final if status is LegProgress.ENDED and SIP_FAILURE.fullmatch(final) else ""
         try:
-            await self._calls().sip_progress(params["callid"], params.get("to", ""), status)
+            await self._calls().sip_progress(params["callid"], params.get("to", ""), status, cause)
         except StoreUnavailable:
             raise  # the application's handler answers it
         except Exception:

@@ -166,12 +166,16 @@ class CallService:
             return Reject(SESSION_EXPIRED, "session expired")
         return decision
 
-    async def sip_progress(self, call_id: str, number_raw: str, progress: LegProgress) -> None:
-        """The proxy's report on a SIP call: the callee answered, or the call is over."""
+    async def sip_progress(
+        self, call_id: str, number_raw: str, progress: LegProgress, cause: str = ""
+    ) -> None:
+        """The proxy's report on a SIP call: the callee answered, or the call is over (``cause``:
+        the final status of a call to the callee that failed)."""
         carrier = await self._sip_carrier(to_e164(number_raw))
         if carrier is None:
             return
-        await self.leg(carrier, call_id, f"{call_id};callee", progress)  # the proxy's leg to the callee
+        leg = f"{call_id};callee"  # the proxy's leg to the callee
+        await self.leg(carrier, call_id, leg, progress, cause)
         if progress is LegProgress.ENDED:
             await self.hangup(carrier, call_id)
 
@@ -199,15 +203,17 @@ class CallService:
         await self._apply(call, PinEntered(decision), now)
         return decision
 
-    async def leg(self, carrier: Carrier, call_id: str, leg_id: str, progress: LegProgress) -> None:
-        """Progress of the dialled party's leg."""
+    async def leg(
+        self, carrier: Carrier, call_id: str, leg_id: str, progress: LegProgress, cause: str = ""
+    ) -> None:
+        """Progress of the dialled party's leg (``cause``: why it ended, in the carrier's words)."""
         now = self._now()
         call = await self._store.get_call(carrier.account_id, call_id)
         if call is None or not call.dialled:
             return
         session = await self._sessions.session_by_uuid(_scope(carrier), call.session_uuid or "")
         if session is not None:
-            await self._apply(call, DialledLeg(session, progress, carrier.leg_url(leg_id)), now)
+            await self._apply(call, DialledLeg(session, progress, carrier.leg_url(leg_id), cause), now)
 
     async def hangup(self, carrier: Carrier, call_id: str) -> None:
         """The caller's leg ended: the interaction is over."""

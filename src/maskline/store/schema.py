@@ -133,6 +133,8 @@ calls = Table(
     Index("ix_calls_session", "session_uuid"),
     Column("deadline", BigInteger, nullable=True),
     Index("ix_calls_started", "started"),
+    Column("b_cause", String(40), nullable=False, server_default=""),  # why the dialled leg ended
+    Index("ix_calls_number_started", "virtual_number", "started"),  # a number's calls in a window
 )
 Index(
     "ix_calls_live_deadline",

@@ -7,13 +7,15 @@ from typing import Any
 
 from maskline.domain.calls import Call, CallState, LegStatus
 from maskline.domain.events import Event
+from maskline.domain.health import NumberCalls
+from maskline.domain.model import NumberState
 from maskline.store.db import Backend, Db, Row
 from maskline.store.sql_outbox import LEASE, SqlOutbox
 
 _CALL_FIELDS = (
     "account_id", "call_id", "virtual_number", "caller", "started", "state", "session_uuid",
     "callee", "caller_is_first", "pin_attempts", "answered", "ended", "a_leg", "b_leg",
-    "a_status", "b_status", "recording_url", "duration", "billed", "deadline",
+    "a_status", "b_status", "recording_url", "duration", "billed", "deadline", "b_cause",
 )  # fmt: skip
 _CALL_COLUMNS = ", ".join(_CALL_FIELDS)
 _COUNTED = (CallState.DIALLING, CallState.BRIDGED)  # calls that make a session in-progress
@@ -124,6 +126,41 @@ class SqlCalls:
             session_uuid,
         )
         return [_call(row) for row in rows]
+
+    async def number_calls(
+        self, main_id: str | None, since: int, until: int, short_call: int
+    ) -> list[NumberCalls]:
+        """What the calls of each number in service came to, from ``since`` to ``until``
+        (``main_id``'s numbers; None: every account's): the calls that reached the dialled
+        party and ended, the answered among them, the answered shorter than ``short_call``
+        seconds, and the unanswered by end cause. One read, a range of one index per number."""
+        where, params = ("n.state = ? AND n.main_id = ?", [main_id]) if main_id else ("n.state = ?", [])
+        rows = await self._sql.read.fetch(
+            "SELECT n.main_id, n.pool_id, n.country, n.number, c.b_cause, COUNT(c.id),"
+            " COALESCE(SUM(CASE WHEN c.answered IS NULL THEN 0 ELSE 1 END), 0),"
+            " COALESCE(SUM(CASE WHEN c.answered IS NOT NULL AND c.billed < ? THEN 1 ELSE 0 END), 0)"
+            " FROM numbers n LEFT JOIN calls c ON c.virtual_number = n.number"
+            " AND c.started >= ? AND c.started < ? AND c.state = 'ended' AND c.callee <> ''"
+            f" WHERE {where} GROUP BY n.id, n.main_id, n.pool_id, n.country, n.number, c.b_cause"
+            " ORDER BY n.id",
+            short_call,
+            since,
+            until,
+            NumberState.IN_SERVICE.value,
+            *params,
+        )
+        found: dict[str, NumberCalls] = {}
+        for main, pool, country, number, cause, dialled, answered, short in rows:
+            before = found.get(number) or NumberCalls(main, pool, country, number, causes={})
+            causes = dict(before.causes)
+            if int(dialled) > int(answered):
+                causes[cause or ""] = causes.get(cause or "", 0) + int(dialled) - int(answered)
+            found[number] = NumberCalls(
+                main, pool, country, number,
+                before.dialled + int(dialled), before.answered + int(answered), before.short + int(short),
+                causes,
+            )  # fmt: skip
+        return list(found.values())
 
     @staticmethod
     async def forget_ended(db: Db, before: int) -> None:

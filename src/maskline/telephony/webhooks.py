@@ -170,8 +170,10 @@ class Webhooks:
             status = _PLIVO_DIAL_ACTIONS.get(_text(form, "DialAction"))
             if status is None and _text(form, "DialStatus"):
                 status = LegProgress.ENDED  # the Dial action URL: dialling is over
+            cause = _text(form, "DialHangupCause")
         else:
             leg = _text(form, "DialCallSid") or _text(form, "CallSid")
-            status = _TWILIO_LEG_STATUSES.get(_text(form, "DialCallStatus") or _text(form, "CallStatus"))
+            cause = _text(form, "DialCallStatus") or _text(form, "CallStatus")  # busy, no-answer, ...
+            status = _TWILIO_LEG_STATUSES.get(cause)
         if status is not None:
-            await service.leg(carrier, call_id, leg, status)
+            await service.leg(carrier, call_id, leg, status, cause if status is LegProgress.ENDED else "")

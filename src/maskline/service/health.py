@@ -1,0 +1,90 @@
+"""Number health (``maskline.domain.health``) from the store's call records: for ``maskline
+number health``, for ``/metrics``, and the flagged numbers of each account, which is what
+replacing unhealthy numbers (``MASKLINE_REPLACE_UNHEALTHY_NUMBERS``) is to act on.
+
+Counting a window of calls reads every number's calls in it, so ``/metrics`` takes its figures
+from a ``HealthMonitor``: judged at most once per ``refresh`` seconds, in the background once a
+first judgement is made, and only when someone asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from maskline.domain.health import HealthRules, NumberHealth, assess
+from maskline.domain.ports import CallStore, Clock, Counters, StoreUnavailable
+
+log = logging.getLogger("maskline")
+
+
+async def number_health(
+    calls: CallStore, main_id: str | None, now: int, rules: HealthRules | None = None
+) -> list[NumberHealth]:
+    """The health of every number in service of ``main_id`` (None: of every account), from
+    the calls of the last ``rules.window`` seconds; in the order numbers were added."""
+    rules = rules or HealthRules()
+    figures = await calls.number_calls(main_id, now - rules.window, now, rules.short_call)
+    return assess(figures, rules)
+
+
+async def flagged_numbers(
+    calls: CallStore, now: int, rules: HealthRules | None = None, main_id: str | None = None
+) -> dict[str, list[NumberHealth]]:
+    """The flagged numbers of each main account (of ``main_id`` alone, if given), by account:
+    the numbers an automatic replacement would replace."""
+    flagged: dict[str, list[NumberHealth]] = {}
+    for health in await number_health(calls, main_id, now, rules):
+        if health.flagged:
+            flagged.setdefault(health.calls.main_id, []).append(health)
+    return flagged
+
+
+class HealthMonitor:
+    """The health of every account's numbers, kept for ``/metrics``."""
+
+    def __init__(
+        self,
+        calls: CallStore,
+        clock: Clock,
+        counters: Counters,
+        refresh: float = 300.0,
+        rules: HealthRules | None = None,
+    ) -> None:
+        self._calls = calls
+        self._clock = clock
+        self._counters = counters
+        self._refresh = refresh
+        self._rules = rules or HealthRules()
+        self._judged: list[NumberHealth] = []
+        self._made = -float("inf")
+        self._making: asyncio.Task[None] | None = None
+
+    async def make(self) -> list[NumberHealth]:
+        judged = await number_health(self._calls, None, int(self._clock()), self._rules)
+        self._judged, self._made = judged, self._clock()
+        return judged
+
+    async def current(self) -> Sequence[NumberHealth]:
+        """The last judgement (made now if there is none yet); a stale one starts a newer one."""
+        if self._made == -float("inf"):
+            return await self.make()
+        if self._clock() - self._made >= self._refresh and (self._making is None or self._making.done()):
+            self._making = asyncio.create_task(self._make_logged())
+        return self._judged
+
+    async def _make_logged(self) -> None:
+        try:
+            await self.make()
+        except StoreUnavailable as error:
+            self._counters.skipped(error)
+        except Exception:
+            log.exception("number health failed")
+
+    async def close(self) -> None:
+        if self._making is not None and not self._making.done():
+            self._making.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._making
