@@ -69,7 +69,7 @@ class Config:
     proxy_header: str = "x-forwarded-for"  # the header they write: x-forwarded-for or forwarded
     plan_window: int = 86400  # seconds of history the /metrics capacity plan is made from
     plan_refresh: int = 300  # how often at most that plan (and the numbers' health) is made again
-    replace_unhealthy_numbers: bool = False  # replace the numbers number health flags (not yet done)
+    replace_unhealthy_numbers: bool = False  # replace the numbers number health flags, every plan_refresh
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Config:

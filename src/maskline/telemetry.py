@@ -28,6 +28,9 @@ LATENCY = Histogram(
 SESSIONS_CREATED = Counter("maskline_sessions_created", "Masking sessions created.")
 SESSIONS_EXPIRED = Counter("maskline_sessions_expired", "Masking sessions expired through the API.")
 REFUSALS = Counter("maskline_allocation_refusals", "Creates refused: no number of the pool was free.")
+UNHEALTHY_REPLACED = Counter(
+    "maskline_unhealthy_numbers_replaced", "Numbers replaced because number health flagged them."
+)
 MOVES = Counter(
     "maskline_session_moves",
     "Live sessions moved off a replaced number (moved), or left on it: no other number took them (stuck).",
@@ -279,6 +282,9 @@ class ServiceCounters:
 
     def session_moved(self, moved: bool) -> None:
         MOVES.labels("moved" if moved else "stuck").inc()
+
+    def unhealthy_number_replaced(self) -> None:
+        UNHEALTHY_REPLACED.inc()
 
     def delivery_failed(self) -> None:
         EVENT_FAILURES.inc()

@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from itertools import count
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from maskline.domain.calls import Call, CallState, LegStatus
 from maskline.domain.health import SHORT_CALL, WINDOW, NumberCalls
-from maskline.service.health import flagged_numbers, number_health
+from maskline.domain.model import NumberState
+from maskline.service.health import flagged_numbers, number_health, replace_unhealthy
+from maskline.telemetry import COUNTERS, JsonFormatter
 from tests.integration.harness import MAIN
 from tests.support import maskline, table_rows
 
@@ -111,3 +116,28 @@ def test_a_subaccount_sees_its_own_pool_and_the_main_account_every_pool(harness:
         [MAIN.auth_id, "US", POOL[1]],
         [sub.auth_id, "US", "+16285709990"],
     ]
+
+
+def test_flagged_numbers_are_replaced_logged_and_counted(harness: Any, caplog: Any) -> None:
+    """With MASKLINE_REPLACE_UNHEALTHY_NUMBERS on, the server does this every plan_refresh."""
+    h = harness(POOL)
+    now = int(time.time())
+    for call in traffic(now):
+        assert h.run(h.store.calls.save_call(call, None))
+    busy = "+14152040099"
+    on_sick = [h.create(busy, f"+1415204{1000 + i}") for i in range(5)][4]
+    assert on_sick.virtual_number == SICK
+    before = REGISTRY.get_sample_value("maskline_unhealthy_numbers_replaced_total") or 0
+    with caplog.at_level(logging.WARNING, logger="maskline"):
+        [moves] = h.run(replace_unhealthy(h.store.calls, h.numbers, h.sessions, COUNTERS, now))
+    assert (moves.number, [s.uuid for s in moves.moved]) == (SICK, [on_sick.uuid])
+    assert h.get(on_sick).virtual_number == POOL[5]
+    assert h.run(h.numbers.get(MAIN, SICK)).state is NumberState.RETIRED
+    assert REGISTRY.get_sample_value("maskline_unhealthy_numbers_replaced_total") == before + 1
+    [record] = [r for r in caplog.records if "unhealthy" in r.getMessage()]
+    line = JsonFormatter().format(record)
+    assert "answer rate worse than its pool): 1 sessions moved, 0 stayed" in line
+    assert SICK not in line and SICK[1:] not in line  # masked, as every number in a log line
+    assert (
+        h.run(replace_unhealthy(h.store.calls, h.numbers, h.sessions, COUNTERS, now)) == []
+    )  # retired: not judged

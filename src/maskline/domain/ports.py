@@ -51,6 +51,10 @@ class Counters(Protocol):
         """A live session was moved off a replaced number (or, not ``moved``, had to stay)."""
         ...
 
+    def unhealthy_number_replaced(self) -> None:
+        """A number that number health flagged was replaced."""
+        ...
+
     def delivery_failed(self) -> None:
         """An attempt to deliver an event failed; it may be retried."""
         ...

@@ -34,7 +34,7 @@ from maskline.service.accounts import Authenticator
 from maskline.service.calls import CallService
 from maskline.service.capacity import CapacityPlanner
 from maskline.service.events import EventDeliverer
-from maskline.service.health import HealthMonitor
+from maskline.service.health import HealthMonitor, replace_unhealthy
 from maskline.service.numbers import NumberService
 from maskline.service.sessions import SessionConfig, SessionService
 from maskline.store.open import open_store
@@ -174,6 +174,13 @@ def create_app(
             asyncio.create_task(_every(config.delivery_interval, deliverer.deliver_due)),
             asyncio.create_task(_every(config.sweep_interval, calls.reconcile)),
         ]
+        if config.replace_unhealthy_numbers:
+            number_service = holder["services"].numbers
+
+            async def replace_flagged() -> None:
+                await replace_unhealthy(opened.calls, number_service, session_service, counters, int(clock()))
+
+            workers.append(asyncio.create_task(_every(config.plan_refresh, replace_flagged)))
         try:
             yield
         finally:

@@ -1,6 +1,6 @@
 """Number health (``maskline.domain.health``) from the store's call records: for ``maskline
-number health``, for ``/metrics``, and the flagged numbers of each account, which is what
-replacing unhealthy numbers (``MASKLINE_REPLACE_UNHEALTHY_NUMBERS``) is to act on.
+number health``, for ``/metrics``, and the flagged numbers of each account, which are replaced
+when the operator turns that on (``MASKLINE_REPLACE_UNHEALTHY_NUMBERS``).
 
 Counting a window of calls reads every number's calls in it, so ``/metrics`` takes its figures
 from a ``HealthMonitor``: judged at most once per ``refresh`` seconds, in the background once a
@@ -15,7 +15,10 @@ import logging
 from collections.abc import Sequence
 
 from maskline.domain.health import HealthRules, NumberHealth, assess
+from maskline.domain.model import Account
 from maskline.domain.ports import CallStore, Clock, Counters, StoreUnavailable
+from maskline.service.numbers import NumberService
+from maskline.service.sessions import Moves, SessionService
 
 log = logging.getLogger("maskline")
 
@@ -40,6 +43,30 @@ async def flagged_numbers(
         if health.flagged:
             flagged.setdefault(health.calls.main_id, []).append(health)
     return flagged
+
+
+async def replace_unhealthy(
+    calls: CallStore, numbers: NumberService, sessions: SessionService, counters: Counters, now: int
+) -> list[Moves]:
+    """Replace every flagged number of every account (``MASKLINE_REPLACE_UNHEALTHY_NUMBERS``):
+    each is retired and its live sessions move to other numbers of their pools. Each is logged
+    (the number masked, as every number in a log line) and counted."""
+    replaced = []
+    for main_id, flagged in (await flagged_numbers(calls, now)).items():
+        account = Account(main_id, None)
+        for health, moves in zip(
+            flagged, await numbers.replace(account, [h.calls.number for h in flagged], sessions), strict=True
+        ):
+            counters.unhealthy_number_replaced()
+            log.warning(
+                "replaced unhealthy number %s (%s worse than its pool): %d sessions moved, %d stayed",
+                moves.number,
+                " and ".join(health.worse),
+                len(moves.moved),
+                len(moves.stuck),
+            )
+            replaced.append(moves)
+    return replaced
 
 
 class HealthMonitor:
