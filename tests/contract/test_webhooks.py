@@ -486,3 +486,25 @@ def test_query_fields_with_a_nul_are_absent(carrier: Carrier, http: httpx.Client
     reply = carrier.post("callee-prompt", {}, {"session": s["session_uuid"] + "\x00", "party": "first"})
     assert reply.status_code == 200 and "Sorry" not in reply.text
     ET.fromstring(reply.text)
+
+
+def test_a_call_in_progress_when_its_number_is_replaced_ends_as_it_would(
+    carrier: Carrier, http: httpx.Client
+) -> None:
+    s = session(http)
+    old = "+" + s["virtual_number"]
+    dial_of(carrier.call("moving-1", "+" + s["first_party"], old))
+    carrier.leg("moving-1", "answered")
+    assert http.post(f"/Number/{old}/Replace/").json()["sessions_moved"] == 1
+    moved = http.get(f"/Session/{s['session_uuid']}/").json()["response"]
+    assert moved["status"] == "in-progress" and "+" + moved["virtual_number"] != old
+    carrier.leg("moving-1", "completed")
+    carrier.hangup("moving-1")
+    ended = http.get(f"/Session/{s['session_uuid']}/").json()["response"]
+    assert ended["status"] == "active" and ended["total_call_count"] == 2
+    [interaction] = ended["interaction"]
+    assert interaction["end_time"] != "" and interaction["second_party_status"] == "completed"
+    _, dialled = dial_of(
+        carrier.call("moving-2", "+" + s["second_party"], old)
+    )  # the old number still joins them
+    assert dialled == "+" + s["first_party"]
