@@ -17,6 +17,7 @@ from maskline.domain.health import (
     NumberCalls,
     assess,
     benjamini_hochberg,
+    carrier_failure,
     hypergeometric_lower_tail,
 )
 
@@ -63,16 +64,40 @@ def test_benjamini_hochberg_is_the_step_up_rule(pvalues: list[float], alpha: flo
 
 
 def simulated(
-    rng: random.Random, rates: list[float], calls: list[int], short: float = 0.1
+    rng: random.Random, rates: list[float], calls: list[int], short: float = 0.1, failing: float = 0.0
 ) -> list[NumberCalls]:
-    """A pool of numbers, each dialling ``calls[i]`` parties who answer at ``rates[i]``."""
+    """A pool of numbers, each dialling ``calls[i]`` parties who answer at ``rates[i]``; of the
+    unanswered, a ``failing`` share fails in the carrier's network."""
     pool = []
     for i, (rate, n) in enumerate(zip(rates, calls, strict=True)):
         answered = sum(rng.random() < rate for _ in range(n))
         shorts = sum(rng.random() < short for _ in range(answered))
-        causes = {"NO_ANSWER": n - answered} if n > answered else {}
+        failed = sum(rng.random() < failing for _ in range(n - answered))
+        causes = {"NO_ANSWER": n - answered - failed, "NETWORK_OUT_OF_ORDER": failed}
+        causes = {cause: k for cause, k in causes.items() if k}
         pool.append(NumberCalls("MA1", "MA1", "US", f"+1628555{i:04d}", n, answered, shorts, causes))
     return pool
+
+
+def test_carrier_failures_are_told_from_the_called_partys_doing() -> None:
+    assert not any(map(carrier_failure, ["USER_BUSY", "no-answer", "486", "", "NORMAL_CLEARING"]))
+    assert all(map(carrier_failure, ["UNALLOCATED_NUMBER", "failed", "NETWORK_OUT_OF_ORDER", "404", "503"]))
+
+
+@settings(derandomize=True)
+@given(st.integers(0, 2**32))
+def test_a_number_the_carrier_fails_to_connect_is_flagged_though_as_often_answered(seed: int) -> None:
+    """Its unanswered calls fail in the network where the others' ring out: a dropped number."""
+    rng = random.Random(seed)
+    pool = simulated(rng, [0.80] * 12, [300] * 12)
+    c = pool[5]
+    pool[5] = NumberCalls(
+        c.main_id, c.pool, c.country, c.number, c.dialled, c.answered, c.short,
+        {"UNALLOCATED_NUMBER": c.dialled - c.answered},
+    )  # fmt: skip
+    judged = assess(pool)
+    assert [h.calls.number for h in judged if h.flagged] == [c.number]
+    assert judged[5].worse == ("carrier failures",) and judged[5].failure_p is not None
 
 
 # Derandomized: a healthy number is itself flagged about once in 3,000 such pools, which a
@@ -103,14 +128,14 @@ def test_a_number_whose_calls_are_cut_short_is_flagged(seed: int) -> None:
 
 
 def false_alarms(alpha: float, seeds: range, size: int = 20) -> int:
-    """Pools of numbers answered at one rate where any number was flagged."""
+    """Pools of numbers answered at one rate, and failing at one, where any number was flagged."""
     alarms = 0
     rules = HealthRules(alpha=alpha, min_gap=0.0)  # the test alone decides
     for seed in seeds:
         rng = random.Random(seed)
-        rate = rng.uniform(0.5, 0.95)
+        rate, failing = rng.uniform(0.5, 0.95), rng.choice([0.0, 0.2])
         calls = [rng.randint(MIN_CALLS, 300) for _ in range(size)]
-        alarms += any(h.flagged for h in assess(simulated(rng, [rate] * size, calls), rules))
+        alarms += any(h.flagged for h in assess(simulated(rng, [rate] * size, calls, failing=failing), rules))
     return alarms
 
 

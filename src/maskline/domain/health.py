@@ -4,8 +4,9 @@ A number falls sick when a carrier drops it or callees' phones label it spam: th
 dials stop answering, or answer and hang up at once. Its own calls show it, against the other
 numbers of its pool, which dial the same kind of parties: each number's answer rate (answered
 among the dialled calls that ended) and short-call rate (under ``short_call`` seconds among the
-answered) are compared with those of the rest of its pool and country by a one-sided Fisher's
-exact test, and a number is flagged when either is significantly worse, after the
+answered) and carrier failure rate (dialled calls the carrier failed to connect, by their end
+cause: ``carrier_failure``) are compared with those of the rest of its pool and country by a
+one-sided Fisher's exact test, and a number is flagged when any is significantly worse, after the
 Benjamini–Hochberg correction over all the tests of its pool, and worse by at least ``min_gap``.
 A number with fewer than ``min_calls`` calls (or answered calls, for the short-call test), or a
 pool whose other numbers have fewer, is not tested: it is never flagged.
@@ -25,6 +26,24 @@ MIN_CALLS = 30  # a number is tested on no fewer calls, and against no fewer fro
 ALPHA = 0.01  # the false discovery rate of the flags of a pool (Benjamini–Hochberg)
 SHORT_CALL = 10  # an answered call shorter than this (seconds) is short
 MIN_GAP = 0.10  # a flagged rate is worse than the rest's by at least this much
+
+
+# End causes that are the called party's doing, or no failure at all, rather than the carrier's
+# failing to reach them: Plivo's cause names, Twilio's statuses, SIP final statuses (busy,
+# unanswered, declined, cancelled, timed out, temporarily away). Any other cause is a failure.
+_CALLEE_CAUSES = frozenset(
+    {
+        "", "NORMAL_CLEARING", "USER_BUSY", "NO_ANSWER", "NO_USER_RESPONSE", "CALL_REJECTED",
+        "ORIGINATOR_CANCEL", "busy", "no-answer", "canceled", "completed",
+        "486", "487", "408", "480", "600", "603",
+    }
+)  # fmt: skip
+
+
+def carrier_failure(cause: str) -> bool:
+    """Whether a dialled leg that ended with ``cause`` failed in the carrier's network (a number
+    it no longer routes, a network error) rather than at the called party."""
+    return cause not in _CALLEE_CAUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +81,11 @@ class NumberCalls:
         return self.short / self.answered if self.answered else None
 
     @property
+    def failed(self) -> int:
+        """The unanswered calls whose end cause is the carrier's failure."""
+        return sum(n for cause, n in self.causes.items() if carrier_failure(cause))
+
+    @property
     def top_cause(self) -> str:
         """The commonest end cause of the unanswered calls (the first by name on a tie)."""
         named = sorted(self.causes.items(), key=lambda item: (-item[1], item[0]))
@@ -76,7 +100,8 @@ class NumberHealth:
     calls: NumberCalls
     answer_p: float | None = None
     short_p: float | None = None
-    worse: tuple[str, ...] = ()  # "answer rate", "short calls"
+    failure_p: float | None = None
+    worse: tuple[str, ...] = ()  # "answer rate", "short calls", "carrier failures"
 
     @property
     def flagged(self) -> bool:
@@ -150,6 +175,7 @@ def _assess_pool(pool: Sequence[NumberCalls], rules: HealthRules) -> list[Number
     dialled = sum(c.dialled for c in pool)
     answered = sum(c.answered for c in pool)
     short = sum(c.short for c in pool)
+    failed = sum(c.failed for c in pool)
     tests: list[tuple[int, str, float, float]] = []  # (number's index, what, p-value, gap)
     for i, c in enumerate(pool):
         rest_dialled, rest_answered = dialled - c.dialled, answered - c.answered
@@ -164,6 +190,11 @@ def _assess_pool(pool: Sequence[NumberCalls], rules: HealthRules) -> list[Number
             p = hypergeometric_lower_tail(c.answered - c.short, c.answered, long_calls, answered)
             gap = c.short / c.answered - rest_short / rest_answered
             tests.append((i, "short calls", p, gap))
+        if c.dialled >= rules.min_calls and rest_dialled >= rules.min_calls and c.failed:
+            # More failures than the rest: fewer calls that did not fail, their lower tail.
+            p = hypergeometric_lower_tail(c.dialled - c.failed, c.dialled, dialled - failed, dialled)
+            gap = c.failed / c.dialled - (failed - c.failed) / rest_dialled
+            tests.append((i, "carrier failures", p, gap))
     found = benjamini_hochberg([p for _, _, p, _ in tests], rules.alpha)
     pvalues: list[dict[str, float]] = [{} for _ in pool]
     worse: list[list[str]] = [[] for _ in pool]
@@ -172,6 +203,12 @@ def _assess_pool(pool: Sequence[NumberCalls], rules: HealthRules) -> list[Number
         if discovery and gap >= rules.min_gap:
             worse[i].append(what)
     return [
-        NumberHealth(c, pvalues[i].get("answer rate"), pvalues[i].get("short calls"), tuple(worse[i]))
+        NumberHealth(
+            c,
+            pvalues[i].get("answer rate"),
+            pvalues[i].get("short calls"),
+            pvalues[i].get("carrier failures"),
+            tuple(worse[i]),
+        )
         for i, c in enumerate(pool)
     ]
