@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import threading
 from typing import Any
 
 import asyncpg
 import pytest
 
+from maskline.domain import errors
 from maskline.domain.allocation import Policy
 from maskline.domain.model import NumberState, Scope
 from maskline.service.sessions import Moves
@@ -186,3 +188,20 @@ def test_a_create_that_races_the_retirement_never_lands_on_the_retired_number(ha
     late = h.create(PARTIES[2], PARTIES[3])  # US[0] is free for these parties, and cached in service
     retirement.join()
     assert late.virtual_number == US[1]
+
+
+def test_a_replaced_number_comes_back_only_once_the_sessions_moved_off_it_have_ended(harness: Any) -> None:
+    """While a moved session's parties still reach it through the old number, no new session may
+    be given that number: adding it again is refused until they have ended."""
+    h = harness(numbers(3))
+    moved = h.create(PARTIES[0], PARTIES[1], virtual_number_cooloff_period=60)
+    replace(h, US[0])
+    with pytest.raises(errors.NumberStillJoinsMovedSessions, match=re.escape(US[0])):
+        h.add([US[0]])
+    h.expire(moved)
+    with pytest.raises(errors.NumberStillJoinsMovedSessions):  # its parties' cool-off holds it still
+        h.add([US[0]])
+    h.clock.advance(60)
+    h.run(h.sessions.sweep())
+    h.add([US[0]])
+    assert h.run(h.numbers.get(MAIN, US[0])).state is NumberState.IN_SERVICE

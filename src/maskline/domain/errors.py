@@ -60,6 +60,7 @@ __all__ = [
     "NumberNotFound",
     "NumberNotHeld",
     "NumberOwnedElsewhere",
+    "NumberStillJoinsMovedSessions",
     "OutOfRange",
     "Overloaded",
     "ParentNotMain",
@@ -381,6 +382,15 @@ class NumberOwnedElsewhere(_AboutNumber):
     status = 400
     code = "number_owned_elsewhere"
     template = "Number {number} already belongs to another account."
+
+
+class NumberStillJoinsMovedSessions(_AboutNumber):
+    """A replaced number added again while sessions moved off it still hold their keys there: a
+    new session on it could catch their parties' calls to the old number."""
+
+    status = 400
+    code = "number_joins_moved_sessions"
+    template = "Number {number} still joins sessions moved off it; add it again once they have ended."
 
 
 class NumberNotHeld(MaskingError):

@@ -25,6 +25,8 @@ class SqlNumbers:
         async def work(db: Db) -> None:
             await pools_changed(db)
             for number, country in entries:
+                if await self._joins_moved_sessions(db, main_id, number):
+                    raise errors.NumberStillJoinsMovedSessions(number)
                 row = await db.fetchrow(
                     "INSERT INTO numbers (number, main_id, pool_id, country, state, added, last_used)"
                     " VALUES (?,?,?,?,?,?,0) ON CONFLICT (number) DO UPDATE SET"
@@ -41,6 +43,27 @@ class SqlNumbers:
                     raise errors.NumberOwnedElsewhere(number)
 
         await self._sql.transact(work)
+
+    @staticmethod
+    async def _joins_moved_sessions(db: Db, main_id: str, number: str) -> bool:
+        """Whether ``main_id``'s ``number`` was replaced and a session moved off it still holds
+        keys on it. Only a retired number can have been replaced, and only for one are the holds
+        looked through (they have no index by number: re-adding a retired number is rare)."""
+        retired = await db.fetchrow(
+            "SELECT 1 FROM numbers WHERE number = ? AND main_id = ? AND state = ?",
+            number,
+            main_id,
+            NumberState.RETIRED.value,
+        )
+        if retired is None:
+            return False
+        moved_off = await db.fetchrow(
+            "SELECT 1 FROM holds h JOIN sessions s ON s.id = h.session_id"
+            " WHERE h.virtual_number = ? AND s.virtual_number <> ? LIMIT 1",
+            number,
+            number,
+        )
+        return moved_off is not None
 
     async def retire_numbers(self, main_id: str, numbers: Sequence[str]) -> None:
         async def work(db: Db) -> None:
