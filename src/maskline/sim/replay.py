@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import random
 import statistics
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
@@ -35,8 +35,8 @@ class State:
 
     pool: list[PoolNumber]
     last_left: dict[tuple[str, str], int] = field(default_factory=dict)  # (party, number): end
-    # party: {number: end} of its most recent departures within the late-call horizon, oldest first
-    recent: defaultdict[str, OrderedDict[str, int]] = field(default_factory=lambda: defaultdict(OrderedDict))
+    # party: {number: end} of the holds it has been released from, as the store's departures
+    departed: defaultdict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     load: dict[str, int] = field(default_factory=dict)  # number: its live sessions
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     frozen: set[str] = field(default_factory=set)  # numbers in a global cool-off now
@@ -53,10 +53,11 @@ def _server(policy: Policy) -> Order:
         if policy is Policy.QUARANTINE:
             since = session.start - LATE_CALL_HORIZON
             for party in (session.first, session.second):
-                mine = state.recent[party]
-                while mine and (len(mine) > RECENT_DEPARTURES or next(iter(mine.values())) <= since):
-                    mine.popitem(last=False)
-                for number, end in mine.items():
+                mine = state.departed[party]
+                if len(mine) > 4 * RECENT_DEPARTURES:  # what the horizon has passed is never read again
+                    mine = state.departed[party] = {n: end for n, end in mine.items() if end > since}
+                lately = ((end, n) for n, end in mine.items() if end > since)
+                for end, number in heapq.nlargest(RECENT_DEPARTURES, lately):
                     recent[number] = max(end, recent.get(number, end))
         tried = chain(
             candidates(state.pool, held, policy, recent),
@@ -118,16 +119,19 @@ def replay(
     holds: dict[str, dict[str, int]] = defaultdict(dict)  # party: {number: held until}
     frozen: dict[str, list[tuple[int, int]]] = defaultdict(list)  # global cool-off windows
     ended: list[tuple[int, int, str, str, str]] = []  # (end, tie, party, party, number): a heap
+    # (held until, tie, party, party, number, end): a heap of the holds to release, as the store does
+    releasing: list[tuple[int, int, str, str, str, int]] = []
     outcome = Outcome()
     for tie, session in enumerate(sorted(trace, key=lambda s: s.start)):
         now = session.start
         while ended and ended[0][0] <= now:
             end, _, a, b, number = heapq.heappop(ended)
             state.last_left[a, number] = state.last_left[b, number] = end
-            for party in (a, b):
-                state.recent[party][number] = end
-                state.recent[party].move_to_end(number)
             state.load[number] -= 1
+        while releasing and releasing[0][0] <= now:
+            _, _, a, b, number, end = heapq.heappop(releasing)
+            for party in (a, b):
+                state.departed[party][number] = max(end, state.departed[party].get(number, end))
         blocked = set()
         for party in (session.first, session.second):
             mine = holds[party]
@@ -164,6 +168,7 @@ def replay(
         state.pool[rank - 1] = replace(state.pool[rank - 1], last_used=now)
         state.load[chosen] = state.load.get(chosen, 0) + 1
         heapq.heappush(ended, (session.end, tie, session.first, session.second, chosen))
+        heapq.heappush(releasing, (until, tie, session.first, session.second, chosen, session.end))
     return outcome
 
 
