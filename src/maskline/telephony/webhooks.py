@@ -47,7 +47,7 @@ _TWILIO_LEG_STATUSES = {
     "canceled": LegProgress.ENDED,
 }
 
-# The action of each carrier's inbound message URL (README, "Calls and messages").
+# The action of each carrier's inbound message URL (README, "Calls: connecting a carrier").
 MESSAGE_ACTIONS = {CarrierKind.PLIVO: "message", CarrierKind.TWILIO: "sms"}
 
 
@@ -132,7 +132,7 @@ class Webhooks:
             return _refused(errors.BadSignature())
         try:
             if nonce is not None:
-                return _xml(await self._text(carrier, nonce, form))
+                return _xml(await self._message(carrier, nonce, form))
             return _xml(await self._act(service, carrier, action, form, request))
         except StoreUnavailable as error:
             telemetry.OUTAGE.refused(error)
@@ -158,7 +158,7 @@ class Webhooks:
     def _message_nonce(self, carrier: Carrier, request: Request, form: Params) -> str | None:
         """A signed message's key for taking it once: Plivo's signature nonce (its V2 signature
         leaves the form out), Twilio's ``MessageSid`` (its signature covers the form); None
-        when the signature is wrong."""
+        when the signature is wrong, or a Twilio form names no message."""
         url, headers = self._url(carrier, request), request.headers
         if carrier.kind is CarrierKind.PLIVO:
             return plivo_message_nonce(request.method, url, form, headers, carrier.auth_token)
@@ -167,7 +167,7 @@ class Webhooks:
         sid = _text(form, "MessageSid")
         return sid if 0 < len(sid) <= MAX_NONCE else None
 
-    async def _text(self, carrier: Carrier, once: str, form: Params) -> str:
+    async def _message(self, carrier: Carrier, once: str, form: Params) -> str:
         """An inbound message: relayed, answered or dropped; taken once per nonce, so that a
         carrier's retry or a replayed signature sends nothing twice."""
         service = self._messages()
