@@ -19,7 +19,7 @@ WILDCARD = "*"
 # numbers a party left this recently (docs/allocation.md, "Late calls").
 LATE_CALL_HORIZON = 86400
 # ... and of those, a party's most recent this many: what a create reads stays bounded however
-# busy the party (one leaving more numbers within the hour is beyond late-call protection).
+# busy the party (one that leaves more within the horizon is kept off its latest 128 only).
 RECENT_DEPARTURES = 128
 
 
