@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import threading
 from typing import Any
 
+import asyncpg
 import pytest
 
 from maskline.domain.allocation import Policy
@@ -153,3 +155,34 @@ def test_a_party_filled_in_as_the_session_moves_takes_its_new_number(harness: An
     assert h.get(single).virtual_number == moved.virtual_number
     assert reaches(h, PARTIES[1], moved.virtual_number) == single.uuid
     assert_invariant(h)
+
+
+def test_a_create_that_races_the_retirement_never_lands_on_the_retired_number(harness: Any) -> None:
+    """PostgreSQL: a create whose pool still lists the number as in service, while another
+    transaction retires it, waits for that transaction and then takes another number; a create
+    already on the number is waited for by the retirement, so the replacement sees and moves it."""
+    h = harness(numbers(3))
+    if not h.config.database_url.startswith("postgresql"):
+        pytest.skip("one writer at a time on SQLite: a create and a retirement never overlap")
+    h.create(PARTIES[0], PARTIES[1])  # the pool is read, and cached, with US[0] in service
+    retiring = threading.Event()
+
+    def retire_slowly() -> None:
+        async def work() -> None:
+            connection = await asyncpg.connect(h.config.database_url)
+            try:
+                async with connection.transaction():
+                    await connection.execute("UPDATE numbers SET state = 'retired' WHERE number = $1", US[0])
+                    retiring.set()
+                    await asyncio.sleep(0.5)
+            finally:
+                await connection.close()
+
+        asyncio.run(work())
+
+    retirement = threading.Thread(target=retire_slowly)
+    retirement.start()
+    assert retiring.wait(10)
+    late = h.create(PARTIES[2], PARTIES[3])  # US[0] is free for these parties, and cached in service
+    retirement.join()
+    assert late.virtual_number == US[1]

@@ -25,6 +25,7 @@ class Backend(Protocol):
     LOCK: str  # locks the rows a SELECT reads until the transaction ends
     SKIP_LOCKED: str  # ... passing over rows another transaction has locked
     JOIN_TEXT: str  # the aggregate that joins text values with a separator
+    SHARE: str  # locks the rows a SELECT reads against change (not against other SHAREs)
 
     async def transact(self, work: Callable[[Db], Awaitable[T]]) -> T:
         """Run ``work`` as one atomic unit and return its result once it is durable."""

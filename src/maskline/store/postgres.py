@@ -147,6 +147,7 @@ class PostgresStore(SqlStore):
     LOCK = " FOR UPDATE"
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
     JOIN_TEXT = "string_agg"
+    SHARE = " FOR SHARE"
 
     def __init__(self, pool: asyncpg.Pool, timeout: float = 5.0) -> None:
         super().__init__(PooledDb(pool, timeout))

@@ -32,6 +32,7 @@ class SqlStore:
     LOCK = ""  # locks the rows a SELECT reads until the transaction ends
     SKIP_LOCKED = ""  # ... passing over rows another transaction has locked
     JOIN_TEXT = "group_concat"  # the aggregate that joins text values with a separator
+    SHARE = ""  # locks the rows a SELECT reads against change (not against other SHAREs)
 
     def __init__(self, read: Db) -> None:
         self.read = read  # for reads outside a unit of work

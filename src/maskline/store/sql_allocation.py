@@ -202,14 +202,26 @@ class SqlAllocator:
         )
         return row is not None
 
+    def _in_service(self) -> str:
+        """A condition that ``?`` (a number) is in service and, where several writers share the
+        database, stays so until the transaction ends: a retirement waits for the sessions being
+        placed on the number, and a session placed once it began waits for it and finds the
+        number retired, so that replacing a number sees every session on it."""
+        return f"EXISTS (SELECT 1 FROM numbers WHERE number = ? AND state = 'in_service'{self._sql.SHARE})"
+
     async def _place(self, db: Db, session: Session, number: str, claim: Claim) -> Session | None:
-        """Insert the session on ``number`` with all its keys, or nothing if a key is taken."""
+        """Insert the session on ``number`` with all its keys, or nothing if a key is taken (or,
+        with several writers, the number was retired meanwhile)."""
         s = session
+        values = "VALUES (?,?,?,?,?,?,?,?,?,?,0,0,0,NULL,?,?,?)"
+        guard: tuple[str, ...] = ()
+        if self._sql.SHARE:  # one writer at a time needs no guard: the pool was read in this unit
+            values = f"SELECT ?,?,?,?,?,?,?,?,?,?,0,0,0,NULL,?,?,? WHERE {self._in_service()}"
+            guard = (number,)
         row = await db.fetchrow(
             "INSERT INTO sessions (uuid, account_id, main_id, first_party, second_party,"
-            " virtual_number, created, modified, expiry, cooloff_until, calls_live,"
-            " total_call_count, total_call_billed_duration, last_interaction, settings, pin, prompt)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,0,0,0,NULL,?,?,?) RETURNING id",
+            " virtual_number, created, modified, expiry, cooloff_until, calls_live, total_call_count,"
+            f" total_call_billed_duration, last_interaction, settings, pin, prompt) {values} RETURNING id",
             s.uuid,
             s.account_id,
             s.main_id,
@@ -223,8 +235,10 @@ class SqlAllocator:
             _encode(s.settings).decode(),
             s.settings.is_pin_authentication_required,
             bool(s.settings.unknown_caller_play),
+            *guard,
         )
-        assert row is not None
+        if row is None:
+            return None
         session_id = row[0]
         if await claim_keys(db, session_id, number, claim.keys, s.expiry, claim.hold_until) is not None:
             await db.execute("DELETE FROM holds WHERE session_id = ?", session_id)
@@ -233,10 +247,13 @@ class SqlAllocator:
         s.virtual_number = number
         return s
 
-    @staticmethod
-    async def _move(db: Db, session: Session, number: str, claim: Claim) -> Session | None:
+    async def _move(self, db: Db, session: Session, number: str, claim: Claim) -> Session | None:
         """Hold the stored session's keys on ``number`` as well, and make it the session's number;
         nothing if a key is taken there. What it holds on its old number stays held until it ends."""
+        if self._sql.SHARE:
+            row = await db.fetchrow(f"SELECT {self._in_service()}", number)
+            if row is None or not row[0]:
+                return None
         taken = await claim_keys(db, session.id, number, claim.keys, session.expiry, claim.hold_until)
         if taken is not None:
             await db.execute(
