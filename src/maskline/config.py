@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 
 from maskline.domain.allocation import CooloffScope, Policy
 from maskline.domain.listing import Windows
+from maskline.domain.messages import DEFAULT_HELP
 from maskline.domain.params import CONFIGURABLE, Defaults, Integer
 
 DEFAULT_DATABASE_URL = "sqlite:///./maskline.db"
 _LOOPBACK = "127.0.0.1/32,::1/128"
+MAX_REPLY = 1600  # the longest text a carrier sends as one message (Twilio's and Plivo's limit)
 
 
 class SyncMode(enum.StrEnum):
@@ -70,6 +72,8 @@ class Config:
     plan_window: int = 86400  # seconds of history the /metrics capacity plan is made from
     plan_refresh: int = 300  # how often at most that plan (and the numbers' health) is made again
     replace_unhealthy_numbers: bool = False  # replace the numbers number health flags, every plan_refresh
+    message_help: str = DEFAULT_HELP  # the answer to a HELP text
+    message_unknown_sender_reply: str = ""  # the answer to a text no session takes; empty: none
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Config:
@@ -105,6 +109,15 @@ class Config:
                         f"{name} should list addresses or networks (CIDR), not {net!r}"
                     ) from None
             return listed
+
+        def text(name: str, default: str) -> str:
+            raw = env.get(name)
+            if raw is None:
+                return default
+            raw = raw.strip()
+            if len(raw) > MAX_REPLY:
+                raise ConfigError(f"{name} should be at most {MAX_REPLY} characters, not {len(raw)}")
+            return raw or default
 
         defaults = {}
         for param in CONFIGURABLE:
@@ -147,6 +160,8 @@ class Config:
             "plan_refresh": integer("MASKLINE_PLAN_REFRESH", 300, 1, 86400),
             "replace_unhealthy_numbers": env.get("MASKLINE_REPLACE_UNHEALTHY_NUMBERS", "")
             in ("1", "true", "yes"),
+            "message_help": text("MASKLINE_MESSAGE_HELP", DEFAULT_HELP),
+            "message_unknown_sender_reply": text("MASKLINE_MESSAGE_UNKNOWN_SENDER_REPLY", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -184,6 +185,7 @@ async def operator_endpoints(http: httpx.AsyncClient) -> dict[str, httpx.Respons
     """What the endpoints other than the Masking API answer (the server trusts loopback)."""
     return {
         "webhook": await http.post(f"/webhooks/plivo/{AUTH_ID}/answer", data={"CallUUID": "c", "From": "1"}),
+        "message webhook": await http.post(f"/webhooks/twilio/{AUTH_ID}/sms", data={"Body": "hi"}),
         "sip route": await http.get(
             "/sip/route", params={"callid": "c", "from": "+14155550100", "to": NUMBER}
         ),
@@ -228,6 +230,9 @@ def test_a_database_outage_is_answered_503_and_the_server_recovers(postgres: Pos
     webhook = operator["webhook"]
     assert webhook.status_code == 200 and webhook.headers["content-type"] == "application/xml"
     assert APOLOGY in webhook.text and "<Hangup" in webhook.text
+    message = operator["message webhook"]  # a text is answered with nothing to send, not a voice
+    assert message.status_code == 200 and message.headers["content-type"] == "application/xml"
+    assert ET.fromstring(message.text).tag == "Response" and len(ET.fromstring(message.text)) == 0
     assert operator["sip route"].status_code == 503
     assert operator["sip route"].json()["error"] == errors.CannotRoute().message
     for name in ("sip event", "metrics"):
@@ -244,7 +249,7 @@ def test_a_database_outage_is_answered_503_and_the_server_recovers(postgres: Pos
     assert 1 <= len(told) <= (outage.started - outage.stopped) / 5 + 3, told
     # The lines count every request refused.
     counted = sum(int(n) for message in told for n in re.findall(r"(\d+) requests? refused", message))
-    assert counted == len(refused) + 4  # and the webhook, the SIP route and event, the metrics
+    assert counted == len(refused) + 5  # and the two webhooks, the SIP route and event, the metrics
     assert f'maskline_database_unavailable_total{{work="request"}} {counted}.0' in metrics
 
 

@@ -83,6 +83,20 @@ def test_the_sweep_purges_after_the_retention_period(harness: Any) -> None:
     assert old.uuid != recent.uuid
 
 
+def test_the_message_nonces_go_after_the_retention_period_and_opt_outs_stay(harness: Any) -> None:
+    h = harness(POOL)
+    messages = h.store.messages
+    assert h.run(messages.first_use("MA", "old", int(h.clock())))
+    h.run(messages.set_opted_out(A, POOL[0], True, int(h.clock())))
+    h.clock.advance(86400)
+    assert h.run(messages.first_use("MA", "recent", int(h.clock())))
+    assert not h.run(messages.first_use("MA", "recent", int(h.clock())))  # taken once
+    h.clock.advance(89 * 86400 + 1)
+    h.run(h.sessions.sweep())
+    assert query(h.config.database_url, "SELECT nonce FROM webhook_nonces") == [("recent",)]
+    assert h.run(messages.opted_out(A, POOL[0]))  # until the party's START
+
+
 def test_a_session_deleted_in_the_second_of_a_sweep_still_times_out_once(harness: Any) -> None:
     """The sweep announces what ended since the last one: a DELETE in the very second a sweep
     ran ends its session at that second, and the next sweep announces it."""

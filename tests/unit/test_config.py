@@ -6,6 +6,7 @@ import pytest
 
 from maskline.config import DEFAULT_DATABASE_URL, Config, ConfigError
 from maskline.domain.allocation import CooloffScope, Policy
+from maskline.domain.messages import DEFAULT_HELP
 
 
 def test_defaults_when_nothing_is_set() -> None:
@@ -24,6 +25,25 @@ def test_defaults_when_nothing_is_set() -> None:
     # Numbers flagged unhealthy are reported; replacing them is the operator's choice.
     assert not config.replace_unhealthy_numbers
     assert Config.from_env({"MASKLINE_REPLACE_UNHEALTHY_NUMBERS": "1"}).replace_unhealthy_numbers
+
+
+def test_message_replies() -> None:
+    config = Config.from_env({})
+    assert config.message_help == DEFAULT_HELP  # HELP is always answered
+    assert config.message_unknown_sender_reply == ""  # an unknown sender hears nothing unless set
+    env = {
+        "MASKLINE_MESSAGE_HELP": " Acme: help at acme.example ",
+        "MASKLINE_MESSAGE_UNKNOWN_SENDER_REPLY": "No.",
+    }
+    config = Config.from_env(env)
+    assert (config.message_help, config.message_unknown_sender_reply) == ("Acme: help at acme.example", "No.")
+    assert Config.from_env({"MASKLINE_MESSAGE_HELP": "  "}).message_help == DEFAULT_HELP
+    with pytest.raises(ConfigError) as refused:
+        Config.from_env({"MASKLINE_MESSAGE_UNKNOWN_SENDER_REPLY": "x" * 1601})
+    assert (
+        str(refused.value)
+        == "MASKLINE_MESSAGE_UNKNOWN_SENDER_REPLY should be at most 1600 characters, not 1601"
+    )
 
 
 def test_values_and_overrides() -> None:

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from maskline import telemetry
 from maskline.config import Config
 from maskline.domain import errors
+from maskline.domain.messages import Replies
 from maskline.domain.ports import Clock, Store, StoreUnavailable
 from maskline.domain.ratelimit import Limiter
 from maskline.http.forwarded import ClientAddress
@@ -35,6 +36,7 @@ from maskline.service.calls import CallService
 from maskline.service.capacity import CapacityPlanner
 from maskline.service.events import EventDeliverer
 from maskline.service.health import HealthMonitor, replace_unhealthy
+from maskline.service.messages import MessageService
 from maskline.service.numbers import NumberService
 from maskline.service.sessions import SessionConfig, SessionService
 from maskline.store.open import open_store
@@ -88,6 +90,7 @@ class Services:
     sessions: SessionService
     numbers: NumberService
     calls: CallService
+    messages: MessageService
     planner: CapacityPlanner
     health: HealthMonitor
 
@@ -164,6 +167,12 @@ def create_app(
             session_service,
             NumberService(numbers, accounts, clock),
             calls,
+            MessageService(
+                opened.messages,
+                opened.sessions,
+                clock,
+                Replies(config.message_help, config.message_unknown_sender_reply),
+            ),
             planner,
             health,
         )
@@ -213,7 +222,7 @@ def create_app(
         if config.auth_failures_per_minute
         else None,
     )
-    webhooks = Webhooks(lambda: services().calls)
+    webhooks = Webhooks(lambda: services().calls, lambda: services().messages)
     sip = SipEndpoints(lambda: services().calls, config.sip_trunk, config.sip_secret, config.sip_allow)
     metrics = Metrics(
         lambda: (services().store, services().planner, services().health, clock), config.metrics_token

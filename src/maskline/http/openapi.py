@@ -345,11 +345,16 @@ def _webhook_operations() -> dict[str, Schema]:
     form = {
         "type": "object",
         "additionalProperties": {"type": "string"},
-        "description": "The carrier's call fields (CallUUID or CallSid, From, To, Digits, DialAction, ...).",
+        "description": "The carrier's call fields (CallUUID or CallSid, From, To, Digits, DialAction, ...)"
+        " or message fields (From, To, Text, MessageUUID; MessageSid, Body, NumMedia, MediaUrl0, ...).",
     }
     common = {
         "responses": _replies(replies),
-        "security": [{"plivoSignature": [], "plivoNonce": []}, {"twilioSignature": []}],
+        "security": [
+            {"plivoSignature": [], "plivoNonce": []},
+            {"plivoMessageSignature": [], "plivoMessageNonce": []},
+            {"twilioSignature": []},
+        ],
         "parameters": [
             _query(name, {"type": "string"}, "Set by maskline in the URLs it hands the carrier.")
             for name in ("call", "session", "party")
@@ -478,8 +483,8 @@ def _path_parameters(route: Route) -> list[Schema]:
             "action": _path_parameter(
                 "action",
                 {"type": "string"},
-                "answer, hangup (Plivo) or voice, status (Twilio), pin, dial-status, recording,"
-                " callee-prompt; any other is acknowledged with an empty document.",
+                "answer, hangup, message (Plivo) or voice, status, sms (Twilio), pin, dial-status,"
+                " recording, callee-prompt; any other is acknowledged with an empty document.",
             ),
         }
     return [documented[name] for name in route.parameters]
@@ -550,6 +555,13 @@ def document(config: Config) -> dict[str, Any]:
                 },
                 "plivoSignature": {"type": "apiKey", "in": "header", "name": "X-Plivo-Signature-V3"},
                 "plivoNonce": {"type": "apiKey", "in": "header", "name": "X-Plivo-Signature-V3-Nonce"},
+                "plivoMessageSignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Plivo-Signature-V2",
+                    "description": "Plivo's message callbacks: each nonce is taken once.",
+                },
+                "plivoMessageNonce": {"type": "apiKey", "in": "header", "name": "X-Plivo-Signature-V2-Nonce"},
                 "twilioSignature": {"type": "apiKey", "in": "header", "name": "X-Twilio-Signature"},
                 "sipSecret": {
                     "type": "apiKey",

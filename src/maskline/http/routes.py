@@ -109,7 +109,7 @@ ROUTES: tuple[Route, ...] = (
         "/webhooks/{carrier}/{auth_id}/{action}",
         "Webhooks",
         (
-            Operation("POST", "carrierWebhook", "A carrier's request about a call"),
+            Operation("POST", "carrierWebhook", "A carrier's request about a call or a text message"),
             Operation(
                 "GET", "carrierWebhookGet", "A carrier's request about a call, as Plivo may be set up to"
             ),

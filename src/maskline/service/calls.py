@@ -254,7 +254,10 @@ class CallService:
         return s.first_party_play_url if party == "first" else s.second_party_play_url
 
 
-def _scope(carrier: Carrier) -> Scope:
-    """What a carrier's webhooks may reach: the numbers and sessions of its account and, for a
-    main account, of its subaccounts; never a parent's or a sibling's."""
+def webhook_scope(carrier: Carrier) -> Scope:
+    """What a carrier's webhooks, calls and messages alike, may reach: the numbers and sessions
+    of its account and, for a main account, of its subaccounts; never a parent's or a sibling's."""
     return Scope(carrier.main_id, None if carrier.account_id == carrier.main_id else carrier.account_id)
+
+
+_scope = webhook_scope

@@ -210,3 +210,27 @@ counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 COUNTERS = ("numbers", "swept_until")  # the rows the first migration puts in
+
+# Who asked to receive no more messages from which number (docs/messages.md, "Opting out"): a
+# row per (party, virtual number), from their STOP until their START.
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("party", String(20), primary_key=True),
+    Column("virtual_number", String(20), primary_key=True),
+    Column("since", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# The nonces of the message webhooks' signatures already taken, per account: Plivo's message
+# signature covers the URL and the nonce, not the form, so each nonce is good once
+# (docs/security.md, "Webhook signatures").
+webhook_nonces = Table(
+    "webhook_nonces",
+    metadata,
+    Column("account_id", String(20), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("seen", BigInteger, nullable=False),
+    Index("ix_webhook_nonces_seen", "seen"),  # what the purge drops, found without a scan
+    sqlite_with_rowid=False,
+)

@@ -19,6 +19,7 @@ from maskline.domain.routing import NumberView
 from maskline.store.db import Backend, Db, Row, marks, scope_sql
 from maskline.store.sql_allocation import SqlAllocator, claim_keys, depart, release
 from maskline.store.sql_calls import SqlCalls
+from maskline.store.sql_messages import SqlMessages
 from maskline.store.sql_outbox import SqlOutbox
 
 # perf: a session's columns in the order of Session's fields, all but the last (its calls), so
@@ -48,8 +49,9 @@ class _Stuck(Exception):
 
 
 class SqlSessions:
-    def __init__(self, sql: Backend, calls: SqlCalls, outbox: SqlOutbox) -> None:
+    def __init__(self, sql: Backend, calls: SqlCalls, outbox: SqlOutbox, messages: SqlMessages) -> None:
         self._sql = sql
+        self._messages = messages  # the purge of old message nonces
         self._calls = calls  # a session's interactions, and the purge of ended calls
         self._outbox = outbox  # the sweep's timeout events
         self._allocator = SqlAllocator(sql)
@@ -346,10 +348,10 @@ class SqlSessions:
 
     async def purge(self, before: int, now: int, limit: int | None = None) -> int:
         """Delete the sessions that ended before ``before`` (and no longer hold their number),
-        at most ``limit`` of them, with their holds; the departures, ended calls and delivered
-        events from before then go with the last of them (a call deleting fewer than ``limit``).
-        A purge in parts keeps each transaction, and the server's wait for it, short; each part
-        is one unit of work across the sessions, the call log and the outbox."""
+        at most ``limit`` of them, with their holds; the departures, ended calls, delivered
+        events and message nonces from before then go with the last of them (a call deleting
+        fewer than ``limit``). A purge in parts keeps each transaction, and the server's wait for
+        it, short; each part is one unit of work across the sessions, the call log and the outbox."""
         return await self._sql.transact(lambda db: self._purge(db, before, now, limit))
 
     async def _purge(self, db: Db, before: int, now: int, limit: int | None = None) -> int:
@@ -362,4 +364,5 @@ class SqlSessions:
             await db.execute("DELETE FROM departures WHERE ends_at < ?", before)
             await self._calls.forget_ended(db, before)
             await self._outbox.forget_settled(db, before)
+            await self._messages.forget_nonces(db, before)
         return len(rows)

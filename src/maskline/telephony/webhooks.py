@@ -1,6 +1,7 @@
 """``/webhooks/{plivo|twilio}/{auth_id}/{action}``: parse the form, check the signature first,
 call one use case, answer in the carrier's XML dialect (even when something fails inside, or the
-database cannot be reached: then the caller hears the apology)."""
+database cannot be reached: then the caller hears the apology, and a message gets an empty
+answer). Message bodies are relayed, never logged."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from maskline.bodies import CLIENT_GONE, read_bounded
 from maskline.domain import errors
 from maskline.domain.call_transitions import LegProgress
 from maskline.domain.calls import WEBHOOK_CARRIERS, Carrier, CarrierKind, usable_call_id
+from maskline.domain.messages import MAX_MEDIA
 from maskline.domain.model import AUTH_ID, shown_account
 from maskline.domain.ports import StoreUnavailable
 from maskline.domain.routing import NO_SESSION, Reject
 from maskline.service.calls import CallService
+from maskline.service.messages import MessageService
 from maskline.telephony import xml
-from maskline.telephony.signatures import Params, plivo_valid, twilio_valid
+from maskline.telephony.signatures import MAX_NONCE, Params, plivo_message_nonce, plivo_valid, twilio_valid
 
 log = logging.getLogger("maskline.webhooks")
 MAX_FORM = 64 * 1024
@@ -43,6 +46,9 @@ _TWILIO_LEG_STATUSES = {
     "failed": LegProgress.ENDED,
     "canceled": LegProgress.ENDED,
 }
+
+# The action of each carrier's inbound message URL (README, "Calls: connecting a carrier").
+MESSAGE_ACTIONS = {CarrierKind.PLIVO: "message", CarrierKind.TWILIO: "sms"}
 
 
 def _xml(body: str, status: int = 200) -> Response:
@@ -74,9 +80,19 @@ def _text(params: Params | QueryParams, name: str) -> str:
     return "" if "\x00" in value else value
 
 
+def _media(form: Params) -> list[str]:
+    """Twilio's ``MediaUrl0``… of an MMS, as many as ``NumMedia`` says (at most ``MAX_MEDIA``),
+    web addresses only."""
+    count = _text(form, "NumMedia")
+    listed = int(count) if count.isascii() and count.isdigit() and len(count) < 4 else 0
+    urls = (_text(form, f"MediaUrl{index}") for index in range(min(listed, MAX_MEDIA)))
+    return [url for url in urls if url.startswith(("https://", "http://"))]
+
+
 class Webhooks:
-    def __init__(self, calls: Callable[[], CallService]) -> None:
+    def __init__(self, calls: Callable[[], CallService], messages: Callable[[], MessageService]) -> None:
         self._calls = calls
+        self._messages = messages
 
     async def endpoint(self, request: Request) -> Response:
         try:
@@ -95,33 +111,79 @@ class Webhooks:
         form = _form(raw)
         service = self._calls()
         auth_id = request.path_params["auth_id"]
+        action = request.path_params["action"]
+        texting = action == MESSAGE_ACTIONS[kind]
+        apology = xml.message(kind, None) if texting else xml.apology(kind)
         try:
             carrier = await service.carrier(auth_id) if AUTH_ID.fullmatch(auth_id) else None
         except StoreUnavailable as error:  # the signature cannot be checked: apologise, do nothing
             telemetry.OUTAGE.refused(error)
-            return _xml(xml.apology(kind))
-        if carrier is None or carrier.kind is not kind or not self._signed(carrier, request, form):
+            return _xml(apology)
+        signed, nonce = False, None
+        if carrier is not None and carrier.kind is kind:
+            if texting:
+                nonce = self._message_nonce(carrier, request, form)
+                signed = nonce is not None
+            else:
+                signed = self._signed(carrier, request, form)
+        if carrier is None or not signed:
             telemetry.SIGNATURE_FAILURES.labels(kind.value).inc()
             log.warning("webhook refused: bad signature (%s, account %s)", kind.value, shown_account(auth_id))
             return _refused(errors.BadSignature())
         try:
-            return _xml(await self._act(service, carrier, request.path_params["action"], form, request))
+            if nonce is not None:
+                return _xml(await self._message(carrier, nonce, form))
+            return _xml(await self._act(service, carrier, action, form, request))
         except StoreUnavailable as error:
             telemetry.OUTAGE.refused(error)
-            return _xml(xml.apology(kind))
+            return _xml(apology)
         except Exception:
             log.exception("%s webhook of account %s failed", kind.value, shown_account(auth_id))
-            return _xml(xml.apology(kind))
+            return _xml(apology)
 
     @staticmethod
-    def _signed(carrier: Carrier, request: Request, form: Params) -> bool:
+    def _url(carrier: Carrier, request: Request) -> str:
+        """The URL the carrier called and signed: the public one, never the Host header's."""
         url = carrier.public_url.rstrip("/") + request.url.path
         if request.url.query:
             url += "?" + request.url.query
-        headers = request.headers
+        return url
+
+    def _signed(self, carrier: Carrier, request: Request, form: Params) -> bool:
+        url, headers = self._url(carrier, request), request.headers
         if carrier.kind is CarrierKind.PLIVO:
             return plivo_valid(request.method, url, form, headers, carrier.auth_token)
         return twilio_valid(url, form, headers, carrier.auth_token)
+
+    def _message_nonce(self, carrier: Carrier, request: Request, form: Params) -> str | None:
+        """A signed message's key for taking it once: Plivo's signature nonce (its V2 signature
+        leaves the form out), Twilio's ``MessageSid`` (its signature covers the form); None
+        when the signature is wrong, or a Twilio form names no message."""
+        url, headers = self._url(carrier, request), request.headers
+        if carrier.kind is CarrierKind.PLIVO:
+            return plivo_message_nonce(request.method, url, form, headers, carrier.auth_token)
+        if not twilio_valid(url, form, headers, carrier.auth_token):
+            return None
+        sid = _text(form, "MessageSid")
+        return sid if 0 < len(sid) <= MAX_NONCE else None
+
+    async def _message(self, carrier: Carrier, once: str, form: Params) -> str:
+        """An inbound message: relayed, answered or dropped; taken once per nonce, so that a
+        carrier's retry or a replayed signature sends nothing twice."""
+        service = self._messages()
+        if not await service.first_use(carrier, once):
+            log.warning(
+                "%s message of account %s taken already",
+                carrier.kind.value,
+                shown_account(carrier.account_id),
+            )
+            return xml.message(carrier.kind, None)
+        if carrier.kind is CarrierKind.PLIVO:
+            text, media = _text(form, "Text"), []
+        else:
+            text, media = _text(form, "Body"), _media(form)
+        send = await service.receive(carrier, _text(form, "From"), _text(form, "To"), text, media)
+        return xml.message(carrier.kind, send)
 
     async def _act(
         self, service: CallService, carrier: Carrier, action: str, form: Params, request: Request

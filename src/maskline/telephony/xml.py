@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from maskline.domain.calls import Carrier, CarrierKind
+from maskline.domain.messages import Send
 from maskline.domain.routing import Bridge, Decision, Play, PromptPin, Reject
 
 APOLOGY = "Sorry, this call cannot be connected."
@@ -28,8 +30,12 @@ def webhook_urls(carrier: Carrier) -> dict[str, str]:
     """The URLs to configure at the carrier (README, "Calls")."""
     base = carrier.webhook_base()
     if carrier.kind is CarrierKind.PLIVO:
-        return {"answer_url": f"{base}/answer", "hangup_url": f"{base}/hangup"}
-    return {"voice_url": f"{base}/voice", "status_callback": f"{base}/status"}
+        return {
+            "answer_url": f"{base}/answer",
+            "hangup_url": f"{base}/hangup",
+            "message_url": f"{base}/message",
+        }
+    return {"voice_url": f"{base}/voice", "status_callback": f"{base}/status", "sms_url": f"{base}/sms"}
 
 
 def _document(root: ET.Element) -> str:
@@ -71,6 +77,34 @@ def apology(kind: CarrierKind) -> str:
     root = ET.Element("Response")
     _child(root, "Speak" if kind is CarrierKind.PLIVO else "Say", APOLOGY)
     _child(root, "Hangup")
+    return _document(root)
+
+
+# What XML 1.0 cannot carry at all, escaped or not: C0 controls but tab, LF and CR, lone
+# surrogates, U+FFFE and U+FFFF. A text holding one is sent with U+FFFD in its place.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def message(kind: CarrierKind, send: Send | None) -> str:
+    """A message webhook's answer: Plivo Message XML or messaging TwiML sending ``send``, or
+    an empty ``<Response/>``. Plivo's XML sends text alone: media goes with Twilio only."""
+    root = ET.Element("Response")
+    if send is not None:
+        text = _xml_text(send.text)
+        if kind is CarrierKind.PLIVO:
+            _child(root, "Message", text, src=send.source, dst=send.to, type="sms")
+        elif send.media:
+            element = _child(root, "Message", to=send.to, **{"from": send.source})
+            if text:
+                _child(element, "Body", text)
+            for url in send.media:
+                _child(element, "Media", url)
+        else:
+            _child(root, "Message", text, to=send.to, **{"from": send.source})
     return _document(root)
 
 
