@@ -93,13 +93,15 @@ def message_event(session: Session, message: Message, now: int) -> Event | None:
         name = "SessionMessageFailed"
     else:
         name = "SessionMessageRelayed" if message.direction is Direction.RELAYED else "SessionMessageSent"
-    return status_event(
-        session, name, now,
-        From=digits(message.sender), To=digits(message.recipient), MessageUUID=message.message_id,
-        MessageDirection=message.direction.value, FromParty=message.from_party.value,
-        ToParty=message.to_party.value, MessageStatus=message.status.value,
-        Segments="" if message.segments is None else message.segments, MediaCount=message.media,
-    )  # fmt: skip
+    fields = {
+        "From": digits(message.sender), "To": digits(message.recipient),
+        "MessageUUID": message.message_id, "MessageDirection": message.direction.value,
+        "FromParty": message.from_party.value, "ToParty": message.to_party.value,
+        "MessageStatus": message.status.value, "Segments": message.segments or "",
+        "MediaCount": message.media,
+    }  # fmt: skip
+    # An unknown value is left out, not sent empty (many form parsers drop empty fields).
+    return status_event(session, name, now, **{k: v for k, v in fields.items() if v != ""})
 
 
 def timeout_event(session: Session) -> Event | None:
