@@ -93,7 +93,7 @@ def message_event(session: Session, message: Message, now: int) -> Event | None:
         name = "SessionMessageFailed"
     else:
         name = "SessionMessageRelayed" if message.direction is Direction.RELAYED else "SessionMessageSent"
-    fields = {
+    fields: dict[str, object] = {
         "From": digits(message.sender), "To": digits(message.recipient),
         "MessageUUID": message.message_id, "MessageDirection": message.direction.value,
         "FromParty": message.from_party.value, "ToParty": message.to_party.value,
@@ -101,7 +101,7 @@ def message_event(session: Session, message: Message, now: int) -> Event | None:
         "MediaCount": message.media,
     }  # fmt: skip
     # An unknown value is left out, not sent empty (many form parsers drop empty fields).
-    return status_event(session, name, now, **{k: v for k, v in fields.items() if v != ""})
+    return status_event(session, name, now, None, **{k: v for k, v in fields.items() if v != ""})
 
 
 def timeout_event(session: Session) -> Event | None:

@@ -70,7 +70,8 @@ def advance_status(current: Status, reported: Status) -> Status | None:
 def segments_of(raw: str) -> int | None:
     """The carrier's count of the parts a text went as (``Units``, ``NumSegments``), if it said."""
     raw = raw.strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 4 else None
+    count = int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 4 else 0
+    return count or None
 
 
 @dataclass(frozen=True, slots=True)
