@@ -266,7 +266,7 @@ def set_carrier(server: ServerThread, tenant: Tenant, kind: str, token: str = "c
 
 class CarrierApiStandIn:
     """Plays Plivo's and Twilio's REST APIs on 127.0.0.1: records the calls it is asked to
-    place and answers as the carriers do."""
+    place and the messages it is asked to send, and answers as the carriers do."""
 
     def __init__(self) -> None:
         import json
@@ -274,6 +274,7 @@ class CarrierApiStandIn:
         from urllib.parse import parse_qsl
 
         self.requests: list[tuple[str, dict[str, object]]] = []
+        self.refuse = 0  # refuse this many of the next requests, as a carrier refuses a bad one
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -286,12 +287,21 @@ class CarrierApiStandIn:
                 )
                 stand_in.requests.append((self.path, body))
                 n = len(stand_in.requests)
-                if "/Calls.json" in self.path:
+                status = 201 if "/Calls.json" in self.path or "/Messages.json" in self.path else 202
+                if stand_in.refuse > 0:
+                    stand_in.refuse -= 1
+                    status, reply = 400, {"api_id": "a", "error": "invalid destination"}
+                elif "/Calls.json" in self.path:
                     reply = {"sid": f"CAplaced{n:026d}", "status": "queued"}
+                elif "/Messages.json" in self.path:
+                    reply = {"sid": f"SMsent{n:028d}", "status": "queued"}
+                elif self.path.endswith("/Message/"):
+                    reply = {"api_id": "a", "message": "message(s) queued", "message_uuid": [f"sent-{n}"]}
                 else:
                     reply = {"api_id": "a", "message": "call fired", "request_uuid": f"placed-{n}"}
+                    status = 201
                 data = json.dumps(reply).encode()
-                self.send_response(201)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

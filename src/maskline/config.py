@@ -74,6 +74,7 @@ class Config:
     replace_unhealthy_numbers: bool = False  # replace the numbers number health flags, every plan_refresh
     message_help: str = DEFAULT_HELP  # the answer to a HELP text
     message_unknown_sender_reply: str = ""  # the answer to a text no session takes; empty: none
+    message_retain_bodies: bool = False  # keep message bodies with their session (off: never stored)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Config:
@@ -162,6 +163,7 @@ class Config:
             in ("1", "true", "yes"),
             "message_help": text("MASKLINE_MESSAGE_HELP", DEFAULT_HELP),
             "message_unknown_sender_reply": text("MASKLINE_MESSAGE_UNKNOWN_SENDER_REPLY", ""),
+            "message_retain_bodies": env.get("MASKLINE_MESSAGE_RETAIN_BODIES", "") in ("1", "true", "yes"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

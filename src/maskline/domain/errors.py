@@ -36,6 +36,7 @@ __all__ = [
     "BadTimestamp",
     "BodyTooLarge",
     "CannotRoute",
+    "CarrierRefusedMessage",
     "ForbiddenForSubaccount",
     "HeadTooLarge",
     "InitiateCallUnavailable",
@@ -48,12 +49,14 @@ __all__ = [
     "InvalidSubaccount",
     "MalformedRequest",
     "MaskingError",
+    "MessagingUnavailable",
     "MethodNotAllowed",
     "MetricsForbidden",
     "Missing",
     "NotBoolean",
     "NotFileFormat",
     "NotHttpMethod",
+    "NotParty",
     "NotPin",
     "NotUpdatable",
     "NotUrl",
@@ -65,6 +68,8 @@ __all__ = [
     "Overloaded",
     "ParentNotMain",
     "PartiesEqual",
+    "PartyAbsent",
+    "PartyOptedOut",
     "PartyTaken",
     "PinsEqual",
     "PoolExhausted",
@@ -75,6 +80,7 @@ __all__ = [
     "SessionAlreadyExpired",
     "SessionNotFound",
     "TargetTooLong",
+    "TextTooLong",
     "TooManyRequests",
     "Unavailable",
     "UnknownCarrier",
@@ -335,6 +341,43 @@ class InitiateCallUnavailable(MaskingError):
     status = 400
     code = "initiate_call_unavailable"
     template = "Invalid parameter. initiate_call_to_first_party is not available on this server."
+
+
+# -- messages sent into a session (docs/api.md, "Send a message") ------------------------------
+class NotParty(_AboutField):
+    status = 400
+    code = "not_party"
+    template = "Invalid parameter. {field} allowed values are first_party or second_party."
+
+
+class TextTooLong(MaskingError):
+    status = 400
+    code = "text_too_long"
+    template = "Invalid parameter. text should be text of at most 1600 characters."
+
+
+class PartyAbsent(_AboutField):
+    status = 400
+    code = "party_absent"
+    template = "Invalid parameter. {field} is a party this session does not have."
+
+
+class PartyOptedOut(_AboutField):
+    status = 400
+    code = "party_opted_out"
+    template = "Message not sent. {field} has opted out of messages from this virtual number."
+
+
+class MessagingUnavailable(MaskingError):
+    status = 400
+    code = "messaging_unavailable"
+    template = "Message not sent. The account has no carrier that sends messages."
+
+
+class CarrierRefusedMessage(MaskingError):
+    status = 502
+    code = "carrier_refused_message"
+    template = "Message not sent. The carrier did not accept it."
 
 
 # -- listing -------------------------------------------------------------------------------------

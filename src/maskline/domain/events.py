@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from maskline.domain.calls import Call
+from maskline.domain.message_log import Direction, Message, Status
 from maskline.domain.model import Session
 from maskline.domain.phone import digits
 from maskline.domain.timefmt import format_time
@@ -81,6 +82,26 @@ def replaced_event(session: Session, previous: str, now: int) -> Event | None:
     """``SessionVirtualNumberReplaced``: the session has moved from ``previous`` to its
     ``virtual_number`` (docs/calls.md, "Session status events")."""
     return status_event(session, "SessionVirtualNumberReplaced", now, PreviousVirtualNumber=digits(previous))
+
+
+def message_event(session: Session, message: Message, now: int) -> Event | None:
+    """The event of a message's news (docs/messages.md, "Message events"): relayed or sent when
+    it is stored, then delivered or failed as the carrier reports; never its text."""
+    if message.status is Status.DELIVERED:
+        name = "SessionMessageDelivered"
+    elif message.final:
+        name = "SessionMessageFailed"
+    else:
+        name = "SessionMessageRelayed" if message.direction is Direction.RELAYED else "SessionMessageSent"
+    fields: dict[str, object] = {
+        "From": digits(message.sender), "To": digits(message.recipient),
+        "MessageUUID": message.message_id, "MessageDirection": message.direction.value,
+        "FromParty": message.from_party.value, "ToParty": message.to_party.value,
+        "MessageStatus": message.status.value, "Segments": message.segments or "",
+        "MediaCount": message.media,
+    }  # fmt: skip
+    # An unknown value is left out, not sent empty (many form parsers drop empty fields).
+    return status_event(session, name, now, None, **{k: v for k, v in fields.items() if v != ""})
 
 
 def timeout_event(session: Session) -> Event | None:

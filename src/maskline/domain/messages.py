@@ -86,6 +86,7 @@ class Send:
     to: str
     text: str
     media: tuple[str, ...] = ()
+    status_url: str = ""  # where the carrier reports the relay's delivery; empty: nowhere
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from maskline.domain.calls import Call
+from maskline.domain.message_log import Message
 from maskline.domain.params import SessionSettings
 
 AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
@@ -80,8 +81,10 @@ class Session:
     last_counterpart: str = (
         ""  # who last reached a single-party session's party (docs/calls.md, "Single-party sessions")
     )
+    message_count: int = 0  # texts relayed through it or sent into it (docs/messages.md)
     id: int = 0  # the store's sequence number; orders sessions created in the same second
-    interactions: list[Call] | None = field(default=None)  # last: the store reads the rest in order
+    # its calls and texts, oldest first; last: the store reads the rest in order
+    interactions: list[Call | Message] | None = field(default=None)
 
     def status(self, now: int) -> SessionStatus:
         if self.expiry <= now:

@@ -15,6 +15,7 @@ from maskline.domain.calls import Call, Carrier
 from maskline.domain.events import Event, Outgoing
 from maskline.domain.health import NumberCalls
 from maskline.domain.listing import ListQuery
+from maskline.domain.message_log import Message, Status
 from maskline.domain.model import Account, HistoryRow, Number, Scope, Session
 from maskline.domain.routing import NumberView
 
@@ -35,6 +36,13 @@ class Clock(Protocol):
 class Dialer(Protocol):
     async def call(self, carrier: Carrier, to: str, caller_id: str, answer_url: str, hangup_url: str) -> str:
         """Have the carrier call ``to`` showing ``caller_id``; the new call's id."""
+        ...
+
+
+class Texter(Protocol):
+    async def send_message(self, carrier: Carrier, to: str, source: str, text: str, status_url: str) -> str:
+        """Have the carrier send ``text`` to ``to`` from ``source``, reporting its delivery to
+        ``status_url``; the new message's id."""
         ...
 
 
@@ -142,7 +150,14 @@ class CallStore(Protocol):
 
 
 class MessageStore(Protocol):
-    """What messages need kept: opt-outs, a single-party session's counterpart, signature nonces."""
+    """What messages need kept: the message log, opt-outs, a single-party session's
+    counterpart, signature nonces."""
+
+    async def record_message(self, message: Message, events: Sequence[Event] = ()) -> bool: ...
+    async def get_message(self, account_id: str, message_id: str) -> Message | None: ...
+    async def report_message(
+        self, message: Message, before: Status, events: Sequence[Event] = ()
+    ) -> bool: ...
 
     async def serves_number(self, number: str, scope: Scope) -> bool: ...
     async def opted_out(self, party: str, number: str) -> bool: ...

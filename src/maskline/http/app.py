@@ -23,6 +23,7 @@ from maskline.domain.messages import Replies
 from maskline.domain.ports import Clock, Store, StoreUnavailable
 from maskline.domain.ratelimit import Limiter
 from maskline.http.forwarded import ClientAddress
+from maskline.http.messages import MessageEndpoints
 from maskline.http.metrics import Metrics
 from maskline.http.numbers import NumberEndpoints
 from maskline.http.observe import Observed
@@ -150,10 +151,8 @@ def create_app(
         )
         counters = telemetry.COUNTERS
         accounts, numbers = opened.accounts, opened.numbers
-        calls = CallService(
-            opened.calls, opened.sessions, numbers, accounts, clock,
-            CarrierDialer(config.plivo_api_url, config.twilio_api_url),
-        )  # fmt: skip
+        dialer = CarrierDialer(config.plivo_api_url, config.twilio_api_url)
+        calls = CallService(opened.calls, opened.sessions, numbers, accounts, clock, dialer)
         session_service = SessionService(
             opened.sessions, accounts, clock, session_config(config), counters, calls
         )
@@ -172,6 +171,9 @@ def create_app(
                 opened.sessions,
                 clock,
                 Replies(config.message_help, config.message_unknown_sender_reply),
+                accounts,
+                dialer,
+                config.message_retain_bodies,
             ),
             planner,
             health,
@@ -207,6 +209,7 @@ def create_app(
 
     authenticator = lambda: services().authenticator  # noqa: E731
     sessions = SessionEndpoints(lambda: services().sessions, config.max_body_bytes)
+    messages = MessageEndpoints(lambda: services().messages, config.max_body_bytes)
     numbers = NumberEndpoints(lambda: services().numbers, lambda: services().sessions, config.max_body_bytes)
 
     async def not_found(request: Request) -> Response:
@@ -234,6 +237,7 @@ def create_app(
         "getSession": sessions.get,
         "updateSession": sessions.update,
         "expireSession": sessions.expire,
+        "sendMessage": messages.send,
         "addNumbers": numbers.add,
         "listNumbers": numbers.list,
         "getNumber": numbers.get,

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from maskline import version
 from maskline.config import Config
 from maskline.domain.listing import MAX_LIMIT, STATUSES, Windows
+from maskline.domain.message_log import MAX_TEXT
 from maskline.domain.params import PARAMS, Defaults, Param, Update, any_case
 from maskline.http.render import REPLIES
 from maskline.http.routes import ROUTES, Route
@@ -93,6 +94,21 @@ def _request_schemas(defaults: Defaults) -> dict[str, Schema]:
             "properties": _properties(
                 [p for p in PARAMS if p.update is not Update.REFUSED], defaults, update=True
             ),
+        },
+        "SendMessage": {
+            "type": "object",
+            "description": "Unknown keys are ignored.",
+            "properties": {
+                "to": {"enum": ["first_party", "second_party"], "description": "The party the text goes to."},
+                "text": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_TEXT,
+                    "description": "The text; not only blanks. Never logged; stored only when the"
+                    " operator keeps message bodies.",
+                },
+            },
+            "required": ["to", "text"],
         },
         "AddNumbers": {
             "type": "object",
@@ -196,6 +212,7 @@ def _error_replies() -> dict[str, Schema]:
         "NotFound": _error("No such session or number for this account, or no such resource path."),
         "MethodNotAllowed": _error("The method is not one of the path's (checked after the credentials)."),
         "TooManyRequests": _error("The account or the client address is over its rate limit.", retry),
+        "BadGateway": _error("The carrier did not accept the message."),
         "InternalError": _error("An unexpected failure, never after a write was committed."),
         "Unavailable": _error(
             "The process is working on too many requests, or cannot reach its database.",
@@ -207,7 +224,9 @@ def _error_replies() -> dict[str, Schema]:
 def _replies(success: dict[str, Schema], *errors: str) -> dict[str, Schema]:
     """The replies of an operation: its success, the given errors, and what any request may get."""
     replies = dict(success)
-    for status, name in (("400", "BadRequest"), ("401", "Unauthorized"), ("403", "Forbidden")):
+    for status, name in (
+        ("400", "BadRequest"), ("401", "Unauthorized"), ("403", "Forbidden"), ("502", "BadGateway")
+    ):  # fmt: skip
         if name in errors:
             replies[status] = _ref("responses", name)
     if "Unauthorized" in errors:  # a Masking API operation
@@ -286,6 +305,14 @@ def _session_operations(windows: Windows) -> dict[str, Schema]:
             "responses": _replies({"200": _json(_ref("schemas", "SessionUpdated"), "Updated.")}, *api),
             "requestBody": _body("UpdateSession", required=False),
         },
+        "sendMessage": {
+            "responses": _replies(
+                {"202": _json(_ref("schemas", "MessageQueued"), "Handed to the carrier.")},
+                *api,
+                "BadGateway",
+            ),
+            "requestBody": _body("SendMessage", required=True),
+        },
         "expireSession": {
             "responses": _replies({"200": _json(_ref("schemas", "SessionExpired"), "Expired.")}, *api)
         },
@@ -357,7 +384,7 @@ def _webhook_operations() -> dict[str, Schema]:
         ],
         "parameters": [
             _query(name, {"type": "string"}, "Set by maskline in the URLs it hands the carrier.")
-            for name in ("call", "session", "party")
+            for name in ("call", "session", "party", "message")
         ],
     }
     return {
@@ -484,7 +511,8 @@ def _path_parameters(route: Route) -> list[Schema]:
                 "action",
                 {"type": "string"},
                 "answer, hangup, message (Plivo) or voice, status, sms (Twilio), pin, dial-status,"
-                " recording, callee-prompt; any other is acknowledged with an empty document.",
+                " recording, callee-prompt, message-status; any other is acknowledged with an empty"
+                " document.",
             ),
         }
     return [documented[name] for name in route.parameters]

@@ -18,6 +18,10 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from maskline.domain import model
 from maskline.domain.calls import Call
 from maskline.domain.listing import MAX_LIMIT
+from maskline.domain.message_log import Direction as MessageDirection
+from maskline.domain.message_log import Message
+from maskline.domain.message_log import Party as MessageParty
+from maskline.domain.message_log import Status as MessageStatus
 from maskline.domain.model import NumberState, SessionStatus
 from maskline.domain.params import PARAMS, Choice, SessionSettings
 from maskline.domain.phone import digits
@@ -48,21 +52,33 @@ else:
 
 
 class Interaction(Struct, kw_only=True):
-    """One call of a session (docs/api.md, "The interaction object")."""
+    """One call or text of a session (docs/api.md, "The interaction object"). A text has the
+    keys of a call, with nothing to count (0, null), so that clients that read every interaction
+    as a call still parse it; then its own keys."""
 
     start_time: Timestamp
     end_time: TimestampOrEmpty
-    type: Literal["call"] = "call"
+    type: Literal["call", "message"] = "call"
     total_call_amount: float = 0
     call_billed_duration: int
     recording_resource_url: str | None
     auth_id: str
-    total_call_count: Annotated[int, Meta(ge=1, le=2)]
+    total_call_count: Annotated[
+        int, Meta(ge=0, le=2, description="Legs of a call (1 or 2); 0 for a message.")
+    ]
     duration: float
     first_party_resource_url: str | UnsetType = UNSET
     first_party_status: str | UnsetType = UNSET
     second_party_resource_url: str | UnsetType = UNSET
     second_party_status: str | UnsetType = UNSET
+    # messages only
+    message_uuid: Annotated[str, Meta(description="The carrier's message id.")] | UnsetType = UNSET
+    message_direction: MessageDirection | UnsetType = UNSET
+    from_party: MessageParty | UnsetType = UNSET
+    to_party: MessageParty | UnsetType = UNSET
+    message_status: MessageStatus | UnsetType = UNSET
+    segments: Annotated[int, Meta(ge=1)] | None | UnsetType = UNSET
+    media_count: Count | UnsetType = UNSET
 
 
 class Session(Struct, kw_only=True):
@@ -177,6 +193,11 @@ class SessionPage(ApiReply, kw_only=True):
     response: Page[ListedSession]  # type: ignore[valid-type]
 
 
+class MessageQueued(ApiReply, kw_only=True):
+    message: Literal["Message queued"] = "Message queued"
+    message_uuid: Annotated[str, Meta(description="The carrier's id of the message.")]
+
+
 class NumbersAdded(ApiReply, kw_only=True):
     message: Literal["Numbers added"] = "Numbers added"
     numbers: list[Number]
@@ -214,6 +235,7 @@ REPLIES: tuple[type[Struct], ...] = (
     SessionUpdated,
     SessionExpired,
     SessionPage,
+    MessageQueued,
     NumbersAdded,
     NumberFound,
     NumberRetired,
@@ -263,8 +285,10 @@ def list_object(session: model.Session, now: int, auth_id: str) -> Any:
     return ListedSession(**fields, resource_uri=session_uri(auth_id, session.uuid))
 
 
-def interaction_object(call: Call) -> Interaction:
-    """One call of a session (docs/api.md, "The interaction object")."""
+def interaction_object(call: Call | Message) -> Interaction:
+    """One call or text of a session (docs/api.md, "The interaction object")."""
+    if isinstance(call, Message):
+        return message_interaction(call)
     interaction = Interaction(
         start_time=format_time(call.started),
         end_time=format_time(call.ended) if call.ended is not None else "",
@@ -281,6 +305,27 @@ def interaction_object(call: Call) -> Interaction:
         interaction.second_party_resource_url = call.second_party_leg
         interaction.second_party_status = call.second_party_status
     return interaction
+
+
+def message_interaction(message: Message) -> Interaction:
+    """A text of a session: ended when the carrier's report is final."""
+    return Interaction(
+        start_time=format_time(message.created),
+        end_time=format_time(message.updated) if message.final and message.updated is not None else "",
+        type="message",
+        call_billed_duration=0,
+        recording_resource_url=None,
+        auth_id=message.account_id,
+        total_call_count=0,
+        duration=0,
+        message_uuid=message.message_id,
+        message_direction=message.direction,
+        from_party=message.from_party,
+        to_party=message.to_party,
+        message_status=message.status,
+        segments=message.segments,
+        media_count=message.media,
+    )
 
 
 def number_uri(auth_id: str, number: str) -> str:

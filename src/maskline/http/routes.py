@@ -71,6 +71,18 @@ ROUTES: tuple[Route, ...] = (
         api=True,
     ),
     Route(
+        f"{_MASKING}/Session/{{session_uuid}}/Message/",
+        "Session",
+        (
+            Operation(
+                "POST",
+                "sendMessage",
+                "Send a text from the session's virtual number to one of its parties",
+            ),
+        ),
+        api=True,
+    ),
+    Route(
         f"{_MASKING}/Number/",
         "Number",
         (

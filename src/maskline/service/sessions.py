@@ -187,15 +187,7 @@ class SessionService:
         )
 
     async def get(self, account: Account, session_uuid: str) -> Session:
-        if not _CANONICAL_UUID.fullmatch(session_uuid):
-            try:
-                session_uuid = str(uuidlib.UUID(session_uuid))
-            except ValueError:
-                raise errors.SessionNotFound() from None
-        session = await self._store.get_session(session_uuid, Scope.of(account))
-        if session is None:
-            raise errors.SessionNotFound()
-        return session
+        return await find_session(self._store, account, session_uuid)
 
     async def list(self, account: Account, params: Mapping[str, str]) -> Page:
         now = self.now()
@@ -242,3 +234,17 @@ class SessionService:
     async def sweep(self) -> None:
         now = self.now()
         await self._store.sweep(now, now - self._config.retention_days * DAY)
+
+
+async def find_session(store: SessionStore, account: Account, session_uuid: str) -> Session:
+    """The account's session of a path's ``session_uuid`` (any spelling of the uuid), expired
+    ones included; SessionNotFound for anything else."""
+    if not _CANONICAL_UUID.fullmatch(session_uuid):
+        try:
+            session_uuid = str(uuidlib.UUID(session_uuid))
+        except ValueError:
+            raise errors.SessionNotFound() from None
+    session = await store.get_session(session_uuid, Scope.of(account))
+    if session is None:
+        raise errors.SessionNotFound()
+    return session

@@ -70,6 +70,7 @@ sessions = Table(
     Column("total_call_billed_duration", Integer, nullable=False, default=0),
     Column("last_interaction", BigInteger, nullable=True),
     Column("last_counterpart", String(20), nullable=False, server_default=""),
+    Column("message_count", Integer, nullable=False, server_default=text("0")),
     Column("settings", Text, nullable=False),  # JSON of SessionSettings
     # What an unknown caller on the number may meet: a PIN prompt, an unknown_caller_play.
     Column("pin", Boolean, nullable=False, server_default=false()),
@@ -233,4 +234,30 @@ webhook_nonces = Table(
     Column("seen", BigInteger, nullable=False),
     Index("ix_webhook_nonces_seen", "seen"),  # what the purge drops, found without a scan
     sqlite_with_rowid=False,
+)
+
+# One row per text relayed through a session or sent into it by the business: the session's
+# message interactions (docs/messages.md, "Messages in a session"). ``body`` stays NULL unless
+# the operator keeps bodies (MASKLINE_MESSAGE_RETAIN_BODIES); the rows go with their session.
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    Column("account_id", String(20), nullable=False),  # whose carrier carried it
+    Column("message_id", String(64), nullable=False),  # the carrier's id
+    Column("session_uuid", String(36), nullable=False),
+    Column("virtual_number", String(20), nullable=False),
+    Column("direction", String(8), nullable=False),  # relayed | sent
+    Column("from_party", String(16), nullable=False),
+    Column("to_party", String(16), nullable=False),
+    Column("sender", String(20), nullable=False),
+    Column("recipient", String(20), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("updated", BigInteger, nullable=True),
+    Column("segments", Integer, nullable=True),
+    Column("media", Integer, nullable=False, server_default=text("0")),
+    Column("body", Text, nullable=True),
+    Index("ux_messages_message_id", "account_id", "message_id", unique=True),
+    Index("ix_messages_session", "session_uuid"),
 )

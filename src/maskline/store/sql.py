@@ -40,7 +40,7 @@ class SqlStore:
         self.numbers = SqlNumbers(self)
         self.outbox = SqlOutbox(self)
         self.calls = SqlCalls(self, self.outbox)
-        self.messages = SqlMessages(self)
+        self.messages = SqlMessages(self, self.outbox)
         self.sessions = SqlSessions(self, self.calls, self.outbox, self.messages)
 
     async def transact(self, work: Callable[[Db], Awaitable[T]]) -> T:

@@ -11,8 +11,10 @@ import msgspec
 
 from maskline.domain import errors
 from maskline.domain.allocation import WILDCARD, Claim, Move, pin_key
+from maskline.domain.calls import Call
 from maskline.domain.events import replaced_event, timeout_event
 from maskline.domain.listing import ListQuery
+from maskline.domain.message_log import Message
 from maskline.domain.model import HistoryRow, Scope, Session
 from maskline.domain.params import MAX_COOLOFF, SessionSettings
 from maskline.domain.routing import NumberView
@@ -35,6 +37,10 @@ _encode = msgspec.json.Encoder().encode
 _decode_settings = msgspec.json.Decoder(SessionSettings).decode
 
 
+def _started(interaction: Call | Message) -> int:
+    return interaction.started if isinstance(interaction, Call) else interaction.created
+
+
 def session_from_row(row: Row) -> Session:
     values = list(row)
     values[_SETTINGS] = _decode_settings(values[_SETTINGS])
@@ -51,7 +57,7 @@ class _Stuck(Exception):
 class SqlSessions:
     def __init__(self, sql: Backend, calls: SqlCalls, outbox: SqlOutbox, messages: SqlMessages) -> None:
         self._sql = sql
-        self._messages = messages  # the purge of old message nonces
+        self._messages = messages  # a session's texts; the purge of them and of old nonces
         self._calls = calls  # a session's interactions, and the purge of ended calls
         self._outbox = outbox  # the sweep's timeout events
         self._allocator = SqlAllocator(sql)
@@ -68,8 +74,16 @@ class SqlSessions:
         return [session_from_row(row) for row in rows]
 
     async def _with_interactions(self, session: Session) -> Session:
+        """The session with its calls and texts, oldest first (calls before texts of the same
+        second); None while it has neither."""
+        found: list[Call | Message] = []
         if session.total_call_count or session.calls_live:
-            session.interactions = await self._calls.interactions(session.uuid)
+            found += await self._calls.interactions(session.uuid)
+        if session.message_count:
+            texts = await self._messages.session_messages(session.uuid)
+            found = sorted([*found, *texts], key=_started) if found else list(texts)
+        if found or session.total_call_count or session.calls_live:
+            session.interactions = found
         return session
 
     async def get_session(self, uuid: str, scope: Scope) -> Session | None:
@@ -359,6 +373,7 @@ class SqlSessions:
         if limit is not None:
             doomed += f" ORDER BY id LIMIT {int(limit)}"
         await db.execute(f"DELETE FROM holds WHERE session_id IN ({doomed})", before, now)
+        await self._messages.forget_messages(db, doomed, before, now)
         rows = await db.fetch(f"DELETE FROM sessions WHERE id IN ({doomed}) RETURNING id", before, now)
         if limit is None or len(rows) < limit:
             await db.execute("DELETE FROM departures WHERE ends_at < ?", before)

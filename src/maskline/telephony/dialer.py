@@ -1,4 +1,5 @@
-"""Placing outbound calls through the carrier's REST API (request-a-call: docs/calls.md, "Request-a-call")."""
+"""Placing outbound calls (request-a-call: docs/calls.md, "Request-a-call") and sending
+messages (docs/api.md, "Send a message") through the carrier's REST API."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import twilio.rest
 from maskline.domain.calls import Carrier, CarrierKind
 from maskline.domain.phone import digits
 
-_PLIVO_BASES = ("API_VOICE_BASE_URI", "API_VOICE_BASE_URI_FALLBACK_1", "API_VOICE_BASE_URI_FALLBACK_2")
+_PLIVO_BASES = (
+    "API_VOICE_BASE_URI", "API_VOICE_BASE_URI_FALLBACK_1", "API_VOICE_BASE_URI_FALLBACK_2",
+    "PLIVO_API_BASE_URI",  # messages
+)  # fmt: skip
 
 
 class CarrierDialer:
-    """Calls through the plivo and twilio packages, in a worker thread (they block).
+    """Calls and messages through the plivo and twilio packages, in a worker thread (they block).
 
     ``plivo_api_url`` / ``twilio_api_url`` replace the carriers' API addresses (a regional
     endpoint, or a stand-in in tests). The plivo package reads its address from module
@@ -48,3 +52,21 @@ class CarrierDialer:
             status_callback_method="POST",
         )  # fmt: skip
         return str(call.sid)
+
+    async def send_message(self, carrier: Carrier, to: str, source: str, text: str, status_url: str) -> str:
+        """Send ``text`` to ``to`` from ``source``, delivery reported to ``status_url``; the
+        carrier's id of the new message."""
+        return await asyncio.to_thread(self._send_message, carrier, to, source, text, status_url)
+
+    def _send_message(self, carrier: Carrier, to: str, source: str, text: str, status_url: str) -> str:
+        if carrier.kind is CarrierKind.PLIVO:
+            client = plivo.RestClient(carrier.carrier_auth_id, carrier.auth_token)
+            response = client.messages.create(
+                src=digits(source), dst=digits(to), text=text, url=status_url, method="POST"
+            )
+            return str(response.message_uuid[0])
+        client = twilio.rest.Client(carrier.carrier_auth_id, carrier.auth_token)
+        if self._twilio_api_url:
+            client.api.base_url = self._twilio_api_url
+        message = client.messages.create(from_=source, to=to, body=text, status_callback=status_url)
+        return str(message.sid)

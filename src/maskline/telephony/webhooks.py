@@ -23,7 +23,7 @@ from maskline.domain.model import AUTH_ID, shown_account
 from maskline.domain.ports import StoreUnavailable
 from maskline.domain.routing import NO_SESSION, Reject
 from maskline.service.calls import CallService
-from maskline.service.messages import MessageService
+from maskline.service.messages import STATUS_ACTION, MessageService
 from maskline.telephony import xml
 from maskline.telephony.signatures import MAX_NONCE, Params, plivo_message_nonce, plivo_valid, twilio_valid
 
@@ -113,7 +113,8 @@ class Webhooks:
         auth_id = request.path_params["auth_id"]
         action = request.path_params["action"]
         texting = action == MESSAGE_ACTIONS[kind]
-        apology = xml.message(kind, None) if texting else xml.apology(kind)
+        reporting = action == STATUS_ACTION  # a message's delivery report
+        apology = xml.message(kind, None) if texting or reporting else xml.apology(kind)
         try:
             carrier = await service.carrier(auth_id) if AUTH_ID.fullmatch(auth_id) else None
         except StoreUnavailable as error:  # the signature cannot be checked: apologise, do nothing
@@ -121,7 +122,7 @@ class Webhooks:
             return _xml(apology)
         signed, nonce = False, None
         if carrier is not None and carrier.kind is kind:
-            if texting:
+            if texting or (reporting and kind is CarrierKind.PLIVO):
                 nonce = self._message_nonce(carrier, request, form)
                 signed = nonce is not None
             else:
@@ -131,6 +132,8 @@ class Webhooks:
             log.warning("webhook refused: bad signature (%s, account %s)", kind.value, shown_account(auth_id))
             return _refused(errors.BadSignature())
         try:
+            if reporting:
+                return _xml(await self._report(carrier, nonce, form, request))
             if nonce is not None:
                 return _xml(await self._message(carrier, nonce, form))
             return _xml(await self._act(service, carrier, action, form, request))
@@ -182,8 +185,28 @@ class Webhooks:
             text, media = _text(form, "Text"), []
         else:
             text, media = _text(form, "Body"), _media(form)
-        send = await service.receive(carrier, _text(form, "From"), _text(form, "To"), text, media)
+        message_id = _text(form, "MessageUUID" if carrier.kind is CarrierKind.PLIVO else "MessageSid")
+        send = await service.receive(carrier, _text(form, "From"), _text(form, "To"), text, media, message_id)
         return xml.message(carrier.kind, send)
+
+    async def _report(self, carrier: Carrier, nonce: str | None, form: Params, request: Request) -> str:
+        """A message's delivery report. Plivo's signature covers neither the form nor the
+        query, so its nonce is taken once; Twilio's covers both, and a report repeated changes
+        nothing. A relay's report names the relayed text in the query (``message``)."""
+        service = self._messages()
+        if nonce is not None and not await service.first_use(carrier, nonce):
+            return xml.empty()
+        plivo = carrier.kind is CarrierKind.PLIVO
+        message_id = _text(request.query_params, "message") or _text(
+            form, "MessageUUID" if plivo else "MessageSid"
+        )
+        if plivo:
+            status, segments = _text(form, "Status"), _text(form, "Units")
+        else:
+            status = _text(form, "MessageStatus") or _text(form, "SmsStatus")
+            segments = _text(form, "NumSegments")
+        await service.report(carrier, message_id, status, segments)
+        return xml.empty()
 
     async def _act(
         self, service: CallService, carrier: Carrier, action: str, form: Params, request: Request

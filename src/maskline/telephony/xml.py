@@ -95,16 +95,22 @@ def message(kind: CarrierKind, send: Send | None) -> str:
     root = ET.Element("Response")
     if send is not None:
         text = _xml_text(send.text)
+        report: dict[str, object] = {}
         if kind is CarrierKind.PLIVO:
-            _child(root, "Message", text, src=send.source, dst=send.to, type="sms")
-        elif send.media:
-            element = _child(root, "Message", to=send.to, **{"from": send.source})
+            if send.status_url:
+                report = {"callbackUrl": send.status_url, "callbackMethod": "POST"}
+            _child(root, "Message", text, src=send.source, dst=send.to, type="sms", **report)
+            return _document(root)
+        if send.status_url:  # Twilio's action (its statusCallback is the deprecated spelling)
+            report = {"action": send.status_url, "method": "POST"}
+        if send.media:
+            element = _child(root, "Message", to=send.to, **{"from": send.source}, **report)
             if text:
                 _child(element, "Body", text)
             for url in send.media:
                 _child(element, "Media", url)
         else:
-            _child(root, "Message", text, to=send.to, **{"from": send.source})
+            _child(root, "Message", text, to=send.to, **{"from": send.source}, **report)
     return _document(root)
 
 
