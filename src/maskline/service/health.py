@@ -9,14 +9,12 @@ first judgement is made, and only when someone asks.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Sequence
 
 from maskline.domain.health import HealthRules, NumberHealth, assess
 from maskline.domain.model import Account
-from maskline.domain.ports import CallStore, Clock, Counters, StoreUnavailable
+from maskline.domain.ports import CallStore, Clock, Counters
+from maskline.service.kept import Kept
 from maskline.service.numbers import NumberService
 from maskline.service.sessions import Moves, SessionService
 
@@ -69,8 +67,10 @@ async def replace_unhealthy(
     return replaced
 
 
-class HealthMonitor:
+class HealthMonitor(Kept[list[NumberHealth]]):
     """The health of every account's numbers, kept for ``/metrics``."""
+
+    what = "number health"
 
     def __init__(
         self,
@@ -80,38 +80,9 @@ class HealthMonitor:
         refresh: float = 300.0,
         rules: HealthRules | None = None,
     ) -> None:
+        super().__init__(clock, counters, refresh)
         self._calls = calls
-        self._clock = clock
-        self._counters = counters
-        self._refresh = refresh
         self._rules = rules or HealthRules()
-        self._judged: list[NumberHealth] = []
-        self._made = -float("inf")
-        self._making: asyncio.Task[None] | None = None
 
-    async def make(self) -> list[NumberHealth]:
-        judged = await number_health(self._calls, None, int(self._clock()), self._rules)
-        self._judged, self._made = judged, self._clock()
-        return judged
-
-    async def current(self) -> Sequence[NumberHealth]:
-        """The last judgement (made now if there is none yet); a stale one starts a newer one."""
-        if self._made == -float("inf"):
-            return await self.make()
-        if self._clock() - self._made >= self._refresh and (self._making is None or self._making.done()):
-            self._making = asyncio.create_task(self._make_logged())
-        return self._judged
-
-    async def _make_logged(self) -> None:
-        try:
-            await self.make()
-        except StoreUnavailable as error:
-            self._counters.skipped(error)
-        except Exception:
-            log.exception("number health failed")
-
-    async def close(self) -> None:
-        if self._making is not None and not self._making.done():
-            self._making.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._making
+    async def _new(self) -> list[NumberHealth]:
+        return await number_health(self._calls, None, int(self._clock()), self._rules)
