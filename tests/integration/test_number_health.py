@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace as replace_call
 from itertools import count
 from typing import Any
 
+import httpx
 from prometheus_client import REGISTRY
 
 from maskline.domain.calls import Call, CallState, LegStatus
@@ -16,7 +18,7 @@ from maskline.domain.model import NumberState
 from maskline.service.health import flagged_numbers, number_health, replace_unhealthy
 from maskline.telemetry import COUNTERS, JsonFormatter
 from tests.integration.harness import MAIN
-from tests.support import maskline, table_rows
+from tests.support import ServerThread, maskline, table_rows
 
 POOL = [f"+1628570{i:04d}" for i in range(6)]
 SICK = POOL[4]
@@ -141,3 +143,33 @@ def test_flagged_numbers_are_replaced_logged_and_counted(harness: Any, caplog: A
     assert (
         h.run(replace_unhealthy(h.store.calls, h.numbers, h.sessions, COUNTERS, now)) == []
     )  # retired: not judged
+
+
+def test_the_server_replaces_flagged_numbers_by_itself_when_told_to(databases: Any, clock: Any) -> None:
+    server = ServerThread(databases.new(), clock, replace_unhealthy_numbers=True, plan_refresh=1)
+    tenant = server.tenant(numbers=POOL)
+    now = int(clock())
+    calls = [replace_call(call, account_id=tenant.auth_id) for call in traffic(now)]
+
+    async def save(store: Any) -> None:
+        for call in calls:
+            assert await store.calls.save_call(call, None)
+
+    server._with_store(save)
+    server.start()
+    try:
+        with httpx.Client(
+            base_url=server.url, auth=(tenant.auth_id, tenant.auth_token), trust_env=False
+        ) as http:
+            deadline = time.monotonic() + 15
+            status = ""
+            while time.monotonic() < deadline and status != "retired":
+                time.sleep(0.2)
+                got = http.get(f"/v1/Account/{tenant.auth_id}/Masking/Number/{SICK}/")
+                status = got.json()["response"]["status"]
+            assert status == "retired"
+            listed = http.get(f"/v1/Account/{tenant.auth_id}/Masking/Number/", params={"limit": 20})
+            states = {n["number"]: n["status"] for n in listed.json()["response"]["objects"]}
+            assert [n for n, s in states.items() if s == "retired"] == [SICK[1:]]  # the healthy ones stay
+    finally:
+        server.stop()

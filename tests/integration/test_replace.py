@@ -89,7 +89,7 @@ def test_a_moved_session_keeps_to_its_country_and_its_pool(harness: Any) -> None
     assert [s.uuid for s in sub_moves.stuck] == [theirs.uuid]  # the main pool is not the subaccount's
 
 
-def test_the_callback_url_hears_of_it_in_order(harness: Any) -> None:
+def test_the_callback_url_hears_of_the_move(harness: Any) -> None:
     h = harness(numbers(3))
     s = h.create(PARTIES[0], PARTIES[1], callback_url="https://example.com/events")
     h.clock.advance(5)

@@ -44,7 +44,7 @@ class SessionConfig:
     retention_days: int  # how long ended sessions are kept
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Moves:
     """The live sessions moved off a number, and those that had to stay."""
 
