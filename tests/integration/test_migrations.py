@@ -188,3 +188,32 @@ def test_revision_0006_gives_existing_calls_no_end_cause(databases: Databases) -
     assert query(url, "SELECT call_id, b_cause FROM calls") == [("c1", "")]
     command.downgrade(alembic_config(url), "0005")
     assert query(url, "SELECT call_id FROM calls") == [("c1",)]
+
+
+def test_revision_0009_keeps_every_departure_and_going_back_the_latest(databases: Databases) -> None:
+    from alembic import command
+
+    url = databases.new(migrated=False)
+    command.upgrade(alembic_config(url), "0008")
+    write(
+        url,
+        "INSERT INTO departures (party, virtual_number, ends_at) VALUES"
+        " ('+1415', '+1650', 200), ('+1415', '+1651', 300), ('+1628', '+1650', 100)",
+    )
+    command.upgrade(alembic_config(url), "head")
+    assert differences(url) == []
+    write(url, "INSERT INTO departures (party, virtual_number, ends_at) VALUES ('+1415', '+1650', 400)")
+    assert sorted(query(url, "SELECT party, ends_at, virtual_number FROM departures")) == [
+        ("+1415", 200, "+1650"),
+        ("+1415", 300, "+1651"),
+        ("+1415", 400, "+1650"),  # the party left the number again: a row of its own
+        ("+1628", 100, "+1650"),
+    ]
+    command.downgrade(alembic_config(url), "0008")
+    assert sorted(query(url, "SELECT party, virtual_number, ends_at FROM departures")) == [
+        ("+1415", "+1650", 400),  # the latest time the party left the number
+        ("+1415", "+1651", 300),
+        ("+1628", "+1650", 100),
+    ]
+    command.upgrade(alembic_config(url), "head")
+    assert differences(url) == []

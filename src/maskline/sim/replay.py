@@ -35,8 +35,8 @@ class State:
 
     pool: list[PoolNumber]
     last_left: dict[tuple[str, str], int] = field(default_factory=dict)  # (party, number): end
-    # party: {number: end} of the holds it has been released from, as the store's departures
-    departed: defaultdict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    # party: {(end, number)} of the holds it has been released from, as the store's departures
+    departed: defaultdict[str, set[tuple[int, str]]] = field(default_factory=lambda: defaultdict(set))
     load: dict[str, int] = field(default_factory=dict)  # number: its live sessions
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     frozen: set[str] = field(default_factory=set)  # numbers in a global cool-off now
@@ -55,8 +55,8 @@ def _server(policy: Policy) -> Order:
             for party in (session.first, session.second):
                 mine = state.departed[party]
                 if len(mine) > 4 * RECENT_DEPARTURES:  # what the horizon has passed is never read again
-                    mine = state.departed[party] = {n: end for n, end in mine.items() if end > since}
-                lately = ((end, n) for n, end in mine.items() if end > since)
+                    mine = state.departed[party] = {left for left in mine if left[0] > since}
+                lately = (left for left in mine if left[0] > since)
                 for end, number in heapq.nlargest(RECENT_DEPARTURES, lately):
                     recent[number] = max(end, recent.get(number, end))
         tried = chain(
@@ -131,7 +131,7 @@ def replay(
         while releasing and releasing[0][0] <= now:
             _, _, a, b, number, end = heapq.heappop(releasing)
             for party in (a, b):
-                state.departed[party][number] = max(end, state.departed[party].get(number, end))
+                state.departed[party].add((end, number))
         blocked = set()
         for party in (session.first, session.second):
             mine = holds[party]

@@ -188,16 +188,16 @@ holds = Table(
     sqlite_with_rowid=False,
 )
 
-# When each party last left each number (the quarantine policy weighs it), written when holds end.
+# When each party left each number (the quarantine policy weighs it), a row per hold that ended:
+# keyed by time within the party, so that a departure is appended where the party's newest are and
+# the party's most recent departures are one range of the key.
 departures = Table(
     "departures",
     metadata,
     Column("party", String(24), primary_key=True),
+    Column("ends_at", BigInteger, primary_key=True),
     Column("virtual_number", String(20), primary_key=True),
-    Column("ends_at", BigInteger, nullable=False),
     Index("ix_departures_ends", "ends_at"),  # what the purge drops, found without a scan
-    # what a party left lately, one range: what quarantine reads on each create
-    Index("ix_departures_recent", "party", "ends_at", "virtual_number"),
     sqlite_with_rowid=False,
 )
 

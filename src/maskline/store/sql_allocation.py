@@ -67,8 +67,7 @@ async def depart(db: Db, where: str, *params: object) -> list[Departure]:
         await db.execute(
             "INSERT INTO departures (party, virtual_number, ends_at)"
             f" VALUES {','.join(['(?,?,?)'] * len(chunk))}"
-            " ON CONFLICT (party, virtual_number) DO UPDATE SET ends_at = excluded.ends_at"
-            " WHERE excluded.ends_at > departures.ends_at",
+            " ON CONFLICT DO NOTHING",  # the same party, number and time: noted already
             *[value for row in chunk for value in row],
         )
     return rows
@@ -146,6 +145,7 @@ class SqlAllocator:
         joined, revision, stale, *departed = row
         blocked = set(joined.split(",")) if joined else set()
         recent = _numbers(departed)
+        released: list[Departure] = []
         if stale:
             # A session of these parties that has ended counts as left from its end on,
             # whether or not the sweep has run since.
@@ -161,7 +161,9 @@ class SqlAllocator:
         fresh = candidates(pool, blocked, claim.policy, recent)
         placed = await self._first_taken(db, session, claim, fresh, now, place)
         if placed is None and recent:  # the parties left every free number lately
-            left = await self._left_at(db, parties, sorted(recent), since)
+            # Each of the numbers read, and those released since, is among as many of the most
+            # recent departures as were read and released.
+            left = await self._left_at(db, parties, since, RECENT_DEPARTURES + len(released))
             placed = await self._first_taken(
                 db, session, claim, left_longest_ago(pool, blocked, left), now, place
             )
@@ -184,16 +186,21 @@ class SqlAllocator:
         return None
 
     @staticmethod
-    async def _left_at(db: Db, parties: Sequence[str], numbers: Sequence[str], since: int) -> dict[str, int]:
-        """When one of ``parties`` last left each of ``numbers``, since ``since``."""
+    async def _left_at(db: Db, parties: Sequence[str], since: int, most: int) -> dict[str, int]:
+        """When one of ``parties`` last left each number, of each party's ``most`` most recent
+        departures since ``since``."""
         rows = await db.fetch(
-            f"SELECT virtual_number, MAX(ends_at) FROM departures WHERE party IN ({marks(parties)})"
-            f" AND virtual_number IN ({marks(numbers)}) AND ends_at > ? GROUP BY virtual_number",
-            *parties,
-            *numbers,
-            since,
+            " UNION ALL ".join(
+                f"SELECT * FROM (SELECT virtual_number, ends_at FROM departures WHERE party = ?"
+                f" AND ends_at > ? ORDER BY ends_at DESC LIMIT {int(most)}) AS d{i}"
+                for i in range(len(parties))
+            ),
+            *[value for party in parties for value in (party, since)],
         )
-        return {number: ended for number, ended in rows}
+        left: dict[str, int] = {}
+        for number, ended in rows:
+            left[number] = max(ended, left.get(number, ended))
+        return left
 
     @staticmethod
     async def _has_cooling_session(db: Db, number: str, now: int) -> bool:
