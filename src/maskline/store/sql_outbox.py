@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from maskline.domain.delivery import EventDelivery, delivery_state
 from maskline.domain.events import Event, Outgoing
 from maskline.store.db import Backend, Db, Row, marks
 
@@ -110,6 +111,25 @@ class SqlOutbox:
                 event_id,
             )
         )
+
+    async def session_events(self, session_uuid: str) -> list[EventDelivery]:
+        """The events of a session that the outbox still keeps, in sequence order."""
+        rows = await self._sql.read.fetch(
+            "SELECT sequence, payload, url, method, created, pending, attempts, next_attempt, delivered,"
+            " last_error FROM events WHERE session_uuid = ? ORDER BY sequence",
+            session_uuid,
+        )
+        found = []
+        for sequence, payload, url, method, created, pending, attempts, next_attempt, delivered, error in rows:
+            state = delivery_state(bool(pending), attempts, delivered)
+            name = json.loads(payload).get("EventName", "")
+            found.append(
+                EventDelivery(
+                    sequence, str(name), url, method, created, state, attempts,
+                    next_attempt if pending else None, delivered, error,
+                )  # fmt: skip
+            )
+        return found
 
     @staticmethod
     async def forget_settled(db: Db, before: int) -> None:
