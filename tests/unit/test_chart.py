@@ -29,7 +29,12 @@ def parsed(svg: str) -> ET.Element:
 
 @given(points, points, st.text(), st.text(), st.text(), st.text())
 def test_any_non_negative_series_makes_a_well_formed_labelled_chart(
-    live: list[tuple[int, float]], delta: list[tuple[int, float]], chart_id: str, title: str, desc: str, label: str
+    live: list[tuple[int, float]],
+    delta: list[tuple[int, float]],
+    chart_id: str,
+    title: str,
+    desc: str,
+    label: str,
 ) -> None:
     svg = parsed(line_chart(chart_id, title, desc, [Line(label, live), Line("Δ", delta)]))
     assert svg.tag == f"{SVG}svg" and svg.get("role") == "img"

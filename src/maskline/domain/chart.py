@@ -117,9 +117,7 @@ def line_chart(chart_id: str, title: str, description: str, lines: Sequence[Line
         dashes = f' stroke-dasharray="{dash}"' if dash else ""
         if points:
             path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
-            out.append(
-                f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dashes} points="{path}"/>'
-            )
+            out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dashes} points="{path}"/>')
         legend_x = LEFT + index * (plot_w // max(len(kept), 1))
         legend_y = HEIGHT - 12
         out.append(

@@ -144,7 +144,9 @@ def assemble(
     """The lookup from the rows found: ``sessions`` are all the caller's sessions on the number
     that began before the window ended (a refusal's reason may lie in one that ended before)."""
     found = [
-        FoundCall(c, outcome(c), c.started - at, refusal(c, sessions) if outcome(c) is Outcome.REFUSED else None)
+        FoundCall(
+            c, outcome(c), c.started - at, refusal(c, sessions) if outcome(c) is Outcome.REFUSED else None
+        )
         for c in calls
     ]
     found.sort(key=lambda f: (abs(f.offset), f.offset, f.call.call_id))

@@ -48,6 +48,10 @@ def _webhook_route() -> tuple[Route, str]:
     raise LookupError(WEBHOOK_OPERATION)  # the routing table always has it (tested)
 
 
+def _filled(template: str, values: dict[str, str]) -> str:
+    return _PARAMETER.sub(lambda match: values[match[1]], template)
+
+
 def carrier_webhooks(carrier: Carrier) -> tuple[WebhookSetting, ...]:
     """The URLs to set at ``carrier``'s console, in the order its console shows them."""
     route, method = _webhook_route()
@@ -55,8 +59,7 @@ def carrier_webhooks(carrier: Carrier) -> tuple[WebhookSetting, ...]:
     settings = []
     for name, action in CARRIER_SETTINGS.get(carrier.kind, ()):
         values = {"carrier": carrier.kind.value, "auth_id": carrier.account_id, "action": action}
-        path = _PARAMETER.sub(lambda match: values[match[1]], route.path)
-        settings.append(WebhookSetting(name, base + path, method))
+        settings.append(WebhookSetting(name, base + _filled(route.path, values), method))
     return tuple(settings)
 
 

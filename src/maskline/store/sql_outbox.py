@@ -119,17 +119,21 @@ class SqlOutbox:
             " last_error FROM events WHERE session_uuid = ? ORDER BY sequence",
             session_uuid,
         )
-        found = []
-        for sequence, payload, url, method, created, pending, attempts, next_attempt, delivered, error in rows:
-            state = delivery_state(bool(pending), attempts, delivered)
-            name = json.loads(payload).get("EventName", "")
-            found.append(
-                EventDelivery(
-                    sequence, str(name), url, method, created, state, attempts,
-                    next_attempt if pending else None, delivered, error,
-                )  # fmt: skip
+        return [
+            EventDelivery(
+                sequence=row[0],
+                name=str(json.loads(row[1]).get("EventName", "")),
+                url=row[2],
+                method=row[3],
+                created=row[4],
+                state=delivery_state(bool(row[5]), row[6], row[8]),
+                attempts=row[6],
+                next_attempt=row[7] if row[5] else None,
+                delivered_at=row[8],
+                last_error=row[9],
             )
-        return found
+            for row in rows
+        ]
 
     @staticmethod
     async def forget_settled(db: Db, before: int) -> None:
