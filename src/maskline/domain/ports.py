@@ -12,12 +12,14 @@ from typing import Protocol
 
 from maskline.domain.allocation import Claim, Move
 from maskline.domain.calls import Call, Carrier
+from maskline.domain.delivery import EventDelivery
 from maskline.domain.events import Event, Outgoing
 from maskline.domain.health import NumberCalls
 from maskline.domain.listing import ListQuery
 from maskline.domain.message_log import Message, Status
 from maskline.domain.model import Account, HistoryRow, Number, Scope, Session
 from maskline.domain.routing import NumberView
+from maskline.domain.series import SeriesPoint
 
 
 class StoreUnavailable(Exception):
@@ -131,6 +133,18 @@ class SessionStore(Protocol):
     async def move_session(
         self, uuid: str, number: str, claim_for: Callable[[Session], Claim | None], now: int
     ) -> tuple[Move, Session | None]: ...
+    # reading back, for the operator
+    async def party_sessions(self, scope: Scope, number: str, party: str, until: int) -> list[Session]:
+        """The sessions in ``scope`` on ``number`` with ``party`` as a party, created by
+        ``until``: the latest ``PARTY_SESSIONS`` of them, oldest first."""
+        ...
+
+    async def live_series(
+        self, main_id: str, pool: str, country: str, since: int, until: int, step: int
+    ) -> list[SeriesPoint]:
+        """Live sessions and Δ of the pool (``pool``, ``country``) of ``main_id`` at every step
+        point from ``since`` to ``until`` (``maskline.domain.series``)."""
+        ...
 
 
 class CallStore(Protocol):
@@ -146,6 +160,15 @@ class CallStore(Protocol):
     ) -> list[NumberCalls]:
         """Per number in service of ``main_id`` (None: of every account), what its calls that
         started from ``since`` to ``until`` came to (``maskline.domain.health``)."""
+        ...
+
+    async def calls_near(self, scope: Scope, number: str, caller: str, since: int, until: int) -> list[Call]:
+        """The calls from ``caller`` to ``number``, a number of ``scope``'s pools, that started
+        from ``since`` to ``until``."""
+        ...
+
+    async def session_calls(self, session_uuid: str) -> list[Call]:
+        """Every call that went through the session (reached a party or not), oldest first."""
         ...
 
 
@@ -164,6 +187,13 @@ class MessageStore(Protocol):
     async def set_opted_out(self, party: str, number: str, opted_out: bool, now: int) -> None: ...
     async def note_counterpart(self, session_uuid: str, counterpart: str, now: int) -> None: ...
     async def first_use(self, account_id: str, nonce: str, now: int) -> bool: ...
+    async def session_messages(self, session_uuid: str) -> list[Message]: ...
+    async def messages_near(
+        self, scope: Scope, number: str, sender: str, since: int, until: int
+    ) -> list[Message]:
+        """The texts ``sender`` wrote to ``number`` from ``since`` to ``until``, through
+        sessions of ``scope``."""
+        ...
 
 
 class Outbox(Protocol):
@@ -175,6 +205,9 @@ class Outbox(Protocol):
     async def event_attempted(
         self, event_id: int, attempts: int, now: int, retry_at: int | None, error: str
     ) -> None: ...
+    async def session_events(self, session_uuid: str) -> list[EventDelivery]:
+        """The events of a session that the outbox still keeps, in sequence order."""
+        ...
 
 
 class Store(Protocol):

@@ -8,8 +8,8 @@ from typing import Any
 from maskline.domain.calls import Call, CallState, LegStatus
 from maskline.domain.events import Event
 from maskline.domain.health import NumberCalls
-from maskline.domain.model import NumberState
-from maskline.store.db import Backend, Db, Row
+from maskline.domain.model import NumberState, Scope
+from maskline.store.db import Backend, Db, Row, scope_sql
 from maskline.store.sql_outbox import LEASE, SqlOutbox
 
 _CALL_FIELDS = (
@@ -161,6 +161,29 @@ class SqlCalls:
                 causes,
             )  # fmt: skip
         return list(found.values())
+
+    async def calls_near(self, scope: Scope, number: str, caller: str, since: int, until: int) -> list[Call]:
+        """The calls from ``caller`` to ``number``, a number of ``scope``'s pools, that started
+        from ``since`` to ``until``: a range of the number's index of calls by start."""
+        where, params = scope_sql(scope, owner="pool_id")
+        rows = await self._sql.read.fetch(
+            f"SELECT {_CALL_COLUMNS} FROM calls WHERE virtual_number = ? AND started >= ? AND started <= ?"
+            f" AND caller = ? AND virtual_number IN (SELECT number FROM numbers WHERE {where})"
+            " ORDER BY started, id",
+            number,
+            since,
+            until,
+            caller,
+            *params,
+        )
+        return [_call(row) for row in rows]
+
+    async def session_calls(self, session_uuid: str) -> list[Call]:
+        """Every call that went through the session (reached a party or not), oldest first."""
+        rows = await self._sql.read.fetch(
+            f"SELECT {_CALL_COLUMNS} FROM calls WHERE session_uuid = ? ORDER BY started, id", session_uuid
+        )
+        return [_call(row) for row in rows]
 
     @staticmethod
     async def forget_ended(db: Db, before: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from maskline.domain.delivery import EventDelivery, delivery_state
 from maskline.domain.events import Event, Outgoing
 from maskline.store.db import Backend, Db, Row, marks
 
@@ -110,6 +111,29 @@ class SqlOutbox:
                 event_id,
             )
         )
+
+    async def session_events(self, session_uuid: str) -> list[EventDelivery]:
+        """The events of a session that the outbox still keeps, in sequence order."""
+        rows = await self._sql.read.fetch(
+            "SELECT sequence, payload, url, method, created, pending, attempts, next_attempt, delivered,"
+            " last_error FROM events WHERE session_uuid = ? ORDER BY sequence",
+            session_uuid,
+        )
+        return [
+            EventDelivery(
+                sequence=row[0],
+                name=str(json.loads(row[1]).get("EventName", "")),
+                url=row[2],
+                method=row[3],
+                created=row[4],
+                state=delivery_state(bool(row[5]), row[6], row[8]),
+                attempts=row[6],
+                next_attempt=row[7] if row[5] else None,
+                delivered_at=row[8],
+                last_error=row[9],
+            )
+            for row in rows
+        ]
 
     @staticmethod
     async def forget_settled(db: Db, before: int) -> None:

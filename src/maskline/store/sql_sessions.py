@@ -14,15 +14,18 @@ from maskline.domain.allocation import WILDCARD, Claim, Move, pin_key
 from maskline.domain.calls import Call
 from maskline.domain.events import replaced_event, timeout_event
 from maskline.domain.listing import ListQuery
+from maskline.domain.lookup import PARTY_SESSIONS
 from maskline.domain.message_log import Message
 from maskline.domain.model import HistoryRow, Scope, Session
 from maskline.domain.params import MAX_COOLOFF, SessionSettings
 from maskline.domain.routing import NumberView
+from maskline.domain.series import SeriesPoint
 from maskline.store.db import Backend, Db, Row, marks, scope_sql
 from maskline.store.sql_allocation import SqlAllocator, claim_keys, depart, release
 from maskline.store.sql_calls import SqlCalls
 from maskline.store.sql_messages import SqlMessages
 from maskline.store.sql_outbox import SqlOutbox
+from maskline.store.sql_series import live_series
 
 # perf: a session's columns in the order of Session's fields, all but the last (its calls), so
 # that a row is its arguments: naming them costs several times more than the rest of reading a
@@ -191,6 +194,30 @@ class SqlSessions:
             since,
         )
         return [HistoryRow(*row) for row in rows]
+
+    async def party_sessions(self, scope: Scope, number: str, party: str, until: int) -> list[Session]:
+        """The sessions in ``scope`` on ``number`` with ``party`` as a party, created by
+        ``until``: the latest ``PARTY_SESSIONS`` of them, oldest first."""
+        where, params = scope_sql(scope)
+        found = await self._sessions_where(
+            self._sql.read,
+            f"virtual_number = ? AND created <= ? AND (first_party = ? OR second_party = ?) AND {where}"
+            " ORDER BY created DESC, id DESC LIMIT ?",
+            number,
+            until,
+            party,
+            party,
+            *params,
+            PARTY_SESSIONS,
+        )
+        return found[::-1]
+
+    async def live_series(
+        self, main_id: str, pool: str, country: str, since: int, until: int, step: int
+    ) -> list[SeriesPoint]:
+        """Live sessions and Δ of the pool (``pool``, ``country``) of ``main_id`` at every step
+        point from ``since`` to ``until`` (``maskline.domain.series``)."""
+        return await live_series(self._sql.read, main_id, pool, country, since, until, step)
 
     # -- replacing a number -----------------------------------------------------------------
     async def live_on(self, number: str, main_id: str, now: int) -> list[str]:

@@ -26,16 +26,18 @@ class Urls:
         return f"{self.base}/{action}?{urlencode({'call': self.call_id, **query})}"
 
 
+# What to set at each carrier's console (docs/deploy.md): each setting's name and the webhook
+# action its URL ends with; method POST.
+CARRIER_SETTINGS: dict[CarrierKind, tuple[tuple[str, str], ...]] = {
+    CarrierKind.PLIVO: (("answer_url", "answer"), ("hangup_url", "hangup"), ("message_url", "message")),
+    CarrierKind.TWILIO: (("voice_url", "voice"), ("status_callback", "status"), ("sms_url", "sms")),
+}
+
+
 def webhook_urls(carrier: Carrier) -> dict[str, str]:
     """The URLs to configure at the carrier (README, "Calls")."""
     base = carrier.webhook_base()
-    if carrier.kind is CarrierKind.PLIVO:
-        return {
-            "answer_url": f"{base}/answer",
-            "hangup_url": f"{base}/hangup",
-            "message_url": f"{base}/message",
-        }
-    return {"voice_url": f"{base}/voice", "status_callback": f"{base}/status", "sms_url": f"{base}/sms"}
+    return {name: f"{base}/{action}" for name, action in CARRIER_SETTINGS.get(carrier.kind, ())}
 
 
 def _document(root: ET.Element) -> str:

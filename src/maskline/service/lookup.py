@@ -1,0 +1,45 @@
+"""Who called whom (``maskline.domain.lookup``): the calls and texts from a number to a virtual
+number near a time, with the sessions that tell whom they reached or why they reached nobody."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from maskline.domain import errors
+from maskline.domain.lookup import TOLERANCE, CallLookup, assemble, epoch
+from maskline.domain.model import Account, Scope
+from maskline.domain.phone import to_e164
+from maskline.domain.ports import CallStore, MessageStore, SessionStore
+
+
+def _number(raw: str) -> str:
+    e164 = to_e164(raw)
+    if e164 is None:
+        raise errors.InvalidNumber(raw[:32])
+    return e164
+
+
+async def who_called(
+    calls: CallStore,
+    sessions: SessionStore,
+    messages: MessageStore,
+    account: Account,
+    virtual_number: str,
+    caller: str,
+    at: int | float | datetime,
+    tolerance: int = TOLERANCE,
+) -> CallLookup:
+    """The calls from ``caller`` to ``virtual_number`` that started within ``tolerance``
+    seconds of ``at`` (epoch seconds, or a datetime; naive is UTC), nearest first; the caller's
+    sessions on the number in that window; the texts the caller wrote to it then.
+
+    Scoped as the API scopes (``Scope.of``): a main account sees its subaccounts' numbers and
+    sessions too, a subaccount only its own. Either number may be written as a person would
+    (with or without ``+``); ``errors.InvalidNumber`` when one is not a phone number."""
+    number, party = _number(virtual_number), _number(caller)
+    moment, scope = epoch(at), Scope.of(account)
+    since, until = moment - tolerance, moment + tolerance
+    found = await calls.calls_near(scope, number, party, since, until)
+    held = await sessions.party_sessions(scope, number, party, until)
+    texts = await messages.messages_near(scope, number, party, since, until)
+    return assemble(number, party, moment, tolerance, found, held, texts)
