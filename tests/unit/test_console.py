@@ -240,3 +240,22 @@ def test_a_deliverys_state() -> None:
     assert delivery(False, 10).state is DeliveryState.DELIVERED
     assert delivery(True, None).state is DeliveryState.RETRYING
     assert delivery(False, None).state is DeliveryState.GIVEN_UP
+
+
+def test_every_template_and_style_sheet_ships_as_package_data() -> None:
+    """A non-editable install carries only what ``[tool.setuptools.package-data]`` names."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    import maskline.http.console
+
+    root = Path(__file__).resolve().parents[2]
+    listed = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    patterns = listed["maskline.http.console"]
+    folder = Path(maskline.http.console.__file__).parent
+    files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+    data = [f for f in files if not f.endswith((".py", ".pyc")) and "__pycache__" not in f]
+    assert data
+    for name in data:
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name

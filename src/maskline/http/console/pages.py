@@ -39,8 +39,12 @@ def masked(number: object) -> str:
 
 
 def when(epoch: object) -> str:
-    """An epoch time as the API writes times; empty for none."""
-    return format_time(int(epoch)) if isinstance(epoch, int | float) and epoch else ""
+    """An epoch time, in UTC to the second; empty for none."""
+    return (
+        format_time(int(epoch)).removesuffix(" +0000 UTC") + " UTC"
+        if isinstance(epoch, int | float) and epoch
+        else ""
+    )
 
 
 def seconds(value: object) -> str:
