@@ -103,7 +103,7 @@ def test_sign_in_refuses_a_wrong_token_and_takes_the_right_one(desktop: Any, wor
     from selenium.webdriver.common.by import By
 
     visit(desktop, world, "/console/sessions")
-    assert desktop.current_url.endswith("/console/sign-in")  # not signed in: sent to the form
+    assert desktop.current_url.endswith("/console/sign-in?next=%2Fconsole%2Fsessions")  # sent to the form
     screenshot(desktop, "sign-in")
     sign_in(desktop, world, "not-the-token")
     assert "Authentication failed" in desktop.find_element(By.CSS_SELECTOR, "[role=alert]").text
@@ -112,7 +112,7 @@ def test_sign_in_refuses_a_wrong_token_and_takes_the_right_one(desktop: Any, wor
     assert desktop.current_url.endswith("/console/sessions")
     assert world.tenant.auth_id in desktop.find_element(By.CSS_SELECTOR, ".who").text
     cookie = desktop.get_cookie("maskline_console")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/console"
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/console"
     screenshot(desktop, "sessions")
 
 
@@ -167,7 +167,7 @@ def test_signing_out_ends_the_sign_in_for_good(desktop: Any, world: World) -> No
         base_url=world.server.url, trust_env=False, cookies={"maskline_console": cookie}
     ) as old:
         reply = old.get("/console/sessions")
-        assert reply.status_code == 303 and reply.headers["location"] == "/console/sign-in"
+        assert reply.status_code == 303 and reply.headers["location"].startswith("/console/sign-in")
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused(desktop: Any, world: World) -> None:

@@ -84,7 +84,8 @@ class AccountStore(Protocol):
         ...
 
     async def replace_token(self, auth_id: str, token_hash: str) -> bool:
-        """Give the account a new token hash; False if there is no such account."""
+        """Give the account a new token hash, ending its console sign-ins; False if there is no
+        such account."""
         ...
 
     async def set_carrier(self, carrier: Carrier) -> None: ...

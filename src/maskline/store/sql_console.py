@@ -105,6 +105,11 @@ class SqlConsole:
         ]
 
     @staticmethod
+    async def end_logins(db: Db, auth_id: str) -> None:
+        """Delete, within another part's unit of work, every sign-in of an account."""
+        await db.execute("DELETE FROM console_sessions WHERE auth_id = ?", auth_id)
+
+    @staticmethod
     async def forget(db: Db, before: int) -> None:
         """Delete, within a purge, sign-ins last seen and reveals recorded before ``before``."""
         await db.execute("DELETE FROM console_sessions WHERE last_seen < ?", before)

@@ -39,11 +39,16 @@ def is_tls(request: Request) -> bool:
 
 
 def set_cookie(response: Response, request: Request, name: str, value: str) -> None:
-    """A cookie for the console's paths alone, out of scripts' reach, never sent along with
-    another site's request, and only over TLS when the console is served over TLS. No expiry:
-    the browser drops it when it closes; the server ends the sign-in on its own clock."""
-    response.set_cookie(name, value, path=PATH, httponly=True, samesite="strict", secure=is_tls(request))
+    """A cookie for the console's paths alone, out of scripts' reach, and only over TLS when the
+    console is served over TLS. No expiry: the browser drops it when it closes; the server ends
+    the sign-in on its own clock.
+
+    ``SameSite=Lax``, not ``Strict``: another site's POST (or image, or frame) never carries it,
+    while a link to a session pasted into a ticket opens that session for an operator who is
+    signed in. Such a visit is a GET, and a GET changes nothing; every change is a POST, which
+    also needs the sign-in's CSRF token and the console's origin (``guard``)."""
+    response.set_cookie(name, value, path=PATH, httponly=True, samesite="lax", secure=is_tls(request))
 
 
 def clear_cookie(response: Response, request: Request, name: str) -> None:
-    response.delete_cookie(name, path=PATH, httponly=True, samesite="strict", secure=is_tls(request))
+    response.delete_cookie(name, path=PATH, httponly=True, samesite="lax", secure=is_tls(request))

@@ -11,8 +11,10 @@ changes.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Protocol
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -22,13 +24,16 @@ from maskline.domain.ports import StoreUnavailable
 from maskline.http.console import cookies, csrf
 from maskline.http.console.forms import BadForm, read_form
 from maskline.http.console.pages import HEADERS, Signed, render
+from maskline.http.routes import TABLE
 from maskline.service.console_auth import ConsoleAuth
 from maskline.service.console_timeline import SessionTimeline
 from maskline.service.sessions import SessionService
+from maskline.telemetry import mask_phones
 
 log = logging.getLogger("maskline.console")
 
 SIGN_IN = "/console/sign-in"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 Form = dict[str, str]
 # A page's handler: the request, who it is from (None only on the public pages: sign-in), and
@@ -46,6 +51,17 @@ class ConsoleServices(Protocol):
     def sessions(self) -> SessionService: ...
     @property
     def timeline(self) -> SessionTimeline: ...
+
+
+def return_path(path: str) -> str:
+    """``path`` if it is a console page to come back to after signing in, else empty: it must be
+    one of the console's routes, and hold nothing that looks like a phone number, since it goes
+    into the sign-in form's address."""
+    found = TABLE.find(path) if path.startswith("/console/") and len(path) <= 200 else None
+    if found is None or not found[0].console:
+        return ""
+    rest = _UUID.sub("", path)  # a session's uuid can hold a run of digits like a number's
+    return path if mask_phones(rest) == rest and "+" not in rest else ""
 
 
 def redirect(path: str) -> Response:
@@ -97,7 +113,8 @@ class Guard:
                 signed = await self.signed_in(request)
                 if request.method != "POST":
                     if signed is None and not public:
-                        return redirect(SIGN_IN)
+                        back = return_path(request.url.path)
+                        return redirect(f"{SIGN_IN}?{urlencode({'next': back})}" if back else SIGN_IN)
                     return await handler(request, signed, {})
                 try:
                     form = await read_form(request)

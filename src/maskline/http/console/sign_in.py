@@ -16,7 +16,7 @@ from maskline.domain import errors
 from maskline.domain.model import shown_account
 from maskline.domain.ratelimit import Limiter
 from maskline.http.console import cookies, csrf
-from maskline.http.console.guard import SIGN_IN, Form, Guard, redirect
+from maskline.http.console.guard import SIGN_IN, Form, Guard, redirect, return_path
 from maskline.http.console.pages import Signed, render
 
 log = logging.getLogger("maskline.console")
@@ -29,7 +29,7 @@ class SignIn:
         self._failures = failures  # the API's own limiter: one budget per client address
 
     async def _form(
-        self, request: Request, status: int = 200, message: str = "", auth_id: str = ""
+        self, request: Request, status: int = 200, message: str = "", auth_id: str = "", back: str = ""
     ) -> Response:
         """The sign-in form, its CSRF token tied to the browser's pre-sign-in cookie (set anew
         when the browser has no good one)."""
@@ -41,7 +41,7 @@ class SignIn:
         response = render(
             "sign_in.html",
             None,
-            {"message": message, "auth_id": auth_id},
+            {"message": message, "auth_id": auth_id, "next": back},
             status=status,
             csrf_token=csrf.sign_in_token(secret, nonce),
         )
@@ -50,12 +50,14 @@ class SignIn:
         return response
 
     async def form(self, request: Request, signed: Signed | None, form: Form) -> Response:
+        back = return_path(request.query_params.get("next", ""))
         if signed is not None:
-            return redirect(HOME)
-        return await self._form(request)
+            return redirect(back or HOME)
+        return await self._form(request, back=back)
 
     async def submit(self, request: Request, signed: Signed | None, form: Form) -> Response:
         auth_id = form.get("auth_id", "").strip()
+        back = return_path(form.get("next", ""))
         client = request.scope.get("client")
         address = client[0] if client else ""
         now = time.monotonic()
@@ -73,9 +75,9 @@ class SignIn:
             if self._failures is not None:
                 self._failures.take(address, now)
             log.info("console sign-in failed for %s", shown_account(auth_id))
-            return await self._form(request, 401, errors.AuthenticationFailed().message, auth_id[:20])
+            return await self._form(request, 401, errors.AuthenticationFailed().message, auth_id[:20], back)
         log.info("console sign-in of %s", account.auth_id)
-        response = redirect(HOME)
+        response = redirect(back or HOME)
         cookies.set_cookie(response, request, cookies.SESSION, cookies.sign(await auth.secret(), token))
         cookies.clear_cookie(response, request, cookies.PRE_SIGN_IN)
         return response
