@@ -277,7 +277,7 @@ def _delay(seconds: int) -> str:
     return f"{seconds // HOUR} h" if seconds >= HOUR else f"{seconds // 60} min"
 
 
-SLACKS = (1.0, 1.1, 1.2, 1.5, 2.0)  # pools, as multiples of first-fit's K*, of the slack table
+SLACKS = (1.0, 1.1, 1.2, 1.3, 1.5, 2.0)  # pools, as multiples of first-fit's K*, of the slack table
 
 
 def slack_table(slacks: dict[float, list[LateCalls]]) -> list[str]:
