@@ -75,6 +75,9 @@ class Config:
     message_help: str = DEFAULT_HELP  # the answer to a HELP text
     message_unknown_sender_reply: str = ""  # the answer to a text no session takes; empty: none
     message_retain_bodies: bool = False  # keep message bodies with their session (off: never stored)
+    console_idle_minutes: int = 30  # a console sign-in ends after this long without a request
+    console_lifetime_hours: int = 12  # ... and this long after it began, whatever happens
+    console_secret: str = ""  # signs console cookies; empty: a random one kept in the database
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Config:
@@ -120,6 +123,12 @@ class Config:
                 raise ConfigError(f"{name} should be at most {MAX_REPLY} characters, not {len(raw)}")
             return raw or default
 
+        def console_secret() -> str:
+            raw = env.get("MASKLINE_CONSOLE_SECRET", "").strip()
+            if raw and len(raw) < 32:
+                raise ConfigError(f"MASKLINE_CONSOLE_SECRET should be at least 32 characters, not {len(raw)}")
+            return raw
+
         defaults = {}
         for param in CONFIGURABLE:
             assert isinstance(param.read, Integer)  # the environment gives whole numbers
@@ -164,6 +173,9 @@ class Config:
             "message_help": text("MASKLINE_MESSAGE_HELP", DEFAULT_HELP),
             "message_unknown_sender_reply": text("MASKLINE_MESSAGE_UNKNOWN_SENDER_REPLY", ""),
             "message_retain_bodies": env.get("MASKLINE_MESSAGE_RETAIN_BODIES", "") in ("1", "true", "yes"),
+            "console_idle_minutes": integer("MASKLINE_CONSOLE_IDLE_MINUTES", 30, 1, 24 * 60),
+            "console_lifetime_hours": integer("MASKLINE_CONSOLE_LIFETIME_HOURS", 12, 1, 24 * 30),
+            "console_secret": console_secret(),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

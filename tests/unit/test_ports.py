@@ -12,6 +12,7 @@ from maskline.domain import ports
 from maskline.store.sql import SqlStore
 from maskline.store.sql_accounts import SqlAccounts
 from maskline.store.sql_calls import SqlCalls
+from maskline.store.sql_console import SqlConsole
 from maskline.store.sql_messages import SqlMessages
 from maskline.store.sql_numbers import SqlNumbers
 from maskline.store.sql_outbox import SqlOutbox
@@ -36,6 +37,7 @@ def _methods(cls: type) -> dict[str, Any]:
         (ports.CallStore, SqlCalls),
         (ports.Outbox, SqlOutbox),
         (ports.MessageStore, SqlMessages),
+        (ports.ConsoleStore, SqlConsole),
         (ports.Store, SqlStore),
     ],
     ids=lambda cls: cls.__name__,
@@ -49,10 +51,10 @@ def test_the_sql_parts_implement_the_store_ports_as_declared(port: type, adapter
 
 def test_the_store_is_composed_of_one_part_per_port() -> None:
     parts = {name for name, member in vars(ports.Store).items() if isinstance(member, property)}
-    assert parts == {"accounts", "numbers", "sessions", "calls", "outbox", "messages"}
+    assert parts == {"accounts", "numbers", "sessions", "calls", "outbox", "messages", "console"}
     store = SqlStore(read=None)  # type: ignore[arg-type]  # its parts only: nothing is read
     kinds = {"accounts": SqlAccounts, "numbers": SqlNumbers, "sessions": SqlSessions}
-    kinds |= {"calls": SqlCalls, "outbox": SqlOutbox, "messages": SqlMessages}
+    kinds |= {"calls": SqlCalls, "outbox": SqlOutbox, "messages": SqlMessages, "console": SqlConsole}
     assert {name: type(getattr(store, name)) for name in parts} == kinds
 
 

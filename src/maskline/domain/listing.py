@@ -39,6 +39,7 @@ class ListQuery:
     parties: dict[str, str] = field(default_factory=dict)  # first_party/second_party/virtual_number
     conditions: list[Condition] = field(default_factory=list)
     subaccount: str | None = None
+    either_party: str | None = None  # E.164 of a first or second party (the console's search)
     echo: list[tuple[str, str]] = field(default_factory=list)  # filters to repeat in page links
 
 

@@ -1,7 +1,7 @@
 """What the service needs from the world, as Protocols: a clock, a dialer, counters, and the
 store, one port per aggregate (accounts, numbers, sessions, calls, the event outbox).
 
-Each service takes the ports it uses. ``Store`` is what a backend opens: the five parts, and
+Each service takes the ports it uses. ``Store`` is what a backend opens: its parts, and
 what concerns the database as a whole (its health, closing it).
 """
 
@@ -12,6 +12,7 @@ from typing import Protocol
 
 from maskline.domain.allocation import Claim, Move
 from maskline.domain.calls import Call, Carrier
+from maskline.domain.console import ConsoleLogin, Delivery
 from maskline.domain.delivery import EventDelivery
 from maskline.domain.events import Event, Outgoing
 from maskline.domain.health import NumberCalls
@@ -85,7 +86,8 @@ class AccountStore(Protocol):
         ...
 
     async def replace_token(self, auth_id: str, token_hash: str) -> bool:
-        """Give the account a new token hash; False if there is no such account."""
+        """Give the account a new token hash, ending its console sign-ins; False if there is no
+        such account."""
         ...
 
     async def set_carrier(self, carrier: Carrier) -> None: ...
@@ -210,6 +212,29 @@ class Outbox(Protocol):
         ...
 
 
+class ConsoleStore(Protocol):
+    """The operator console's sign-ins, the secret its cookies are signed with, the record of
+    revealed numbers, and what it reads of the outbox."""
+
+    async def console_secret(self, candidate: str) -> str:
+        """The secret every process signs console cookies with: ``candidate`` if none was kept
+        yet (it is kept then), else the one kept."""
+        ...
+
+    async def add_login(self, login: ConsoleLogin, stale_before: int, born_before: int) -> None:
+        """Keep a new sign-in, dropping those last seen before ``stale_before`` or made before
+        ``born_before``."""
+        ...
+
+    async def get_login(self, token_hash: str) -> ConsoleLogin | None: ...
+    async def touch_login(self, token_hash: str, now: int) -> None: ...
+    async def remove_login(self, token_hash: str) -> bool: ...
+    async def record_reveal(self, auth_id: str, session_uuid: str, field: str, now: int) -> None: ...
+    async def session_deliveries(self, session_uuid: str) -> list[Delivery]:
+        """The events of a session, in their order, with what became of each."""
+        ...
+
+
 class Store(Protocol):
     """A database: its parts, one per aggregate, and what concerns it as a whole."""
 
@@ -225,6 +250,8 @@ class Store(Protocol):
     def outbox(self) -> Outbox: ...
     @property
     def messages(self) -> MessageStore: ...
+    @property
+    def console(self) -> ConsoleStore: ...
 
     async def vital_signs(self, now: int) -> tuple[int, int]:
         """Live sessions and events waiting for delivery; a failure means the database is down."""

@@ -19,9 +19,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from maskline import telemetry
 from maskline.config import Config
 from maskline.domain import errors
+from maskline.domain.console import Lifetimes
 from maskline.domain.messages import Replies
 from maskline.domain.ports import Clock, Store, StoreUnavailable
 from maskline.domain.ratelimit import Limiter
+from maskline.http.console.handlers import console_handlers
 from maskline.http.forwarded import ClientAddress
 from maskline.http.messages import MessageEndpoints
 from maskline.http.metrics import Metrics
@@ -35,6 +37,8 @@ from maskline.http.wire import ROUTE, Endpoint, RateLimits, error_reply, resourc
 from maskline.service.accounts import Authenticator
 from maskline.service.calls import CallService
 from maskline.service.capacity import CapacityPlanner
+from maskline.service.console_auth import ConsoleAuth
+from maskline.service.console_timeline import SessionTimeline
 from maskline.service.events import EventDeliverer
 from maskline.service.health import HealthMonitor, replace_unhealthy
 from maskline.service.messages import MessageService
@@ -94,6 +98,8 @@ class Services:
     messages: MessageService
     planner: CapacityPlanner
     health: HealthMonitor
+    console: ConsoleAuth
+    timeline: SessionTimeline
 
 
 async def _every(interval: float, work: Callable[[], Awaitable[object]]) -> None:
@@ -160,9 +166,10 @@ def create_app(
             opened.sessions, numbers, clock, config.policy, counters, config.plan_window, config.plan_refresh
         )
         health = HealthMonitor(opened.calls, clock, counters, config.plan_refresh)
+        checker = Authenticator(accounts)
         holder["services"] = Services(
             opened,
-            Authenticator(accounts),
+            checker,
             session_service,
             NumberService(numbers, accounts, clock),
             calls,
@@ -177,6 +184,15 @@ def create_app(
             ),
             planner,
             health,
+            ConsoleAuth(
+                opened.console,
+                accounts,
+                checker,
+                clock,
+                Lifetimes(config.console_idle_minutes * 60, config.console_lifetime_hours * 3600),
+                config.console_secret,
+            ),
+            SessionTimeline(opened.sessions, opened.console),
         )
         callbacks = HttpCallbacks(allow_private=config.allow_private_callbacks)
         deliverer = EventDeliverer(opened.outbox, accounts, clock, callbacks, counters)
@@ -252,6 +268,7 @@ def create_app(
         "readyz": metrics.readyz,
         "metrics": metrics.endpoint,
         "openapi": OpenApi(config).endpoint,
+        **console_handlers(services, limits.failures),
     }
     table = TABLE
     operations = {op.operation_id for route in table.routes for op in route.operations}

@@ -8,6 +8,10 @@ written by the client itself and are never believed; an entry that is no address
 an obfuscated name) makes the client unknown, never the proxy. Everything that asks who the client is
 (the failed-authentication limiter, the loopback rule of ``/metrics`` and ``/sip/*``) reads
 the one answer this puts into the request.
+
+The same proxies say whether the client reached them over TLS (``X-Forwarded-Proto`` with
+``X-Forwarded-For``, ``proto=`` of ``Forwarded``): their word becomes the request's scheme, which
+the operator console reads to mark its cookies ``Secure``.
 """
 
 from __future__ import annotations
@@ -53,6 +57,24 @@ def _hops(header: str, values: Iterable[str]) -> list[str]:
     return hops
 
 
+def forwarded_scheme(header: str, headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The scheme the nearest proxy says the request came in with, if it says one."""
+    said = None
+    if header == "x-forwarded-for":
+        for key, value in headers:
+            if key == b"x-forwarded-proto":
+                said = value.decode("latin-1").split(",")[-1]
+    else:
+        for key, value in headers:
+            if key == b"forwarded":
+                for pair in value.decode("latin-1").split(",")[-1].split(";"):
+                    name, _, token = pair.partition("=")
+                    if name.strip().lower() == "proto":
+                        said = token
+    said = said.strip().strip('"').lower() if said is not None else None
+    return said if said in ("http", "https") else None
+
+
 def in_networks(host: str, networks: Networks) -> bool:
     """Whether ``host`` (an address as proxies or sockets write it) is in one of ``networks``."""
     address = parse_address(host)
@@ -89,6 +111,9 @@ class ClientAddress:
             values = [v.decode("latin-1") for k, v in scope["headers"] if k == self._raw]
             client = client_address(peer[0], self.header, values, self.proxies)
             scope = {**scope, "client": (client, peer[1] if client == peer[0] else 0), RESOLVED: True}
+            scheme = forwarded_scheme(self.header, scope["headers"])
+            if scheme is not None:
+                scope["scheme"] = scheme
         await self.app(scope, receive, send)
 
 

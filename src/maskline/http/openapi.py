@@ -529,6 +529,8 @@ def _paths(config: Config) -> dict[str, Schema]:
     }
     paths: dict[str, Schema] = {}
     for route in ROUTES:
+        if route.console:  # pages for a browser, not the API
+            continue
         item: Schema = {"parameters": _path_parameters(route)} if route.parameters else {}
         for op in route.operations:
             item[op.method.lower()] = {

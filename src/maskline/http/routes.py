@@ -34,6 +34,10 @@ class Route:
     api: bool = False
     # Matched as the client sent it: carriers sign webhook URLs as they called them.
     as_called: bool = False
+    # A page of the operator console (docs/console.md): HTML for a browser, signed in with a
+    # cookie, not part of the API's document; ``nav`` names it in the console's menu.
+    console: bool = False
+    nav: str = ""
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -151,6 +155,53 @@ ROUTES: tuple[Route, ...] = (
         (Operation("GET", "metrics", "Prometheus metrics: counters, live sessions, pool capacity plans"),),
     ),
     Route("/openapi.json", "Operator", (Operation("GET", "openapi", "This document"),)),
+    # The operator console; its POSTs carry the sign-in's CSRF token (docs/console.md).
+    Route(
+        "/console", "Console", (Operation("GET", "consoleHome", "The console's first page"),), console=True
+    ),
+    Route(
+        "/console/sign-in",
+        "Console",
+        (
+            Operation("GET", "consoleSignInForm", "The sign-in form"),
+            Operation("POST", "consoleSignIn", "Sign in with an account's auth_id and auth_token"),
+        ),
+        console=True,
+    ),
+    Route(
+        "/console/sign-out",
+        "Console",
+        (Operation("POST", "consoleSignOut", "End the sign-in"),),
+        console=True,
+    ),
+    Route(
+        "/console/sessions",
+        "Console",
+        (
+            Operation("GET", "consoleSessions", "The newest sessions"),
+            Operation("POST", "consoleSessionSearch", "Sessions found by the filters of the form"),
+        ),
+        console=True,
+        nav="Sessions",
+    ),
+    Route(
+        "/console/sessions/{session_uuid}",
+        "Console",
+        (Operation("GET", "consoleSession", "A session: settings, calls, messages, callbacks"),),
+        console=True,
+    ),
+    Route(
+        "/console/sessions/{session_uuid}/reveal",
+        "Console",
+        (Operation("POST", "consoleReveal", "Show one of a session's numbers in full, and record it"),),
+        console=True,
+    ),
+    Route(
+        "/console/static/console.css",
+        "Console",
+        (Operation("GET", "consoleStyle", "The console's style sheet"),),
+        console=True,
+    ),
 )
 
 

@@ -24,7 +24,7 @@ from maskline.domain.params import (
     parse_create,
     parse_update,
 )
-from maskline.domain.phone import region_of
+from maskline.domain.phone import region_of, to_e164
 from maskline.domain.ports import AccountStore, Clock, Counters, SessionStore
 from maskline.service.calls import CallService
 
@@ -189,9 +189,15 @@ class SessionService:
     async def get(self, account: Account, session_uuid: str) -> Session:
         return await find_session(self._store, account, session_uuid)
 
-    async def list(self, account: Account, params: Mapping[str, str]) -> Page:
+    async def list(self, account: Account, params: Mapping[str, str], party: str = "") -> Page:
+        """A page of the account's sessions that the list filters ``params`` keep (docs/api.md,
+        "List filters") and, given ``party``, of which it is the first or second party."""
         now = self.now()
         query = parse_list(params, now, self._config.windows)
+        if party:
+            query.either_party = to_e164(party)
+            if query.either_party is None:
+                raise errors.InvalidPhone("party")
         named = {"subaccount": query.subaccount}
         if query.subaccount is not None and await self._subaccount_check(account, named) is None:
             raise errors.InvalidSubaccount()

@@ -261,3 +261,37 @@ messages = Table(
     Index("ux_messages_message_id", "account_id", "message_id", unique=True),
     Index("ix_messages_session", "session_uuid"),
 )
+
+# The operator console (docs/console.md): one row per signed-in browser, keyed by the hash of
+# the random token its cookie carries, so that signing out (or expiry) ends it for good.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("auth_id", String(20), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Index("ix_console_sessions_last_seen", "last_seen"),
+)
+
+# The secret console cookies are signed with, made by the first process that needs it and read
+# by every other (unless the operator sets MASKLINE_CONSOLE_SECRET).
+console_secrets = Table(
+    "console_secrets",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("secret", Text, nullable=False),
+)
+
+# Who revealed which full number of which session, and when: the console's audit of reveals.
+console_reveals = Table(
+    "console_reveals",
+    metadata,
+    Column("id", RowId, primary_key=True),
+    Column("auth_id", String(20), nullable=False),
+    Column("session_uuid", String(36), nullable=False),
+    Column("field", String(16), nullable=False),  # first_party, second_party or virtual_number
+    Column("at", BigInteger, nullable=False),
+    Index("ix_console_reveals_at", "at"),
+)

@@ -2,7 +2,8 @@
 
 Statements are written once, with ``?`` placeholders, in the SQL that SQLite and PostgreSQL
 both speak, each in the part that owns its tables (``sql_accounts``, ``sql_numbers``,
-``sql_sessions``, ``sql_calls``, ``sql_messages``, ``sql_outbox``). A backend supplies the driver
+``sql_sessions``, ``sql_calls``, ``sql_messages``, ``sql_outbox``,
+``sql_console``). A backend supplies the driver
 (``Db``), how a unit of work is made atomic and durable (``transact``), and the row-locking clauses PostgreSQL
 needs when several processes share the database (``LOCK``, ``SKIP_LOCKED``; empty on SQLite,
 whose writers take turns).
@@ -20,6 +21,7 @@ from typing import TypeVar
 from maskline.store.db import Db
 from maskline.store.sql_accounts import SqlAccounts
 from maskline.store.sql_calls import SqlCalls
+from maskline.store.sql_console import SqlConsole
 from maskline.store.sql_messages import SqlMessages
 from maskline.store.sql_numbers import SqlNumbers
 from maskline.store.sql_outbox import SqlOutbox
@@ -41,7 +43,8 @@ class SqlStore:
         self.outbox = SqlOutbox(self)
         self.calls = SqlCalls(self, self.outbox)
         self.messages = SqlMessages(self, self.outbox)
-        self.sessions = SqlSessions(self, self.calls, self.outbox, self.messages)
+        self.console = SqlConsole(self)
+        self.sessions = SqlSessions(self, self.calls, self.outbox, self.messages, self.console)
 
     async def transact(self, work: Callable[[Db], Awaitable[T]]) -> T:
         """Run ``work`` as one atomic unit and return its result once it is durable."""

@@ -6,6 +6,7 @@ from maskline.domain import errors
 from maskline.domain.calls import Carrier, CarrierKind
 from maskline.domain.model import Account
 from maskline.store.db import Backend, Db, Row
+from maskline.store.sql_console import SqlConsole
 
 
 class SqlAccounts:
@@ -39,7 +40,10 @@ class SqlAccounts:
         return [(Account(row[0], row[1]), int(row[2])) for row in rows]
 
     async def replace_token(self, auth_id: str, token_hash: str) -> bool:
+        """The new token hash; the account's console sign-ins, made with the old token, end."""
+
         async def work(db: Db) -> Row | None:
+            await SqlConsole.end_logins(db, auth_id)
             return await db.fetchrow(
                 "UPDATE accounts SET token_hash = ? WHERE auth_id = ? RETURNING auth_id", token_hash, auth_id
             )

@@ -23,6 +23,7 @@ from maskline.domain.series import SeriesPoint
 from maskline.store.db import Backend, Db, Row, marks, scope_sql
 from maskline.store.sql_allocation import SqlAllocator, claim_keys, depart, release
 from maskline.store.sql_calls import SqlCalls
+from maskline.store.sql_console import SqlConsole
 from maskline.store.sql_messages import SqlMessages
 from maskline.store.sql_outbox import SqlOutbox
 from maskline.store.sql_series import live_series
@@ -58,8 +59,11 @@ class _Stuck(Exception):
 
 
 class SqlSessions:
-    def __init__(self, sql: Backend, calls: SqlCalls, outbox: SqlOutbox, messages: SqlMessages) -> None:
+    def __init__(
+        self, sql: Backend, calls: SqlCalls, outbox: SqlOutbox, messages: SqlMessages, console: SqlConsole
+    ) -> None:
         self._sql = sql
+        self._console = console  # the purge of old console sign-ins and reveals
         self._messages = messages  # a session's texts; the purge of them and of old nonces
         self._calls = calls  # a session's interactions, and the purge of ended calls
         self._outbox = outbox  # the sweep's timeout events
@@ -157,6 +161,9 @@ class SqlSessions:
         for column, number in query.parties.items():
             clauses.append(f"{column} = ?")
             params.append(number)
+        if query.either_party is not None:
+            clauses.append("(first_party = ? OR second_party = ?)")
+            params += [query.either_party, query.either_party]
         for condition in query.conditions:
             assert condition.op in _OPS
             clauses.append(f"{_CONDITION_COLUMNS[condition.column]} {condition.op} ?")
@@ -407,4 +414,5 @@ class SqlSessions:
             await self._calls.forget_ended(db, before)
             await self._outbox.forget_settled(db, before)
             await self._messages.forget_nonces(db, before)
+            await self._console.forget(db, before)
         return len(rows)
