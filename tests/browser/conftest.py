@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,10 @@ import pytest
 
 CHROMIUM = os.environ.get("MASKLINE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("MASKLINE_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "console"
+# Where the run saves its screenshots: docs/console.md's come from a run with
+# MASKLINE_SCREENSHOTS=docs/console; any other run keeps them out of the working tree.
+SCREENSHOTS = Path(os.environ.get("MASKLINE_SCREENSHOTS") or tempfile.mkdtemp(prefix="maskline-screenshots-"))
 
 
 def _missing() -> str:

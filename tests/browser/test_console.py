@@ -223,7 +223,7 @@ def test_pages_fit_a_phones_width(browser: Any, world: World) -> None:
 
 
 def test_screenshots_are_small() -> None:
-    from tests.browser.conftest import SCREENSHOTS
+    from tests.browser.conftest import DOCS, SCREENSHOTS
 
-    for path in SCREENSHOTS.glob("*.png"):
+    for path in [*DOCS.glob("*.png"), *SCREENSHOTS.glob("*.png")]:
         assert path.stat().st_size < 150_000, path

@@ -26,7 +26,7 @@ from maskline.service.events import EventDeliverer
 from maskline.service.lookup import who_called
 from maskline.service.messages import MessageService
 from maskline.service.pool_status import pool_history, pool_overview
-from maskline.service.timeline import event_deliveries, session_timeline
+from maskline.service.timeline import Timelines
 from maskline.telemetry import COUNTERS
 from tests.integration.harness import MAIN, Harness
 from tests.integration.test_allocation_rules import GB_NUMBER, GB_PARTY, PARTIES, US
@@ -146,15 +146,14 @@ def test_a_sessions_calls_texts_and_event_deliveries(harness: Any) -> None:
     h = harness(US[:2])
     line = Line(h)
     ab = h.create(A, B, session_expiry=3600, callback_url="https://hooks.example.com/maskline")
-    assert [e.state for e in h.run(event_deliveries(h.store.sessions, h.store.outbox, MAIN, ab.uuid))] == []
+    timelines = Timelines(h.store.sessions, h.store.calls, h.store.messages, h.store.outbox)
+    assert h.run(timelines.of(MAIN, ab.uuid)).events == ()
     line.call("c-1", A, ab.virtual_number)
     h.clock.advance(60)
     line.call("c-2", B, ab.virtual_number, answered_after=None)
     line.text("m-1", B, ab.virtual_number)
 
-    story = h.run(
-        session_timeline(h.store.sessions, h.store.calls, h.store.messages, h.store.outbox, MAIN, ab.uuid)
-    )
+    story = h.run(timelines.of(MAIN, ab.uuid))
     assert story.session.uuid == ab.uuid
     assert [(c.call_id, c.caller, c.callee) for c in story.calls] == [("c-1", A, B), ("c-2", B, A)]
     assert [m.message_id for m in story.messages] == ["m-1"]
@@ -182,7 +181,7 @@ def test_a_sessions_calls_texts_and_event_deliveries(harness: Any) -> None:
 
     h.run(deliver())
     now = int(h.clock())
-    first_call = [e for e in h.run(event_deliveries(h.store.sessions, h.store.outbox, MAIN, ab.uuid))][:4]
+    first_call = h.run(timelines.of(MAIN, ab.uuid)).events[:4]
     assert [(e.name, e.state, e.attempts) for e in first_call] == [
         ("SessionFirstPartyAnswer", DeliveryState.DELIVERED, 1),
         ("SessionSecondPartyAnswer", DeliveryState.GIVEN_UP, 1),
@@ -196,9 +195,7 @@ def test_a_sessions_calls_texts_and_event_deliveries(harness: Any) -> None:
 
     sub = h.subaccount(SUB_ID)
     with pytest.raises(errors.SessionNotFound):
-        h.run(
-            session_timeline(h.store.sessions, h.store.calls, h.store.messages, h.store.outbox, sub, ab.uuid)
-        )
+        h.run(timelines.of(sub, ab.uuid))
 
 
 def test_the_pools_at_a_glance_are_the_plans_figures_with_their_numbers(harness: Any) -> None:

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from maskline.domain.console import ConsoleLogin, Delivery, DeliveryState, Lifetimes, still_good
+from maskline.domain.console import ConsoleLogin, Lifetimes, still_good
 from maskline.domain.model import Account
 from maskline.http.console import cookies, csrf
 from maskline.http.console.forms import MAX_FIELDS, BadForm, read_form
@@ -229,17 +229,6 @@ def test_forms_are_read_within_bounds() -> None:
         form_of("&".join(f"f{i}=1" for i in range(MAX_FIELDS + 1)).encode())
     with pytest.raises(BadForm):
         form_of(b"a=\xff")
-
-
-def test_a_deliverys_state() -> None:
-    def delivery(pending: bool, delivered: int | None) -> Delivery:
-        return Delivery(
-            1, "SessionTimeout", "https://example.com/cb", "POST", 0, pending, 1, 5, delivered, ""
-        )
-
-    assert delivery(False, 10).state is DeliveryState.DELIVERED
-    assert delivery(True, None).state is DeliveryState.RETRYING
-    assert delivery(False, None).state is DeliveryState.GIVEN_UP
 
 
 def test_every_template_and_style_sheet_ships_as_package_data() -> None:

@@ -3,7 +3,6 @@ what became of an event sent to a callback URL (docs/console.md)."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 
@@ -36,35 +35,6 @@ def still_good(login: ConsoleLogin, now: int, lifetimes: Lifetimes) -> bool:
 # A sign-in's last_seen is written again only once it is this old, so that pages read in a
 # burst cost one write, not one each; idle expiry is thereby early by at most this much.
 TOUCH_EVERY = 60
-
-
-class DeliveryState(enum.StrEnum):
-    DELIVERED = "delivered"
-    RETRYING = "retrying"  # pending: waits for its next attempt (or its first)
-    GIVEN_UP = "given up"
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """An event of a session sent (or to be sent) to one of its callback URLs, as the outbox
-    records it."""
-
-    sequence: int
-    name: str  # the EventName field
-    url: str
-    method: str
-    created: int
-    pending: bool
-    attempts: int
-    next_attempt: int
-    delivered: int | None
-    last_error: str
-
-    @property
-    def state(self) -> DeliveryState:
-        if self.delivered is not None:
-            return DeliveryState.DELIVERED
-        return DeliveryState.RETRYING if self.pending else DeliveryState.GIVEN_UP
 
 
 REVEALABLE = ("first_party", "second_party", "virtual_number")  # what a reveal may name

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from maskline.domain.allocation import Claim, Move
 from maskline.domain.calls import Call, Carrier
-from maskline.domain.console import ConsoleLogin, Delivery
+from maskline.domain.console import ConsoleLogin
 from maskline.domain.delivery import EventDelivery
 from maskline.domain.events import Event, Outgoing
 from maskline.domain.health import NumberCalls
@@ -230,9 +230,6 @@ class ConsoleStore(Protocol):
     async def touch_login(self, token_hash: str, now: int) -> None: ...
     async def remove_login(self, token_hash: str) -> bool: ...
     async def record_reveal(self, auth_id: str, session_uuid: str, field: str, now: int) -> None: ...
-    async def session_deliveries(self, session_uuid: str) -> list[Delivery]:
-        """The events of a session, in their order, with what became of each."""
-        ...
 
 
 class Store(Protocol):

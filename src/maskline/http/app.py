@@ -38,12 +38,12 @@ from maskline.service.accounts import Authenticator
 from maskline.service.calls import CallService
 from maskline.service.capacity import CapacityPlanner
 from maskline.service.console_auth import ConsoleAuth
-from maskline.service.console_timeline import SessionTimeline
 from maskline.service.events import EventDeliverer
 from maskline.service.health import HealthMonitor, replace_unhealthy
 from maskline.service.messages import MessageService
 from maskline.service.numbers import NumberService
 from maskline.service.sessions import SessionConfig, SessionService
+from maskline.service.timeline import Timelines
 from maskline.store.open import open_store
 from maskline.telephony.callbacks import HttpCallbacks
 from maskline.telephony.dialer import CarrierDialer
@@ -99,7 +99,7 @@ class Services:
     planner: CapacityPlanner
     health: HealthMonitor
     console: ConsoleAuth
-    timeline: SessionTimeline
+    timeline: Timelines
 
 
 async def _every(interval: float, work: Callable[[], Awaitable[object]]) -> None:
@@ -192,7 +192,7 @@ def create_app(
                 Lifetimes(config.console_idle_minutes * 60, config.console_lifetime_hours * 3600),
                 config.console_secret,
             ),
-            SessionTimeline(opened.sessions, opened.console),
+            Timelines(opened.sessions, opened.calls, opened.messages, opened.outbox),
         )
         callbacks = HttpCallbacks(allow_private=config.allow_private_callbacks)
         deliverer = EventDeliverer(opened.outbox, accounts, clock, callbacks, counters)

@@ -25,28 +25,26 @@ class SessionTimeline:
     events: tuple[EventDelivery, ...]
 
 
-async def session_timeline(
-    sessions: SessionStore,
-    calls: CallStore,
-    messages: MessageStore,
-    outbox: Outbox,
-    account: Account,
-    session_uuid: str,
-) -> SessionTimeline:
-    """The session ``session_uuid`` of ``account`` (a main account's subaccounts' too, as the
-    API scopes it), expired ones included; ``errors.SessionNotFound`` for any other."""
-    session = await find_session(sessions, account, session_uuid)
-    return SessionTimeline(
-        session,
-        tuple(await calls.session_calls(session.uuid)),
-        tuple(await messages.session_messages(session.uuid)),
-        tuple(await outbox.session_events(session.uuid)),
-    )
+class Timelines:
+    def __init__(
+        self, sessions: SessionStore, calls: CallStore, messages: MessageStore, outbox: Outbox
+    ) -> None:
+        self._sessions = sessions
+        self._calls = calls
+        self._messages = messages
+        self._outbox = outbox
 
+    async def session(self, account: Account, session_uuid: str) -> Session:
+        """The session ``session_uuid`` of ``account`` (a main account's subaccounts' too, as the
+        API scopes it), expired ones included; ``errors.SessionNotFound`` for any other."""
+        return await find_session(self._sessions, account, session_uuid)
 
-async def event_deliveries(
-    sessions: SessionStore, outbox: Outbox, account: Account, session_uuid: str
-) -> list[EventDelivery]:
-    """Only the events of the session (scoped as ``session_timeline``)."""
-    session = await find_session(sessions, account, session_uuid)
-    return await outbox.session_events(session.uuid)
+    async def of(self, account: Account, session_uuid: str) -> SessionTimeline:
+        """The session (found as ``session`` finds it) with its calls, texts and events."""
+        session = await self.session(account, session_uuid)
+        return SessionTimeline(
+            session,
+            tuple(await self._calls.session_calls(session.uuid)),
+            tuple(await self._messages.session_messages(session.uuid)),
+            tuple(await self._outbox.session_events(session.uuid)),
+        )

@@ -3,9 +3,7 @@ revealed numbers, and its read of a session's events in the outbox."""
 
 from __future__ import annotations
 
-import json
-
-from maskline.domain.console import ConsoleLogin, Delivery
+from maskline.domain.console import ConsoleLogin
 from maskline.store.db import Backend, Db, Row
 
 _SECRET = "cookies"  # the name of the secret console cookies are signed with
@@ -81,28 +79,6 @@ class SqlConsole:
                 now,
             )
         )
-
-    async def session_deliveries(self, session_uuid: str) -> list[Delivery]:
-        rows = await self._sql.read.fetch(
-            "SELECT sequence, payload, url, method, created, pending, attempts, next_attempt, delivered,"
-            " last_error FROM events WHERE session_uuid = ? ORDER BY sequence",
-            session_uuid,
-        )
-        return [
-            Delivery(
-                int(r[0]),
-                str(json.loads(r[1]).get("EventName", "")),
-                r[2],
-                r[3],
-                int(r[4]),
-                bool(r[5]),
-                int(r[6]),
-                int(r[7]),
-                None if r[8] is None else int(r[8]),
-                r[9],
-            )
-            for r in rows
-        ]
 
     @staticmethod
     async def end_logins(db: Db, auth_id: str) -> None:

@@ -26,8 +26,8 @@ from maskline.http.console.forms import BadForm, read_form
 from maskline.http.console.pages import HEADERS, Signed, render
 from maskline.http.routes import TABLE
 from maskline.service.console_auth import ConsoleAuth
-from maskline.service.console_timeline import SessionTimeline
 from maskline.service.sessions import SessionService
+from maskline.service.timeline import Timelines
 from maskline.telemetry import mask_phones
 
 log = logging.getLogger("maskline.console")
@@ -50,7 +50,7 @@ class ConsoleServices(Protocol):
     @property
     def sessions(self) -> SessionService: ...
     @property
-    def timeline(self) -> SessionTimeline: ...
+    def timeline(self) -> Timelines: ...
 
 
 def return_path(path: str) -> str:

@@ -18,12 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from maskline.domain import errors
-from maskline.domain.calls import Call
 from maskline.domain.console import REVEALABLE
 from maskline.domain.listing import MAX_LIMIT, STATUSES
 from maskline.domain.model import Session
 from maskline.http.console.guard import Form, Guard
 from maskline.http.console.pages import Signed, masked, render
+from maskline.service.timeline import SessionTimeline
 
 log = logging.getLogger("maskline.console")
 
@@ -57,11 +57,12 @@ def settings_of(session: Session) -> list[tuple[str, str]]:
     return shown
 
 
-def timeline_of(session: Session) -> list[Item]:
-    return [
-        Item("call", i.started, i) if isinstance(i, Call) else Item("message", i.created, i)
-        for i in session.interactions or ()
-    ]
+def timeline_of(story: SessionTimeline) -> list[Item]:
+    """The session's calls and texts in one list, oldest first (calls before texts of the same
+    second)."""
+    items = [Item("call", c.started, c) for c in story.calls]
+    items += [Item("message", m.created, m) for m in story.messages]
+    return sorted(items, key=lambda i: (i.at, i.kind))
 
 
 class SessionPages:
@@ -106,15 +107,16 @@ class SessionPages:
     ) -> Response:
         services = self._guard.services()
         try:
-            session, deliveries = await services.timeline.of(signed.account, session_uuid)
+            story = await services.timeline.of(signed.account, session_uuid)
         except errors.SessionNotFound:
             return render("error.html", signed, {"message": "No such session."}, status=404)
+        session = story.session
         context = {
             "session": session,
             "status": session.status(services.console.now()),
             "settings": settings_of(session),
-            "timeline": timeline_of(session),
-            "deliveries": deliveries,
+            "timeline": timeline_of(story),
+            "deliveries": story.events,
             "revealed": revealed or {},
             "revealable": REVEALABLE,
         }
@@ -133,7 +135,7 @@ class SessionPages:
             return render("error.html", signed, {"message": "Nothing to reveal."}, status=400)
         services = self._guard.services()
         try:
-            session, _ = await services.timeline.of(signed.account, request.path_params["session_uuid"])
+            session = await services.timeline.session(signed.account, request.path_params["session_uuid"])
         except errors.SessionNotFound:
             return render("error.html", signed, {"message": "No such session."}, status=404)
         number = str(getattr(session, field))
