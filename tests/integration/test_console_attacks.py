@@ -1,0 +1,455 @@
+"""The operator console attacked on a real server: forged and cross-site forms, forged and stale
+cookies, cookie flags behind proxies, one tenant reaching another's sessions, fixation, open
+redirects, markup in stored data, full numbers where they do not belong, guessing tokens, and
+hostile bodies and connections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from maskline.http.console import cookies
+from maskline.http.console.pages import environment
+from maskline.service.console_auth import token_hash
+from tests.console_client import ConsoleClient, csrf_token
+from tests.contract.test_webhooks import session
+from tests.databases import Databases, query
+from tests.support import FakeClock, ServerThread, Tenant
+
+PAGES_HEADERS = {
+    "cache-control": "no-store",
+    "x-frame-options": "DENY",
+    "referrer-policy": "same-origin",
+}
+
+
+@contextlib.contextmanager
+def signed_in(server: ServerThread, tenant: Tenant) -> Iterator[ConsoleClient]:
+    with ConsoleClient(server.url) as client:
+        assert client.sign_in(tenant.auth_id, tenant.auth_token).status_code == 303
+        yield client
+
+
+def bare(server: ServerThread, **options: object) -> httpx.Client:
+    return httpx.Client(base_url=server.url, trust_env=False, timeout=30, **options)  # type: ignore[arg-type]
+
+
+def sign_in_rows(server: ServerThread, client: httpx.Client) -> list[tuple[object, ...]]:
+    token = client.cookies[cookies.SESSION].rpartition(".")[0]
+    return query(
+        server.database, "SELECT auth_id FROM console_sessions WHERE token_hash = ?", token_hash(token)
+    )
+
+
+def execute(url: str, sql: str, *args: object) -> None:
+    """One committed write on the database at ``url``, from outside the server."""
+    from maskline.store.open import sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None:
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute(sql, args)
+            db.commit()
+        return
+
+    async def write() -> None:
+        import asyncpg
+
+        from maskline.store.postgres import numbered
+
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(numbered(sql), *args)
+        finally:
+            await connection.close()
+
+    asyncio.run(write())
+
+
+# -- CSRF ------------------------------------------------------------------------------------
+
+
+def test_forms_without_their_sign_ins_token_or_origin_are_refused(
+    server: ServerThread, tenant: Tenant
+) -> None:
+    other = server.tenant(numbers=0)
+    with signed_in(server, tenant) as client, signed_in(server, other) as intruder:
+        with ConsoleClient(server.url) as before:  # a sign-in form's token, from before signing in
+            early = csrf_token(before.get("/console/sign-in").text)
+        origin = server.url
+        attempts = [
+            ({}, {"Origin": origin}),
+            ({"csrf_token": intruder.token}, {"Origin": origin}),  # another sign-in's token
+            ({"csrf_token": early}, {"Origin": origin}),
+            ({"csrf_token": client.token}, {"Origin": "https://evil.example"}),
+            ({"csrf_token": client.token}, {"Origin": "null"}),
+            ({"csrf_token": client.token}, {"Origin": origin + ".evil.example"}),
+            ({"csrf_token": client.token}, {"Origin": "", "Referer": "https://evil.example/console/"}),
+            ({"csrf_token": client.token}, {"Origin": ""}),  # neither Origin nor Referer
+        ]
+        for fields, headers in attempts:
+            for path, extra in (("/console/sign-out", {}), ("/console/sessions", {"party": ""})):
+                request = client.build_request("POST", path, data={**fields, **extra}, headers=headers)
+                if not headers.get("Origin"):
+                    del request.headers["Origin"]
+                reply = client.send(request)
+                assert reply.status_code == 403, (fields, headers, path)
+                assert "<table" not in reply.text
+        assert sign_in_rows(server, client) == [(tenant.auth_id,)]
+        # A same-origin Referer stands in for a missing Origin.
+        request = client.build_request(
+            "POST",
+            "/console/sessions",
+            data={"csrf_token": client.token},
+            headers={"Referer": origin + "/console/"},
+        )
+        del request.headers["Origin"]
+        assert client.send(request).status_code == 200
+
+
+def test_a_sign_in_cannot_be_forged_from_another_browser(server: ServerThread, tenant: Tenant) -> None:
+    """Login CSRF: the attacker's own form token does not sign the victim's browser in."""
+    with ConsoleClient(server.url) as attacker:
+        token = csrf_token(attacker.get("/console/sign-in").text)
+    credentials = {"auth_id": tenant.auth_id, "auth_token": tenant.auth_token, "csrf_token": token}
+    with ConsoleClient(server.url) as victim:
+        victim.get("/console/sign-in")  # the victim's own pre-sign-in cookie
+        reply = victim.post("/console/sign-in", data=credentials)
+        assert reply.status_code == 403 and cookies.SESSION not in victim.cookies
+    with ConsoleClient(server.url) as victim:  # no pre-sign-in cookie at all
+        reply = victim.post("/console/sign-in", data=credentials)
+        assert reply.status_code == 403 and cookies.SESSION not in victim.cookies
+    with ConsoleClient(server.url) as victim:  # its own token, but posted from another site
+        form = victim.get("/console/sign-in")
+        reply = victim.post(
+            "/console/sign-in",
+            data={**credentials, "csrf_token": csrf_token(form.text)},
+            headers={"Origin": "https://evil.example"},
+        )
+        assert reply.status_code == 403 and cookies.SESSION not in victim.cookies
+
+
+# -- cookies ---------------------------------------------------------------------------------
+
+
+def test_forged_foreign_and_ended_cookies_are_no_sign_in(server: ServerThread, tenant: Tenant) -> None:
+    with signed_in(server, tenant) as client:
+        value = client.cookies[cookies.SESSION]
+        token, _, mac = value.rpartition(".")
+    forged = [
+        token + "." + mac[::-1],
+        token[:-1] + ("A" if token[-1] != "A" else "B") + "." + mac,  # token altered, old signature
+        cookies.sign(secrets.token_bytes(32), token),  # signed under another secret
+        token,  # unsigned
+        value + "x" * 300,
+    ]
+    with ConsoleClient(server.url) as before:
+        before.get("/console/sign-in")
+        forged.append(before.cookies[cookies.PRE_SIGN_IN])  # signed by the same secret, but no sign-in
+    for cookie in forged:
+        with bare(server, cookies={cookies.SESSION: cookie}) as other:
+            reply = other.get("/console/sessions")
+            assert reply.status_code == 303 and reply.headers["location"].startswith("/console/sign-in")
+
+
+def test_the_cookie_is_secure_only_when_a_trusted_proxy_says_tls(databases: Databases) -> None:
+    def set_cookie(server: ServerThread, tenant: Tenant, headers: dict[str, str]) -> str:
+        with ConsoleClient(server.url) as client:
+            client.headers.update(headers)
+            client.headers["Origin"] = server.url.replace("http:", "https:")  # as the browser sees it
+            form = client.get("/console/sign-in")
+            # A Secure cookie goes back only over TLS, which ends at the proxy: sent by hand here.
+            pre = form.headers["set-cookie"].split(";")[0]
+            client.cookies.clear()
+            reply = client.post(
+                "/console/sign-in",
+                data={
+                    "csrf_token": csrf_token(form.text),
+                    "auth_id": tenant.auth_id,
+                    "auth_token": tenant.auth_token,
+                },
+                headers={"Cookie": pre},
+            )
+            assert reply.status_code == 303
+            [header] = [
+                v for k, v in reply.headers.multi_items() if k == "set-cookie" and "maskline_console=" in v
+            ]
+            return header
+
+    tls = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    untrusted = ServerThread(databases.new(), FakeClock()).start()
+    try:
+        header = set_cookie(untrusted, untrusted.tenant(numbers=0), tls)
+        assert "Secure" not in header  # the client's own word is not believed
+    finally:
+        untrusted.stop()
+    trusted = ServerThread(databases.new(), FakeClock(), trusted_proxies=("127.0.0.1/32",)).start()
+    try:
+        header = set_cookie(trusted, trusted.tenant(numbers=0), tls)
+        assert "Secure" in header and "HttpOnly" in header and "Path=/console" in header
+        assert "SameSite=lax" in header
+    finally:
+        trusted.stop()
+
+
+# -- tenants ---------------------------------------------------------------------------------
+
+
+def test_no_tenant_reaches_another_tenants_sessions(server: ServerThread, tenant: Tenant) -> None:
+    sub = server.tenant(numbers=1, parent=tenant.auth_id)
+    stranger = server.tenant(numbers=1)
+    stranger_sub = server.tenant(numbers=1, parent=stranger.auth_id)
+    with httpx.Client(
+        base_url=f"{server.url}/v1/Account/{tenant.auth_id}/Masking",
+        auth=(tenant.auth_id, tenant.auth_token),
+        trust_env=False,
+        timeout=30,
+    ) as as_main:
+        parents = session(as_main)
+    with httpx.Client(
+        base_url=f"{server.url}/v1/Account/{stranger_sub.auth_id}/Masking",
+        auth=(stranger_sub.auth_id, stranger_sub.auth_token),
+        trust_env=False,
+        timeout=30,
+    ) as as_stranger_sub:
+        theirs = session(as_stranger_sub)
+
+    def cannot_reach(client: ConsoleClient, s: dict, subaccount: str) -> None:
+        uuid = s["session_uuid"]
+        for spelling in (uuid, uuid.upper(), uuid.replace("-", "")):
+            page = client.get(f"/console/sessions/{spelling}")
+            assert page.status_code == 404 and s["first_party"][-4:] not in page.text
+            reveal = client.submit(f"/console/sessions/{spelling}/reveal", field="first_party")
+            assert reveal.status_code == 404 and s["first_party"] not in reveal.text
+        found = client.submit("/console/sessions", party="+" + s["first_party"])
+        assert uuid not in found.text
+        found = client.submit("/console/sessions", subaccount=subaccount)
+        assert uuid not in found.text
+        found = client.submit("/console/sessions", virtual_number="+" + s["virtual_number"])
+        assert uuid not in found.text
+
+    with signed_in(server, stranger) as client:
+        cannot_reach(client, parents, sub.auth_id)
+    with signed_in(server, sub) as client:
+        cannot_reach(client, parents, tenant.auth_id)
+        cannot_reach(client, theirs, stranger_sub.auth_id)
+    with signed_in(server, tenant) as client:
+        cannot_reach(client, theirs, stranger_sub.auth_id)
+    assert query(server.database, "SELECT 1 FROM console_reveals") == []
+
+
+# -- fixation and redirects ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        "//evil.example/",
+        "/\\evil.example/",
+        "\\\\evil.example/",
+        "/%2F%2Fevil.example/",
+        "%2F%2Fevil.example",
+        "https:evil.example",
+        "/console/../\\evil.example",
+        "/console/sessions/\\evil.example",
+        "/console//evil.example",
+        "/console/sessions/x\r\nSet-Cookie: planted=1",
+        "/console/sessions/x%0d%0aSet-Cookie:%20planted=1",
+        "javascript:alert(1)",
+    ],
+)
+def test_the_return_path_never_leaves_the_console(
+    server: ServerThread, tenant: Tenant, elsewhere: str
+) -> None:
+    with ConsoleClient(server.url) as client:
+        form = client.get("/console/sign-in", params={"next": elsewhere})
+        assert form.status_code == 200
+        kept = re.findall(r'name="next" value="([^"]*)"', form.text)
+        assert all(value.startswith("/console/") for value in kept)  # a console page, if any
+        reply = client.post(
+            "/console/sign-in",
+            data={
+                "csrf_token": csrf_token(form.text),
+                "next": elsewhere,
+                "auth_id": tenant.auth_id,
+                "auth_token": tenant.auth_token,
+            },
+        )
+        assert reply.status_code == 303
+        location = reply.headers["location"]
+        assert location.startswith("/console/") and not location.startswith(("//", "/\\"))
+        assert not re.search(r"[\s\\]", location)  # percent-encoded: no header, no backslash
+        assert "planted" not in reply.headers.get("set-cookie", "") and "planted" not in client.cookies
+
+
+# -- markup in stored data -------------------------------------------------------------------
+
+SCRIPT = '"><script>alert(1)</script>'
+
+
+def test_every_template_is_escaped_and_none_marks_data_safe() -> None:
+    env = environment()
+    folder = Path(__file__).parents[2] / "src/maskline/http/console/templates"
+    names = sorted(p.name for p in folder.glob("*.html"))
+    assert names and sorted(env.list_templates()) == names
+    for name in names:
+        assert env.select_autoescape(name) if callable(env.autoescape) else env.autoescape
+        text = (folder / name).read_text()
+        assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text.replace("  ", " ")
+
+
+# -- privacy ---------------------------------------------------------------------------------
+
+
+def test_no_full_number_in_a_url_a_location_or_the_log(
+    server: ServerThread, tenant: Tenant, http: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = session(http)
+    numbers = [s["first_party"], s["second_party"], s["virtual_number"]]
+    seen: list[str] = []
+
+    def record(response: httpx.Response) -> None:
+        seen.append(response.headers.get("location", ""))
+
+    with caplog.at_level(logging.DEBUG):
+        with ConsoleClient(server.url) as stranger:
+            stranger.event_hooks["response"].append(record)
+            for path in (f"/console/sessions/+{numbers[0]}", f"/console/sessions/{numbers[0]}"):
+                reply = stranger.get(path)
+                assert numbers[0] not in reply.headers.get("location", "")
+            stranger.sign_in("+" + numbers[0], "wrong")  # a number typed as the auth ID
+        with signed_in(server, tenant) as client:
+            client.event_hooks["response"].append(record)
+            client.event_hooks["request"].append(lambda request: seen.append(str(request.url)))
+            client.submit("/console/sessions", party="+" + numbers[0], virtual_number="+" + numbers[2])
+            page = client.submit("/console/sessions", party="+" + numbers[1], offset="0")
+            assert s["session_uuid"] in page.text
+            client.get(f"/console/sessions/{s['session_uuid']}")
+            revealed = client.submit(f"/console/sessions/{s['session_uuid']}/reveal", field="first_party")
+            assert "+" + numbers[0] in revealed.text
+    said = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore")))
+    for number in numbers:
+        assert number not in said
+        assert all(number not in url for url in seen)
+    assert query(
+        server.database, "SELECT field FROM console_reveals WHERE session_uuid = ?", s["session_uuid"]
+    ) == [("first_party",)]
+
+
+# -- guessing --------------------------------------------------------------------------------
+
+
+def test_guessing_tokens_hits_the_shared_limit_whatever_the_client_claims(databases: Databases) -> None:
+    server = ServerThread(databases.new(), FakeClock(), auth_failures_per_minute=5).start()
+    try:
+        tenant = server.tenant(numbers=0)
+        with ConsoleClient(server.url) as client:
+            for attempt in range(5):
+                client.headers["X-Forwarded-For"] = f"198.51.100.{attempt}"  # not believed
+                assert client.sign_in(tenant.auth_id, f"guess-{attempt}").status_code == 401
+            reply = client.sign_in(tenant.auth_id, tenant.auth_token)
+            assert reply.status_code == 429 and cookies.SESSION not in client.cookies
+            assert int(reply.headers["retry-after"]) >= 1
+    finally:
+        server.stop()
+
+
+# -- hostile input ---------------------------------------------------------------------------
+
+
+def test_big_and_crowded_forms_are_refused_unread(server: ServerThread, tenant: Tenant) -> None:
+    with signed_in(server, tenant) as client:
+        many = "&".join(f"f{i}=1" for i in range(5000))
+        for body in (
+            f"csrf_token={client.token}&party=" + "1" * 40_000,  # over the console's limit, under the edge's
+            f"csrf_token={client.token}&party=" + "1" * 2_000_000,  # over the edge's
+            f"csrf_token={client.token}&{many}",
+        ):
+            reply = client.post(
+                "/console/sessions",
+                content=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            assert reply.status_code in (403, 413), reply.status_code
+        # The same form, sent as something else than a form, is no form either.
+        reply = client.post("/console/sign-out", json={"csrf_token": client.token})
+        assert reply.status_code == 403 and sign_in_rows(server, client)
+
+
+def test_a_slow_client_is_cut_off(databases: Databases) -> None:
+    server = ServerThread(databases.new(), FakeClock(), header_timeout=1, body_timeout=1).start()
+    try:
+        for head, trickle in (
+            (b"GET /console/sessions HTTP/1.1\r\nHost: x\r\n", b"X-a: b\r\n"),
+            (
+                b"POST /console/sign-in HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                b"Content-Length: 1000\r\n\r\n",
+                b"a",
+            ),
+        ):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+                sock.sendall(head)
+                started = time.monotonic()
+                closed = False
+                while time.monotonic() - started < 6:
+                    try:
+                        sock.sendall(trickle)
+                        sock.settimeout(0.3)
+                        if sock.recv(4096) == b"":
+                            closed = True
+                            break
+                        closed = True  # an answer (408) then the close
+                        break
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        closed = True
+                        break
+                assert closed and time.monotonic() - started < 4
+    finally:
+        server.stop()
+
+
+# -- headers ---------------------------------------------------------------------------------
+
+
+def test_every_console_answer_is_unframeable_uncached_and_keeps_its_referrer(
+    server: ServerThread, tenant: Tenant, http: httpx.Client
+) -> None:
+    s = session(http)
+    answers = []
+    with ConsoleClient(server.url) as stranger:
+        answers += [
+            stranger.get("/console/sign-in"),
+            stranger.get("/console/sessions"),
+            stranger.get("/console"),
+        ]
+        answers.append(stranger.post("/console/sign-out", data={}))
+    with signed_in(server, tenant) as client:
+        answers += [
+            client.get("/console/sessions"),
+            client.get(f"/console/sessions/{s['session_uuid']}"),
+            client.get("/console/sessions/00000000-0000-4000-8000-000000000000"),
+            client.submit("/console/sessions", party="+" + s["first_party"]),
+            client.submit("/console/sessions", party="nonsense"),
+            client.submit(f"/console/sessions/{s['session_uuid']}/reveal", field="second_party"),
+            client.submit(f"/console/sessions/{s['session_uuid']}/reveal", field="pin"),
+            client.post("/console/sessions", data={}),
+        ]
+    for reply in answers:
+        for name, value in PAGES_HEADERS.items():
+            assert reply.headers.get(name) == value, (reply.request.url, reply.status_code, name)
+        assert "frame-ancestors 'none'" in reply.headers.get("content-security-policy", ""), reply.request.url
