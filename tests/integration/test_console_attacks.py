@@ -22,7 +22,8 @@ from maskline.http.console import cookies
 from maskline.http.console.pages import environment
 from maskline.service.console_auth import token_hash
 from tests.console_client import ConsoleClient, csrf_token
-from tests.contract.test_webhooks import session
+from tests.contract.test_messages import Texter
+from tests.contract.test_webhooks import Carrier, session
 from tests.databases import Databases, query
 from tests.support import FakeClock, ServerThread, Tenant
 
@@ -297,6 +298,59 @@ def test_the_return_path_never_leaves_the_console(
 # -- markup in stored data -------------------------------------------------------------------
 
 SCRIPT = '"><script>alert(1)</script>'
+
+
+def test_stored_markup_is_escaped_and_no_script_url_is_a_link(databases: Databases) -> None:
+    server = ServerThread(databases.new(), FakeClock(), message_retain_bodies=True).start()
+    try:
+        tenant = server.tenant()
+        with httpx.Client(
+            base_url=f"{server.url}/v1/Account/{tenant.auth_id}/Masking",
+            auth=(tenant.auth_id, tenant.auth_token),
+            trust_env=False,
+            timeout=30,
+        ) as http:
+            s = session(http, callback_url="http://127.0.0.1:9/cb?x=" + SCRIPT.replace(" ", ""), record=True)
+        uuid = s["session_uuid"]
+        carrier = Carrier(server, tenant, "plivo")
+        carrier.call("xss-1", "+" + s["first_party"], "+" + s["virtual_number"])
+        carrier.leg("xss-1", "answered")
+        recording = {
+            "CallUUID": "xss-1",
+            "RecordUrl": "javascript:alert(document.domain)//",
+            "RecordingID": "r1",
+        }
+        assert carrier.post("recording", recording, {"call": "xss-1"}).status_code == 200
+        carrier.hangup("xss-1")
+        Texter(server, tenant, "plivo").text("+" + s["first_party"], "+" + s["virtual_number"], SCRIPT)
+        execute(server.database, "UPDATE events SET last_error = ? WHERE session_uuid = ?", SCRIPT, uuid)
+        with signed_in(server, tenant) as client:
+            page = client.get(f"/console/sessions/{uuid}")
+            assert page.status_code == 200
+            assert "<script" not in page.text.lower()
+            assert "&lt;script&gt;" in page.text  # the body and the last error, shown as text
+            assert not re.search(r"href=\"\s*javascript:", page.text, re.I)
+            assert "javascript:alert(document.domain)//" in page.text  # shown, not linked
+    finally:
+        server.stop()
+
+
+def test_recording_links_are_web_addresses_only(
+    server: ServerThread, tenant: Tenant, http: httpx.Client
+) -> None:
+    s = session(http, record=True)
+    carrier = Carrier(server, tenant, "plivo")
+    carrier.call("rec-1", "+" + s["first_party"], "+" + s["virtual_number"])
+    carrier.leg("rec-1", "answered")
+    url = "https://media.example.com/r.wav"
+    assert (
+        carrier.post(
+            "recording", {"CallUUID": "rec-1", "RecordUrl": url, "RecordingID": "r1"}, {"call": "rec-1"}
+        ).status_code
+        == 200
+    )
+    with signed_in(server, tenant) as client:
+        assert f'href="{url}"' in client.get(f"/console/sessions/{s['session_uuid']}").text
 
 
 def test_every_template_is_escaped_and_none_marks_data_safe() -> None:
