@@ -254,6 +254,37 @@ def test_no_tenant_reaches_another_tenants_sessions(server: ServerThread, tenant
 # -- fixation and redirects ------------------------------------------------------------------
 
 
+def test_signing_in_gives_a_new_token_and_ends_the_browsers_previous_sign_in(
+    server: ServerThread, tenant: Tenant
+) -> None:
+    other = server.tenant(numbers=0)
+    with signed_in(server, other) as planted:  # a sign-in of the attacker's, its cookie planted
+        value = planted.cookies[cookies.SESSION]
+    with ConsoleClient(server.url) as client:
+        client.cookies.set(cookies.SESSION, value, path="/console")
+        form = client.get("/console/sign-in")
+        assert form.status_code == 303  # signed in (as the attacker): the form is not shown
+        token = csrf_token(client.get("/console/sessions").text)
+        reply = client.post(
+            "/console/sign-in",
+            data={"csrf_token": token, "auth_id": tenant.auth_id, "auth_token": tenant.auth_token},
+        )
+        assert reply.status_code == 303
+        fresh = reply.headers["set-cookie"].split(";")[0].partition("=")[2]
+        assert fresh and fresh != value
+        new = fresh.rpartition(".")[0]
+        rows = query(
+            server.database, "SELECT auth_id FROM console_sessions WHERE token_hash = ?", token_hash(new)
+        )
+        assert rows == [(tenant.auth_id,)]
+        # The sign-in the browser held before is over: its cookie no longer signs anyone in.
+        old = value.rpartition(".")[0]
+        assert (
+            query(server.database, "SELECT 1 FROM console_sessions WHERE token_hash = ?", token_hash(old))
+            == []
+        )
+
+
 @pytest.mark.parametrize(
     "elsewhere",
     [
