@@ -384,6 +384,18 @@ def test_recording_links_are_web_addresses_only(
         assert f'href="{url}"' in client.get(f"/console/sessions/{s['session_uuid']}").text
 
 
+def test_typed_markup_is_escaped(server: ServerThread, tenant: Tenant) -> None:
+    with ConsoleClient(server.url) as client:
+        form = client.get("/console/sign-in", params={"next": "/console/sessions/" + SCRIPT})
+        assert "<script" not in form.text
+        reply = client.post("/console/sign-in", data={"csrf_token": csrf_token(form.text), "auth_id": SCRIPT})
+        assert reply.status_code == 401 and "<script" not in reply.text
+    with signed_in(server, tenant) as client:
+        for name in ("party", "virtual_number", "status", "created_from", "subaccount", "offset"):
+            reply = client.submit("/console/sessions", **{name: SCRIPT})
+            assert reply.status_code in (200, 400) and "<script" not in reply.text, name
+
+
 def test_every_template_is_escaped_and_none_marks_data_safe() -> None:
     env = environment()
     folder = Path(__file__).parents[2] / "src/maskline/http/console/templates"
@@ -468,6 +480,9 @@ def test_big_and_crowded_forms_are_refused_unread(server: ServerThread, tenant: 
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
             )
             assert reply.status_code in (403, 413), reply.status_code
+        # Filters out of every range are refused as the API's list refuses them.
+        for fields in ({"offset": "9" * 30}, {"created_from": "9" * 40}, {"party": "+1" + "9" * 5000}):
+            assert client.submit("/console/sessions", **fields).status_code == 400
         # The same form, sent as something else than a form, is no form either.
         reply = client.post("/console/sign-out", json={"csrf_token": client.token})
         assert reply.status_code == 403 and sign_in_rows(server, client)
