@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 import secrets
@@ -25,7 +26,7 @@ from tests.console_client import ConsoleClient, csrf_token
 from tests.contract.test_messages import Texter
 from tests.contract.test_webhooks import Carrier, session
 from tests.databases import Databases, query
-from tests.support import FakeClock, ServerThread, Tenant
+from tests.support import FakeClock, ServerProcess, ServerThread, Tenant, maskline
 
 PAGES_HEADERS = {
     "cache-control": "no-store",
@@ -443,6 +444,40 @@ def test_no_full_number_in_a_url_a_location_or_the_log(
     assert query(
         server.database, "SELECT field FROM console_reveals WHERE session_uuid = ?", s["session_uuid"]
     ) == [("first_party",)]
+
+
+def test_the_served_log_holds_no_full_number(database: str) -> None:
+    """What ``maskline serve`` writes while the console is driven, access lines included."""
+    made = json.loads(maskline("account", "create", database=database).stdout)
+    maskline("number", "add", "+14155550100", "--account", made["auth_id"], database=database)
+    first, second = "+14155550111", "+14155550122"
+    server = ServerProcess(database, env={"MASKLINE_LOG_LEVEL": "debug"})
+    try:
+        with httpx.Client(base_url=server.url, trust_env=False, timeout=30) as http:
+            created = http.post(
+                f"/v1/Account/{made['auth_id']}/Masking/Session/",
+                json={"first_party": first, "second_party": second},
+                auth=(made["auth_id"], made["auth_token"]),
+            ).json()
+        with ConsoleClient(server.url) as client:
+            client.get(f"/console/sessions/{first}")
+            client.get(f"/console/sessions/{first}/reveal")
+            client.post(f"/console/sessions/{first}/reveal", data={"field": "first_party"})
+            client.sign_in(first, "wrong")
+            assert client.sign_in(made["auth_id"], made["auth_token"]).status_code == 303
+            client.submit("/console/sessions", party=first, virtual_number="+14155550100")
+            client.get(f"/console/sessions/{created['session_uuid']}")
+            revealed = client.submit(
+                f"/console/sessions/{created['session_uuid']}/reveal", field="first_party"
+            )
+            assert first in revealed.text
+            client.submit(f"/console/sessions/{created['session_uuid']}/reveal", field="virtual_number")
+    finally:
+        output = server.stop()
+    assert "revealed the first_party of session" in output and "*0111)" in output
+    assert "/console/sessions/{session_uuid}" in output  # the access lines, by route template
+    for number in (first, second, "+14155550100"):
+        assert number[1:] not in output
 
 
 # -- guessing --------------------------------------------------------------------------------
