@@ -206,6 +206,21 @@ def test_the_cookie_is_secure_only_when_a_trusted_proxy_says_tls(databases: Data
         trusted.stop()
 
 
+def test_a_sign_in_ends_after_its_lifetime_however_active(databases: Databases) -> None:
+    clock = FakeClock()
+    server = ServerThread(databases.new(), clock, console_lifetime_hours=1).start()
+    try:
+        tenant = server.tenant(numbers=0)
+        with signed_in(server, tenant) as client:
+            for _ in range(5):
+                clock.advance(10 * 60)
+                assert client.get("/console/sessions").status_code == 200
+            clock.advance(10 * 60 + 1)
+            assert client.get("/console/sessions").status_code == 303
+    finally:
+        server.stop()
+
+
 # -- tenants ---------------------------------------------------------------------------------
 
 
@@ -483,6 +498,18 @@ def test_the_served_log_holds_no_full_number(database: str) -> None:
 # -- guessing --------------------------------------------------------------------------------
 
 
+def test_a_wrong_token_and_an_unknown_account_are_told_apart_by_nothing(
+    server: ServerThread, tenant: Tenant
+) -> None:
+    with ConsoleClient(server.url) as client:
+        wrong = client.sign_in(tenant.auth_id, "wrong")
+        unknown = client.sign_in("MA" + "Z" * 18, "wrong")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.text.replace(tenant.auth_id, "MA" + "Z" * 18) == unknown.text.replace(
+        csrf_token(unknown.text), csrf_token(wrong.text)
+    )
+
+
 def test_guessing_tokens_hits_the_shared_limit_whatever_the_client_claims(databases: Databases) -> None:
     server = ServerThread(databases.new(), FakeClock(), auth_failures_per_minute=5).start()
     try:
@@ -518,6 +545,12 @@ def test_big_and_crowded_forms_are_refused_unread(server: ServerThread, tenant: 
         # Filters out of every range are refused as the API's list refuses them.
         for fields in ({"offset": "9" * 30}, {"created_from": "9" * 40}, {"party": "+1" + "9" * 5000}):
             assert client.submit("/console/sessions", **fields).status_code == 400
+        # Sent in chunks, without a length: counted as it comes.
+        chunks = iter([f"csrf_token={client.token}&party=".encode()] + [b"1" * 4096] * 16)
+        reply = client.post(
+            "/console/sessions", content=chunks, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        assert reply.status_code == 403
         # The same form, sent as something else than a form, is no form either.
         reply = client.post("/console/sign-out", json={"csrf_token": client.token})
         assert reply.status_code == 403 and sign_in_rows(server, client)
