@@ -42,6 +42,7 @@ from maskline.service.events import EventDeliverer
 from maskline.service.health import HealthMonitor, replace_unhealthy
 from maskline.service.messages import MessageService
 from maskline.service.numbers import NumberService
+from maskline.service.pool_status import PoolFigures
 from maskline.service.sessions import SessionConfig, SessionService
 from maskline.service.timeline import Timelines
 from maskline.store.open import open_store
@@ -100,6 +101,7 @@ class Services:
     health: HealthMonitor
     console: ConsoleAuth
     timeline: Timelines
+    pools: PoolFigures
 
 
 async def _every(interval: float, work: Callable[[], Awaitable[object]]) -> None:
@@ -193,6 +195,7 @@ def create_app(
                 config.console_secret,
             ),
             Timelines(opened.sessions, opened.calls, opened.messages, opened.outbox),
+            PoolFigures(opened.sessions, numbers, planner, health, clock, counters, config.plan_refresh),
         )
         callbacks = HttpCallbacks(allow_private=config.allow_private_callbacks)
         deliverer = EventDeliverer(opened.outbox, accounts, clock, callbacks, counters)
@@ -217,6 +220,7 @@ def create_app(
                     await worker
             await deliverer.close()
             await callbacks.close()
+            await holder["services"].pools.close()
             await planner.close()
             await health.close()
             if store is None:
