@@ -23,6 +23,7 @@ from maskline.domain.console import Lifetimes
 from maskline.domain.messages import Replies
 from maskline.domain.ports import Clock, Store, StoreUnavailable
 from maskline.domain.ratelimit import Limiter
+from maskline.http.console import pages as console_pages
 from maskline.http.console.handlers import console_handlers
 from maskline.http.forwarded import ClientAddress
 from maskline.http.messages import MessageEndpoints
@@ -233,6 +234,8 @@ def create_app(
     numbers = NumberEndpoints(lambda: services().numbers, lambda: services().sessions, config.max_body_bytes)
 
     async def not_found(request: Request) -> Response:
+        if request.url.path.startswith("/console/"):
+            return console_pages.not_found()
         return error_reply(errors.ResourceNotFound())
 
     async def store_unavailable(request: Request, error: Exception) -> Response:
