@@ -249,7 +249,7 @@ def test_who_called_whom_names_the_session_and_the_masked_counterpart(
     assert browser.current_url.endswith("/console/lookup")
     for field, value in (
         ("virtual_number", "+" + world.session["virtual_number"]),
-        ("caller", "+" + world.session["first_party"]),
+        ("party", "+" + world.session["first_party"]),
         ("tolerance", "10"),
     ):
         browser.find_element(By.ID, field).send_keys(value)

@@ -76,7 +76,7 @@ def test_lookup_names_the_session_and_the_party_a_real_call_reached(
     server.clock.advance(60)
     with signed_in(server, tenant) as client:
         assert client.get("/console/lookup").status_code == 200
-        reply = client.submit("/console/lookup", virtual_number=number, caller=caller, at=at)
+        reply = client.submit("/console/lookup", virtual_number=number, party=caller, at=at)
         assert reply.status_code == 200 and reply.url.path == "/console/lookup"
         page = shown(reply.text)
         assert f'href="/console/sessions/{s["session_uuid"]}"' in page
@@ -84,12 +84,18 @@ def test_lookup_names_the_session_and_the_party_a_real_call_reached(
         assert "+*******" + s["second_party"][-4:] in page  # the counterpart, masked
         for field in ("first_party", "second_party", "virtual_number"):
             assert s[field] not in page
+        # Who called this customer from our number: asked by the called party's number.
+        called = shown(
+            client.submit("/console/lookup", virtual_number=number, party="+" + s["second_party"], at=at).text
+        )
+        assert "Call to it" in called and "Called by" in called
+        assert "+*******" + s["first_party"][-4:] + "</span> (first party)" in called
         # Far from the call, nothing was recorded, and the page says so.
         far = client.submit(
-            "/console/lookup", virtual_number=number, caller=caller, at="2001-01-01T00:00", tolerance="1"
+            "/console/lookup", virtual_number=number, party=caller, at="2001-01-01T00:00", tolerance="1"
         )
-        assert "Nothing recorded" in far.text and "no call from that number" in far.text
-        bad = client.submit("/console/lookup", virtual_number="not a number", caller=caller, at=at)
+        assert "Nothing recorded" in far.text and "no call from or to that number" in far.text
+        bad = client.submit("/console/lookup", virtual_number="not a number", party=caller, at=at)
         assert bad.status_code == 400 and "must be phone numbers" in bad.text
 
 
@@ -103,7 +109,7 @@ def test_a_refused_call_is_shown_with_its_reason(
     carrier.hangup("lookup-refused")
     with signed_in(server, tenant) as client:
         page = client.submit(
-            "/console/lookup", virtual_number=number, caller=stranger, at=moment(server), tolerance="2"
+            "/console/lookup", virtual_number=number, party=stranger, at=moment(server), tolerance="2"
         ).text
         assert "refused: routed to nobody" in page
         assert "the caller was a party of no session on this number" in page
@@ -196,7 +202,7 @@ def test_a_number_action_without_the_csrf_token_is_refused_and_changes_nothing(
         add = client.post("/console/pools/add", data={"numbers": fresh_number("+1628"), "confirm": "yes"})
         assert add.status_code == 403
         lookup = client.post(
-            "/console/lookup", data={"virtual_number": number, "caller": number, "at": "2026-01-01T00:00"}
+            "/console/lookup", data={"virtual_number": number, "party": number, "at": "2026-01-01T00:00"}
         )
         assert lookup.status_code == 403
     assert number_state(server, tenant, number) == "in_service"
@@ -263,7 +269,7 @@ def test_no_page_links_or_redirects_to_a_url_with_a_number(
     with signed_in(server, tenant) as client:
         pages = [
             client.get("/console/lookup"),
-            client.submit("/console/lookup", virtual_number=number, caller=caller, at=moment(server)),
+            client.submit("/console/lookup", virtual_number=number, party=caller, at=moment(server)),
             client.get("/console/pools"),
             client.get("/console/carrier"),
             client.submit("/console/pools/retire", number=number),

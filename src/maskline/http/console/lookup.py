@@ -1,7 +1,8 @@
 """Who called whom (``maskline.service.lookup.who_called``): a form of a virtual number, a
-caller and a time, POSTed, since it carries two phone numbers that must never reach a URL; the
-answer names each call's session and the party it was routed to (masked), or why it reached
-nobody, the nearest call first, then the caller's sessions on the number and its texts."""
+party's number (a caller, or a person called) and a time, POSTed, since it carries two phone
+numbers that must never reach a URL; the answer names each call's session and whom it was
+routed to, or who called (masked), or why it reached nobody, the nearest call first, then the
+party's sessions on the number and its texts."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from maskline.http.console.guard import Form, Guard
 from maskline.http.console.pages import Signed, render
 from maskline.service.lookup import who_called
 
-FIELDS = ("virtual_number", "caller", "at", "tolerance")
+FIELDS = ("virtual_number", "party", "at", "tolerance")
 MAX_TOLERANCE = 24 * 60  # minutes either side
 
 # What each outcome and refusal means, in the operator's words.
@@ -92,7 +93,7 @@ class LookupPages:
                 store.messages,
                 signed.account,
                 form.get("virtual_number", ""),
-                form.get("caller", ""),
+                form.get("party", ""),
                 at,
                 tolerance,
             )
