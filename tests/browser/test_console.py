@@ -1,7 +1,9 @@
 """The operator console in headless Chromium against a real maskline server: signing in (a wrong
 token, then the right one), finding a session by a party's number, its calls and callback
-deliveries, revealing a number, signing out, a form posted without its CSRF token, and the pages
-at a phone's width. The run saves screenshots of the main pages for docs/console.md."""
+deliveries, revealing a number, signing out, a form posted without its CSRF token, who called
+whom, the pools with their charts, retiring a number through its confirmation, the carrier's
+URLs, and the pages at a phone's width. The run saves screenshots of the main pages for
+docs/console.md."""
 
 from __future__ import annotations
 
@@ -222,7 +224,114 @@ def test_pages_fit_a_phones_width(browser: Any, world: World) -> None:
             screenshot(browser, name)
 
 
-def test_screenshots_are_small() -> None:
+def submit(driver: Any, form_selector: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    follow(driver, driver.find_element(By.CSS_SELECTOR, f"{form_selector} button[type=submit]"))
+
+
+def fits(driver: Any) -> None:
+    width, scrolled = driver.execute_script(
+        "return [document.documentElement.clientWidth, document.documentElement.scrollWidth]"
+    )
+    assert scrolled <= width, (driver.current_url, width, scrolled)
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_who_called_whom_names_the_session_and_the_masked_counterpart(
+    browser: Any, world: World, size: str
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(*((1000, 760) if size == "desktop" else PHONE))
+    sign_in(browser, world)
+    follow(browser, browser.find_element(By.LINK_TEXT, "Lookup"))
+    assert browser.current_url.endswith("/console/lookup")
+    for field, value in (
+        ("virtual_number", "+" + world.session["virtual_number"]),
+        ("party", "+" + world.session["first_party"]),
+        ("tolerance", "10"),
+    ):
+        browser.find_element(By.ID, field).send_keys(value)
+    # The form's time is the server's now, minutes after the call.
+    submit(browser, "form.filters")
+    assert browser.current_url.endswith("/console/lookup")  # no number in the address
+    calls = browser.find_element(By.CSS_SELECTOR, "section.answer").text
+    assert "connected: the called party answered" in calls
+    assert "*" + world.session["second_party"][-4:] in calls
+    main = browser.find_element(By.TAG_NAME, "main").text
+    for field in ("first_party", "second_party", "virtual_number"):
+        assert world.session[field] not in main
+    fits(browser)
+    screenshot(browser, "lookup" if size == "desktop" else "phone-lookup")
+    follow(
+        browser,
+        browser.find_element(By.CSS_SELECTOR, f"section.answer a[href$='{world.session['session_uuid']}']"),
+    )
+    assert browser.current_url.endswith("/console/sessions/" + world.session["session_uuid"])
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_pools_page_shows_each_pool_with_its_chart(browser: Any, world: World, size: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(*((1000, 760) if size == "desktop" else PHONE))
+    sign_in(browser, world)
+    follow(browser, browser.find_element(By.LINK_TEXT, "Pools"))
+    pool = browser.find_element(By.CSS_SELECTOR, "section.pool")
+    assert world.tenant.auth_id in pool.find_element(By.TAG_NAME, "h2").text
+    chart = pool.find_element(By.CSS_SELECTOR, "figure.chart svg")
+    assert chart.get_attribute("role") == "img" and chart.size["width"] > 250  # scaled to the width
+    assert chart.size["width"] <= browser.execute_script("return document.documentElement.clientWidth")
+    pool.find_element(By.TAG_NAME, "summary").click()  # the pool's numbers, masked
+    numbers = pool.find_element(By.CSS_SELECTOR, "details table").text
+    for number in world.tenant.numbers:
+        assert "*" + number[-4:] in numbers and number not in numbers
+    fits(browser)
+    browser.execute_script("window.scrollTo(0, 0)")
+    screenshot(browser, "pools" if size == "desktop" else "phone-pools")
+
+
+def test_retiring_a_number_goes_through_its_confirmation(desktop: Any, world: World) -> None:
+    from selenium.webdriver.common.by import By
+
+    used = {"+" + world.session["virtual_number"], "+" + world.other["virtual_number"]}
+    number = next((n for n in world.tenant.numbers if n not in used), world.tenant.numbers[-1])
+    sign_in(desktop, world)
+    visit(desktop, world, "/console/pools")
+    desktop.find_element(By.CSS_SELECTOR, "section.pool summary").click()
+    follow(
+        desktop, desktop.find_element(By.CSS_SELECTOR, f"button[aria-label='Retire +*******{number[-4:]}']")
+    )
+    assert desktop.current_url.endswith("/console/pools/retire")
+    question = desktop.find_element(By.CSS_SELECTOR, ".confirm").text
+    assert f"Retire +*******{number[-4:]}?" in question and number not in question
+    assert query(world.server.database, "SELECT state FROM numbers WHERE number = ?", number) == [
+        ("in_service",)
+    ]
+    screenshot(desktop, "retire-confirm")
+    submit(desktop, "form.confirm-form")
+    assert "is retired" in desktop.find_element(By.CSS_SELECTOR, "[role=status]").text
+    assert query(world.server.database, "SELECT state FROM numbers WHERE number = ?", number) == [
+        ("retired",)
+    ]
+
+
+def test_the_carrier_page_lists_the_urls_to_set(browser: Any, world: World) -> None:
+    from selenium.webdriver.common.by import By
+
+    for size, name in (((1000, 760), "carrier"), (PHONE, "")):
+        browser.set_window_size(*size)
+        sign_in(browser, world)
+        follow(browser, browser.find_element(By.LINK_TEXT, "Carrier"))
+        table = browser.find_element(By.CSS_SELECTOR, "table").text
+        assert f"/webhooks/plivo/{world.tenant.auth_id}/answer" in table and "POST" in table
+        fits(browser)
+        if name:
+            screenshot(browser, name)
+
+
+def test_screenshots_are_small() -> None:  # last: after every screenshot is taken
     from tests.browser.conftest import DOCS, SCREENSHOTS
 
     for path in [*DOCS.glob("*.png"), *SCREENSHOTS.glob("*.png")]:

@@ -275,3 +275,12 @@ def test_the_log_holds_no_full_number(
     assert "*" + s["second_party"][-4:] in said
     for field in ("first_party", "second_party", "virtual_number"):
         assert s[field] not in said
+
+
+def test_a_path_under_the_console_that_is_no_page_gets_a_page(server: ServerThread) -> None:
+    with httpx.Client(base_url=server.url, trust_env=False) as browser:
+        reply = browser.get("/console/no-such-page")
+        assert reply.status_code == 404 and reply.headers["content-type"].startswith("text/html")
+        assert "No such page." in reply.text
+        api = browser.get("/v1/no-such-path")  # the API's paths keep the API's JSON error
+        assert api.status_code == 404 and api.headers["content-type"].startswith("application/json")

@@ -100,7 +100,13 @@ def test_who_called_whom_a_connected_call_a_refused_one_and_none(harness: Any) -
     assert connected.call.duration == 35 and connected.call.billed == 30 and connected.call.legs == 2
     assert [(p.session.uuid, p.counterpart, p.live_at) for p in found.sessions] == [(ab.uuid, B, True)]
     assert [(m.message.message_id, m.message.session_uuid) for m in found.messages] == [("m-1", ab.uuid)]
-    assert found.summary == ""
+    assert found.summary == "" and not connected.received and not found.messages[0].received
+
+    # Who called B from the number: the same call and text, asked by the party called.
+    called = lookup(h, number, B, asked + 20)
+    assert [(c.call.call_id, c.call.caller, c.received) for c in called.calls] == [("c-ab", A, True)]
+    assert [(m.message.message_id, m.received) for m in called.messages] == [("m-1", True)]
+    assert [(p.session.uuid, p.counterpart) for p in called.sessions] == [(ab.uuid, A)]
 
     # Refused calls are recorded (no session, no callee); the sessions tell why.
     (refused,) = lookup(h, number, STRANGER, datetime.fromtimestamp(asked + 135, UTC)).calls

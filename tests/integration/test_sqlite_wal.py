@@ -1,5 +1,5 @@
 """The write-ahead log stays bounded under steady writes (checkpoints run off the event loop);
-closing the store ends the group commit it has pending."""
+long reports run off it too; closing the store ends the group commit it has pending."""
 
 from __future__ import annotations
 
@@ -114,3 +114,29 @@ def test_a_long_reader_such_as_a_backup_never_holds_writes_back(tmp_path: Path) 
         asyncio.run(store.close())
     assert wal > 2 * LIMIT  # the log outgrew its limit while the reader held it: checkpoints tried
     assert writes > 200  # and every write went through (a refused one raises StoreUnavailable)
+
+
+def test_a_long_report_leaves_the_event_loop_to_requests(tmp_path: Path) -> None:
+    path = str(tmp_path / "report.db")
+    upgrade(f"sqlite:///{path}")
+    store = sqlite_store.SQLiteStore.open(path)
+    count = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000)"
+        " SELECT COUNT(*) FROM c"
+    )
+
+    async def report_and_request() -> tuple[bool, object]:
+        report = asyncio.ensure_future(store.report.fetchrow(count))
+        await asyncio.sleep(0)  # the report starts
+        await store.accounts.create_account(MAIN, "not used", 0)  # a request meanwhile: a write
+        pending = not report.done()
+        return pending, await report
+
+    try:
+        pending, row = asyncio.run(report_and_request())
+        assert pending  # the request was served while the report ran
+        assert tuple(row) == (3000000,)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):  # a report only reads
+            asyncio.run(store.report.execute("DELETE FROM accounts"))
+    finally:
+        asyncio.run(store.close())

@@ -1,5 +1,6 @@
-"""Who called whom: what the records say of a call, or a text, from one number to a virtual
-number near a given time (for an operator answering "who did this caller reach?").
+"""Who called whom: what the records say of the calls, and texts, of one number through a virtual
+number near a given time, made or received (for an operator answering "whom did this caller
+reach?" and "who called this customer from our number?").
 
 Every call the answer webhook routes is recorded (``calls``), refused ones too: a refusal
 ends at once, with no session and no callee, and the reason is not stored, so it is read back
@@ -21,8 +22,7 @@ from maskline.domain.model import Session
 
 TOLERANCE = 300  # seconds either side of the given time that are searched, by default
 PARTY_SESSIONS = 50  # the caller's latest sessions on the number that are read, at most
-NOT_RECORDED = "no call from that number to that virtual number was recorded near that time"
-NO_MESSAGE = "no message from that number to that virtual number was recorded near that time"
+NOT_RECORDED = "no call from or to that number through that virtual number was recorded near that time"
 
 
 def epoch(moment: int | float | datetime) -> int:
@@ -81,21 +81,24 @@ def refusal(call: Call, sessions: list[Session]) -> Refusal:
 @dataclass(frozen=True, slots=True)
 class FoundCall:
     """A recorded call, its outcome, and for a refused one why (None otherwise). ``offset``:
-    seconds from the asked time to its start (negative: before). The session it went through
-    and the party it was routed to are ``call.session_uuid`` and ``call.callee``; its state,
-    times, duration, legs and ``b_cause`` are the call's own."""
+    seconds from the asked time to its start (negative: before). ``received``: the number
+    asked about was the one called (its caller is ``call.caller``), not the caller. The session
+    it went through and the party it was routed to are ``call.session_uuid`` and
+    ``call.callee``; its state, times, duration, legs and ``b_cause`` are the call's own."""
 
     call: Call
     outcome: Outcome
     offset: int
     refusal: Refusal | None = None
+    received: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class PartySession:
-    """A session on the virtual number with the caller as a party, near the asked time: whom a
-    call from the caller would have reached (``counterpart``; empty for a single-party
-    session's missing party), and whether it was live at the asked time."""
+    """A session on the virtual number with the number asked about as a party, near the asked
+    time: whom a call from it would have reached, and who would have reached it
+    (``counterpart``; empty for a single-party session's missing party), and whether it was
+    live at the asked time."""
 
     session: Session
     counterpart: str
@@ -106,15 +109,17 @@ class PartySession:
 class FoundMessage:
     message: Message
     offset: int
+    received: bool = False  # the number asked about was sent it, not its writer
 
 
 @dataclass(frozen=True, slots=True)
 class CallLookup:
-    """The answer: calls nearest the asked time first, the caller's sessions on the number that
-    overlap the window (oldest first), and the texts from the caller, nearest first."""
+    """The answer: the calls of ``party`` (made or received) nearest the asked time first, its
+    sessions on the number that overlap the window (oldest first), and its texts, nearest
+    first."""
 
     virtual_number: str
-    caller: str
+    party: str
     at: int
     since: int  # the window searched, both ends included
     until: int
@@ -134,18 +139,23 @@ def counterpart(session: Session, party: str) -> str:
 
 def assemble(
     number: str,
-    caller: str,
+    party: str,
     at: int,
     tolerance: int,
     calls: list[Call],
     sessions: list[Session],
     messages: list[Message],
 ) -> CallLookup:
-    """The lookup from the rows found: ``sessions`` are all the caller's sessions on the number
-    that began before the window ended (a refusal's reason may lie in one that ended before)."""
+    """The lookup from the rows found: ``sessions`` are all the party's sessions on the number
+    that began before the window ended (a refusal's reason may lie in one that ended before).
+    A refused call reached nobody, so the party asked about was its caller."""
     found = [
         FoundCall(
-            c, outcome(c), c.started - at, refusal(c, sessions) if outcome(c) is Outcome.REFUSED else None
+            c,
+            outcome(c),
+            c.started - at,
+            refusal(c, sessions) if outcome(c) is Outcome.REFUSED else None,
+            c.caller != party,
         )
         for c in calls
     ]
@@ -153,15 +163,15 @@ def assemble(
     since, until = at - tolerance, at + tolerance
     near = [s for s in sessions if s.created <= until and s.expiry >= since]
     near.sort(key=lambda s: (s.created, s.id))
-    texts = [FoundMessage(m, m.created - at) for m in messages]
+    texts = [FoundMessage(m, m.created - at, m.sender != party) for m in messages]
     texts.sort(key=lambda f: (abs(f.offset), f.offset, f.message.message_id))
     return CallLookup(
         number,
-        caller,
+        party,
         at,
         since,
         until,
         tuple(found),
-        tuple(PartySession(s, counterpart(s, caller), s.created <= at < s.expiry) for s in near),
+        tuple(PartySession(s, counterpart(s, party), s.created <= at < s.expiry) for s in near),
         tuple(texts),
     )

@@ -164,9 +164,9 @@ class CallStore(Protocol):
         started from ``since`` to ``until`` came to (``maskline.domain.health``)."""
         ...
 
-    async def calls_near(self, scope: Scope, number: str, caller: str, since: int, until: int) -> list[Call]:
-        """The calls from ``caller`` to ``number``, a number of ``scope``'s pools, that started
-        from ``since`` to ``until``."""
+    async def calls_near(self, scope: Scope, number: str, party: str, since: int, until: int) -> list[Call]:
+        """The calls through ``number``, a number of ``scope``'s pools, that ``party`` made or
+        was put through to, that started from ``since`` to ``until``."""
         ...
 
     async def session_calls(self, session_uuid: str) -> list[Call]:
@@ -191,10 +191,10 @@ class MessageStore(Protocol):
     async def first_use(self, account_id: str, nonce: str, now: int) -> bool: ...
     async def session_messages(self, session_uuid: str) -> list[Message]: ...
     async def messages_near(
-        self, scope: Scope, number: str, sender: str, since: int, until: int
+        self, scope: Scope, number: str, party: str, since: int, until: int
     ) -> list[Message]:
-        """The texts ``sender`` wrote to ``number`` from ``since`` to ``until``, through
-        sessions of ``scope``."""
+        """The texts through ``number`` that ``party`` wrote or was sent, from ``since`` to
+        ``until``, through sessions of ``scope``."""
         ...
 
 

@@ -23,6 +23,7 @@ from maskline.domain.console import Lifetimes
 from maskline.domain.messages import Replies
 from maskline.domain.ports import Clock, Store, StoreUnavailable
 from maskline.domain.ratelimit import Limiter
+from maskline.http.console import pages as console_pages
 from maskline.http.console.handlers import console_handlers
 from maskline.http.forwarded import ClientAddress
 from maskline.http.messages import MessageEndpoints
@@ -42,6 +43,7 @@ from maskline.service.events import EventDeliverer
 from maskline.service.health import HealthMonitor, replace_unhealthy
 from maskline.service.messages import MessageService
 from maskline.service.numbers import NumberService
+from maskline.service.pool_status import PoolFigures
 from maskline.service.sessions import SessionConfig, SessionService
 from maskline.service.timeline import Timelines
 from maskline.store.open import open_store
@@ -100,6 +102,7 @@ class Services:
     health: HealthMonitor
     console: ConsoleAuth
     timeline: Timelines
+    pools: PoolFigures
 
 
 async def _every(interval: float, work: Callable[[], Awaitable[object]]) -> None:
@@ -193,6 +196,7 @@ def create_app(
                 config.console_secret,
             ),
             Timelines(opened.sessions, opened.calls, opened.messages, opened.outbox),
+            PoolFigures(opened.sessions, numbers, planner, health, clock, counters, config.plan_refresh),
         )
         callbacks = HttpCallbacks(allow_private=config.allow_private_callbacks)
         deliverer = EventDeliverer(opened.outbox, accounts, clock, callbacks, counters)
@@ -217,6 +221,7 @@ def create_app(
                     await worker
             await deliverer.close()
             await callbacks.close()
+            await holder["services"].pools.close()
             await planner.close()
             await health.close()
             if store is None:
@@ -229,6 +234,8 @@ def create_app(
     numbers = NumberEndpoints(lambda: services().numbers, lambda: services().sessions, config.max_body_bytes)
 
     async def not_found(request: Request) -> Response:
+        if request.url.path.startswith("/console/"):
+            return console_pages.not_found()
         return error_reply(errors.ResourceNotFound())
 
     async def store_unavailable(request: Request, error: Exception) -> Response:

@@ -197,6 +197,52 @@ ROUTES: tuple[Route, ...] = (
         console=True,
     ),
     Route(
+        "/console/lookup",
+        "Console",
+        (
+            Operation("GET", "consoleLookupForm", "The who-called-whom form"),
+            Operation("POST", "consoleLookup", "Who a caller reached through a virtual number near a time"),
+        ),
+        console=True,
+        nav="Lookup",
+    ),
+    Route(
+        "/console/pools",
+        "Console",
+        (
+            Operation(
+                "GET", "consolePools", "The pools, the one that runs out first first, with their history"
+            ),
+        ),
+        console=True,
+        nav="Pools",
+    ),
+    Route(
+        "/console/pools/add",
+        "Console",
+        (Operation("POST", "consoleAddNumbers", "Put numbers in service, once confirmed"),),
+        console=True,
+    ),
+    Route(
+        "/console/pools/retire",
+        "Console",
+        (Operation("POST", "consoleRetireNumber", "Retire a number, once confirmed"),),
+        console=True,
+    ),
+    Route(
+        "/console/pools/replace",
+        "Console",
+        (Operation("POST", "consoleReplaceNumber", "Replace a number, once confirmed"),),
+        console=True,
+    ),
+    Route(
+        "/console/carrier",
+        "Console",
+        (Operation("GET", "consoleCarrier", "The carrier and the webhook URLs to set at it"),),
+        console=True,
+        nav="Carrier",
+    ),
+    Route(
         "/console/static/console.css",
         "Console",
         (Operation("GET", "consoleStyle", "The console's style sheet"),),

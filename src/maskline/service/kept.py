@@ -33,6 +33,11 @@ class Kept(Generic[T]):
     async def _new(self) -> T:
         raise NotImplementedError
 
+    @property
+    def made(self) -> float | None:
+        """When the kept figure was made (by the clock); None before the first."""
+        return None if self._kept is None else self._made
+
     async def make(self) -> T:
         """A new figure, now."""
         made = await self._new()

@@ -1,5 +1,6 @@
-"""Who called whom (``maskline.domain.lookup``): the calls and texts from a number to a virtual
-number near a time, with the sessions that tell whom they reached or why they reached nobody."""
+"""Who called whom (``maskline.domain.lookup``): the calls and texts of a number through a virtual
+number near a time, made or received, with the sessions that tell whom they reached (or who
+reached it) or why they reached nobody."""
 
 from __future__ import annotations
 
@@ -25,18 +26,19 @@ async def who_called(
     messages: MessageStore,
     account: Account,
     virtual_number: str,
-    caller: str,
+    party: str,
     at: int | float | datetime,
     tolerance: int = TOLERANCE,
 ) -> CallLookup:
-    """The calls from ``caller`` to ``virtual_number`` that started within ``tolerance``
-    seconds of ``at`` (epoch seconds, or a datetime; naive is UTC), nearest first; the caller's
-    sessions on the number in that window; the texts the caller wrote to it then.
+    """The calls through ``virtual_number`` that ``party`` made, or was put through to, that
+    started within ``tolerance`` seconds of ``at`` (epoch seconds, or a datetime; naive is UTC),
+    nearest first; the party's sessions on the number in that window; the texts it wrote or was
+    sent through it then.
 
     Scoped as the API scopes (``Scope.of``): a main account sees its subaccounts' numbers and
     sessions too, a subaccount only its own. Either number may be written as a person would
     (with or without ``+``); ``errors.InvalidNumber`` when one is not a phone number."""
-    number, party = _number(virtual_number), _number(caller)
+    number, party = _number(virtual_number), _number(party)
     moment, scope = epoch(at), Scope.of(account)
     since, until = moment - tolerance, moment + tolerance
     found = await calls.calls_near(scope, number, party, since, until)

@@ -22,6 +22,9 @@ class Backend(Protocol):
     and the clauses that differ between SQLite and PostgreSQL."""
 
     read: Db
+    # Long reads for the operator (the capacity plan's history, a pool's series): where the
+    # driver would hold the event loop while they run (SQLite), they run elsewhere.
+    report: Db
     LOCK: str  # locks the rows a SELECT reads until the transaction ends
     SKIP_LOCKED: str  # ... passing over rows another transaction has locked
     JOIN_TEXT: str  # the aggregate that joins text values with a separator

@@ -36,8 +36,9 @@ class SqlStore:
     JOIN_TEXT = "group_concat"  # the aggregate that joins text values with a separator
     SHARE = ""  # locks the rows a SELECT reads against change (not against other SHAREs)
 
-    def __init__(self, read: Db) -> None:
+    def __init__(self, read: Db, report: Db | None = None) -> None:
         self.read = read  # for reads outside a unit of work
+        self.report = report or read  # for long ones (``Backend.report``)
         self.accounts = SqlAccounts(self)
         self.numbers = SqlNumbers(self)
         self.outbox = SqlOutbox(self)

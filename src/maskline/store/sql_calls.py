@@ -162,18 +162,21 @@ class SqlCalls:
             )  # fmt: skip
         return list(found.values())
 
-    async def calls_near(self, scope: Scope, number: str, caller: str, since: int, until: int) -> list[Call]:
-        """The calls from ``caller`` to ``number``, a number of ``scope``'s pools, that started
-        from ``since`` to ``until``: a range of the number's index of calls by start."""
+    async def calls_near(self, scope: Scope, number: str, party: str, since: int, until: int) -> list[Call]:
+        """The calls through ``number``, a number of ``scope``'s pools, that ``party`` made or
+        was put through to, that started from ``since`` to ``until``: a range of the number's
+        index of calls by start."""
         where, params = scope_sql(scope, owner="pool_id")
         rows = await self._sql.read.fetch(
             f"SELECT {_CALL_COLUMNS} FROM calls WHERE virtual_number = ? AND started >= ? AND started <= ?"
-            f" AND caller = ? AND virtual_number IN (SELECT number FROM numbers WHERE {where})"
+            " AND (caller = ? OR callee = ?)"
+            f" AND virtual_number IN (SELECT number FROM numbers WHERE {where})"
             " ORDER BY started, id",
             number,
             since,
             until,
-            caller,
+            party,
+            party,
             *params,
         )
         return [_call(row) for row in rows]

@@ -95,22 +95,24 @@ class SqlMessages:
         return [_message(row) for row in rows]
 
     async def messages_near(
-        self, scope: Scope, number: str, sender: str, since: int, until: int
+        self, scope: Scope, number: str, party: str, since: int, until: int
     ) -> list[Message]:
-        """The texts ``sender`` wrote to ``number`` from ``since`` to ``until``, through
-        sessions of ``scope``: found through the number's sessions that were held then (an
-        index range), then each one's texts (another)."""
+        """The texts through ``number`` that ``party`` wrote or was sent, from ``since`` to
+        ``until``, through sessions of ``scope``: found through the number's sessions that were
+        held then (an index range), then each one's texts (another)."""
         where, params = scope_sql(scope)
         rows = await self._sql.read.fetch(
             f"SELECT {_COLUMNS} FROM messages WHERE session_uuid IN (SELECT uuid FROM sessions"
             f" WHERE virtual_number = ? AND cooloff_until >= ? AND created <= ? AND {where})"
-            " AND virtual_number = ? AND sender = ? AND created >= ? AND created <= ? ORDER BY created, id",
+            " AND virtual_number = ? AND (sender = ? OR recipient = ?) AND created >= ? AND created <= ?"
+            " ORDER BY created, id",
             number,
             since,
             until,
             *params,
             number,
-            sender,
+            party,
+            party,
             since,
             until,
         )

@@ -192,7 +192,7 @@ class SqlSessions:
         """Sessions of ``main_id``'s pools (None: every account's) held after ``since``, with
         their number's pool and country, oldest first."""
         where, params = ("s.main_id = ? AND ", [main_id]) if main_id is not None else ("", [])
-        rows = await self._sql.read.fetch(
+        rows = await self._sql.report.fetch(
             "SELECT s.created, s.expiry, s.cooloff_until, s.first_party, s.second_party,"
             " s.virtual_number, n.pool_id, n.country FROM sessions s"
             " JOIN numbers n ON n.number = s.virtual_number"
@@ -224,7 +224,7 @@ class SqlSessions:
     ) -> list[SeriesPoint]:
         """Live sessions and Δ of the pool (``pool``, ``country``) of ``main_id`` at every step
         point from ``since`` to ``until`` (``maskline.domain.series``)."""
-        return await live_series(self._sql.read, main_id, pool, country, since, until, step)
+        return await live_series(self._sql.report, main_id, pool, country, since, until, step)
 
     # -- replacing a number -----------------------------------------------------------------
     async def live_on(self, number: str, main_id: str, now: int) -> list[str]:

@@ -81,7 +81,8 @@ class SQLiteDb:
 
 class SQLiteStore(SqlStore):
     def __init__(self, connection: sqlite3.Connection, path: str, durable: bool = True) -> None:
-        super().__init__(SQLiteDb(connection))
+        self._reports = _ReportDb(path)
+        super().__init__(SQLiteDb(connection), self._reports)
         self._db = connection
         self._checkpointer = _Checkpointer(path)
         self._group: asyncio.Future[None] | None = None
@@ -122,6 +123,7 @@ class SQLiteStore(SqlStore):
             with contextlib.suppress(Exception):  # its units are told of a failure themselves
                 await asyncio.shield(group)
         self._checkpointer.stop()
+        self._reports.close()
         if self._syncer is not None:
             self._syncer.close()
         self._db.close()
@@ -249,6 +251,51 @@ def _retrieve(group: asyncio.Future[None]) -> None:
     """Mark a failed group's error as seen: its requests have been answered with it already."""
     if not group.cancelled():
         group.exception()
+
+
+class _ReportDb:
+    """Long reads (``Backend.report``) on a connection and a thread of their own, so that the
+    event loop goes on serving requests while one runs; the write-ahead log gives the read a
+    snapshot of its own. The connection refuses writes."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-report")
+        self._db: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        """The report's connection, opened on the report's thread when first used."""
+        if self._db is None:
+            self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.execute("PRAGMA query_only=ON")
+        return self._db
+
+    async def _in_thread(self, work: Callable[[], T]) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, work)
+        except sqlite3.Error as error:
+            if _unavailable(error):
+                raise _outage(error) from error
+            raise
+
+    async def fetch(self, sql: str, *args: object) -> list[Row]:
+        return await self._in_thread(lambda: self._connection().execute(sql, args).fetchall())
+
+    async def fetchrow(self, sql: str, *args: object) -> Row | None:
+        row: Row | None = await self._in_thread(lambda: self._connection().execute(sql, args).fetchone())
+        return row
+
+    async def execute(self, sql: str, *args: object) -> None:
+        raise TypeError("a report only reads")
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+    def close(self) -> None:
+        self._thread.submit(self._close).result()
+        self._thread.shutdown(wait=True)
 
 
 WAL_LIMIT = 64 * 1024 * 1024  # bytes of write-ahead log before it is made to start over

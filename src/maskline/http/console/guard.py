@@ -20,12 +20,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from maskline import telemetry
-from maskline.domain.ports import StoreUnavailable
+from maskline.domain.ports import Store, StoreUnavailable
 from maskline.http.console import cookies, csrf
 from maskline.http.console.forms import BadForm, read_form
 from maskline.http.console.pages import HEADERS, Signed, render
 from maskline.http.routes import TABLE
 from maskline.service.console_auth import ConsoleAuth
+from maskline.service.numbers import NumberService
+from maskline.service.pool_status import PoolFigures
 from maskline.service.sessions import SessionService
 from maskline.service.timeline import Timelines
 from maskline.telemetry import mask_phones
@@ -51,6 +53,12 @@ class ConsoleServices(Protocol):
     def sessions(self) -> SessionService: ...
     @property
     def timeline(self) -> Timelines: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def numbers(self) -> NumberService: ...
+    @property
+    def pools(self) -> PoolFigures: ...
 
 
 def return_path(path: str) -> str:

@@ -9,8 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from maskline.domain.ratelimit import Limiter
+from maskline.http.console.carrier import CarrierPage
 from maskline.http.console.guard import ConsoleServices, Endpoint, Form, Guard, redirect
+from maskline.http.console.lookup import LookupPages
 from maskline.http.console.pages import Signed, stylesheet_response
+from maskline.http.console.pools import PoolPages
 from maskline.http.console.sessions import SessionPages
 from maskline.http.console.sign_in import HOME, SignIn
 
@@ -31,6 +34,9 @@ def console_handlers(
     guard = Guard(services)
     sign_in = SignIn(guard, failures)
     sessions = SessionPages(guard)
+    lookup = LookupPages(guard)
+    pools = PoolPages(guard)
+    carrier = CarrierPage(guard)
     return {
         "consoleHome": guard.wrap(_home),
         "consoleSignInForm": guard.wrap(sign_in.form, public=True),
@@ -40,5 +46,12 @@ def console_handlers(
         "consoleSessionSearch": guard.wrap(sessions.search),
         "consoleSession": guard.wrap(sessions.session),
         "consoleReveal": guard.wrap(sessions.reveal),
+        "consoleLookupForm": guard.wrap(lookup.form),
+        "consoleLookup": guard.wrap(lookup.lookup),
+        "consolePools": guard.wrap(pools.index),
+        "consoleAddNumbers": guard.wrap(pools.add),
+        "consoleRetireNumber": guard.wrap(pools.retire),
+        "consoleReplaceNumber": guard.wrap(pools.replace),
+        "consoleCarrier": guard.wrap(carrier.show),
         "consoleStyle": _style,
     }

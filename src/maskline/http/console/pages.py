@@ -116,6 +116,11 @@ def render(
     return HTMLResponse(page, status, headers=HEADERS)
 
 
+def not_found() -> Response:
+    """What a path under /console/ that is no page answers: a page, not the API's JSON."""
+    return render("error.html", None, {"message": "No such page."}, status=404)
+
+
 def stylesheet_response() -> Response:
     return Response(
         style_sheet(),
