@@ -14,7 +14,7 @@ from maskline.domain.console import ConsoleLogin, Lifetimes, still_good
 from maskline.domain.model import Account
 from maskline.http.console import cookies, csrf
 from maskline.http.console.forms import MAX_FIELDS, BadForm, read_form
-from maskline.http.console.pages import NAV, Signed, masked, render
+from maskline.http.console.pages import NAV, Signed, masked, render, web_address
 from maskline.http.forwarded import forwarded_scheme
 
 SECRET = b"s" * 32
@@ -248,3 +248,26 @@ def test_every_template_and_style_sheet_ships_as_package_data() -> None:
     assert data
     for name in data:
         assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        " javascript:alert(1)",
+        "java\tscript:alert(1)",
+        "JavaScript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:x",
+        "http:javascript:alert(1)",
+        "//evil.example/r.wav",
+        "/r.wav",
+        "",
+    ],
+)
+def test_only_a_web_address_is_a_link(url: str) -> None:
+    assert not web_address(url)
+
+
+def test_a_web_address_is_a_link() -> None:
+    assert web_address("https://media.example.com/r.wav") and web_address("HTTP://media.example.com/r")

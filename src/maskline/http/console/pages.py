@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from starlette.responses import HTMLResponse, Response
@@ -47,6 +48,13 @@ def when(epoch: object) -> str:
     )
 
 
+def web_address(value: object) -> bool:
+    """Whether ``value`` is an http or https URL, the only kind a page makes a link of: a URL
+    from a carrier or a customer (``javascript:``, ``data:``) is otherwise shown as text."""
+    parts = urlsplit(str(value))
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
 def seconds(value: object) -> str:
     """A duration in seconds, as ``1 min 05 s``."""
     total = int(value) if isinstance(value, int | float) else 0
@@ -64,6 +72,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(masked=masked, when=when, seconds=seconds)
+    env.tests["web_address"] = web_address
     env.globals["nav"] = NAV
     return env
 

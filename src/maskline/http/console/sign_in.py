@@ -76,9 +76,13 @@ class SignIn:
                 self._failures.take(address, now)
             log.info("console sign-in failed for %s", shown_account(auth_id))
             return await self._form(request, 401, errors.AuthenticationFailed().message, auth_id[:20], back)
+        secret = await auth.secret()
+        previous = cookies.unsign(secret, request.cookies.get(cookies.SESSION, ""))
+        if previous is not None:  # the browser's sign-in before this one (another account's?) ends
+            await auth.sign_out(previous)
         log.info("console sign-in of %s", account.auth_id)
         response = redirect(back or HOME)
-        cookies.set_cookie(response, request, cookies.SESSION, cookies.sign(await auth.secret(), token))
+        cookies.set_cookie(response, request, cookies.SESSION, cookies.sign(secret, token))
         cookies.clear_cookie(response, request, cookies.PRE_SIGN_IN)
         return response
 
