@@ -59,12 +59,18 @@ EDGE_REFUSALS = Counter(
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 # A run of 7 or more digits, possibly led by "+" and broken by spaces, dots or dashes: every phone
-# number, E.164 or national. All but the last four digits are starred.
-_PHONE = re.compile(r"\+?\d(?:[ .\-]?\d){6,}")
+# number, E.164 or national. All but the last four digits are starred. A uuid (a session's name)
+# is matched first and kept whole, whatever runs of digits it holds.
+_PHONE = re.compile(
+    r"(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
+    r"|\+?\d(?:[ .\-]?\d){6,}"
+)
 
 
 def mask_phones(text: str) -> str:
     def mask(match: re.Match[str]) -> str:
+        if match.group("uuid"):
+            return match.group()
         digits = re.sub(r"\D", "", match.group())
         return ("+" if match.group().startswith("+") else "") + "*" * (len(digits) - 4) + digits[-4:]
 

@@ -124,6 +124,9 @@ def test_phone_numbers_are_masked_to_their_last_four_digits() -> None:
     assert mask_phones("call from +14155550161 to 4155550162") == "call from +*******0161 to ******0162"
     assert mask_phones("+44 20 7946 0958 and 020-7946-0958") == "+********0958 and *******0958"
     assert mask_phones("attempt 3 of 12, 250 ms, 2026") == "attempt 3 of 12, 250 ms, 2026"
+    # A session's uuid is no phone number, whatever runs of digits it holds: it names the session.
+    uuid = "c1234567-89ab-4def-8123-456789012345"
+    assert mask_phones(f"session {uuid} of +14155550161") == f"session {uuid} of +*******0161"
     record = logging.LogRecord("maskline", logging.WARNING, "", 1, "bridging %s", ("+14155550161",), None)
     token = request_id.set("abc123")
     try:
