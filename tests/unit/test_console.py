@@ -271,3 +271,21 @@ def test_only_a_web_address_is_a_link(url: str) -> None:
 
 def test_a_web_address_is_a_link() -> None:
     assert web_address("https://media.example.com/r.wav") and web_address("HTTP://media.example.com/r")
+
+
+def test_a_page_to_come_back_to_is_a_console_page_written_plainly() -> None:
+    from maskline.http.console.guard import return_path
+
+    page = "/console/sessions/c1234567-89ab-4def-8123-456789012345"
+    assert return_path(page) == page  # a uuid's digits are no phone number
+    assert return_path("/console/sessions") == "/console/sessions"
+    for other in (
+        "/console/sessions/%2e%2e",  # escaped
+        "/console/sessions/<script>",
+        "/console/sessions/+14155550161",  # a number: it would go into the sign-in form's address
+        "/console/sessions/14155550161",
+        "/console/no-such-page",
+        "/v1/Account/MA/Masking/Session/",
+        "//evil.example/console/sessions",
+    ):
+        assert return_path(other) == "", other

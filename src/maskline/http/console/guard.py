@@ -35,7 +35,7 @@ from maskline.telemetry import mask_phones
 log = logging.getLogger("maskline.console")
 
 SIGN_IN = "/console/sign-in"
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_PATH = re.compile(r"[A-Za-z0-9/_.-]+")  # what the console's own paths are written in
 
 Form = dict[str, str]
 # A page's handler: the request, who it is from (None only on the public pages: sign-in), and
@@ -63,13 +63,15 @@ class ConsoleServices(Protocol):
 
 def return_path(path: str) -> str:
     """``path`` if it is a console page to come back to after signing in, else empty: it must be
-    one of the console's routes, and hold nothing that looks like a phone number, since it goes
-    into the sign-in form's address."""
-    found = TABLE.find(path) if path.startswith("/console/") and len(path) <= 200 else None
+    one of the console's routes, written in the characters of the console's own paths, and hold
+    nothing that looks like a phone number (a session's uuid is none), since it goes into the
+    sign-in form's address."""
+    if not path.startswith("/console/") or len(path) > 200 or not _PATH.fullmatch(path):
+        return ""
+    found = TABLE.find(path)
     if found is None or not found[0].console:
         return ""
-    rest = _UUID.sub("", path)  # a session's uuid can hold a run of digits like a number's
-    return path if mask_phones(rest) == rest and "+" not in rest else ""
+    return path if mask_phones(path) == path else ""
 
 
 def redirect(path: str) -> Response:
