@@ -21,11 +21,12 @@ from maskline.domain.routing import Bridge, Reject
 from maskline.domain.series import HOUR, SeriesPoint
 from maskline.http.carrier_setup import carrier_setup
 from maskline.service.calls import CallService
-from maskline.service.capacity import plan_pools
+from maskline.service.capacity import CapacityPlanner, plan_pools
 from maskline.service.events import EventDeliverer
+from maskline.service.health import HealthMonitor
 from maskline.service.lookup import who_called
 from maskline.service.messages import MessageService
-from maskline.service.pool_status import pool_history, pool_overview
+from maskline.service.pool_status import PoolFigures
 from maskline.service.timeline import Timelines
 from maskline.telemetry import COUNTERS
 from tests.integration.harness import MAIN, Harness
@@ -204,6 +205,13 @@ def test_a_sessions_calls_texts_and_event_deliveries(harness: Any) -> None:
         h.run(timelines.of(sub, ab.uuid))
 
 
+def figures(h: Harness, **history: int) -> PoolFigures:
+    """The pools' figures as the console's page reads them, over the harness's store."""
+    planner = CapacityPlanner(h.store.sessions, h.store.numbers, h.clock, h.config.policy, COUNTERS)
+    health = HealthMonitor(h.store.calls, h.clock, COUNTERS)
+    return PoolFigures(h.store.sessions, h.store.numbers, planner, health, h.clock, COUNTERS, **history)
+
+
 def test_the_pools_at_a_glance_are_the_plans_figures_with_their_numbers(harness: Any) -> None:
     h = harness(US[:4])
     sub = h.subaccount(SUB_ID)
@@ -219,7 +227,8 @@ def test_the_pools_at_a_glance_are_the_plans_figures_with_their_numbers(harness:
     h.run(h.numbers.retire(MAIN, [US[2], US[3]]))  # nothing on them: not listed
     now = int(h.clock())
 
-    pools = h.run(pool_overview(h.store.sessions, h.store.numbers, h.store.calls, MAIN, now))
+    kept = figures(h)
+    pools = h.run(kept.overview(MAIN)).figure
     plan = {
         (r.pool, r.country): r
         for r in h.run(
@@ -257,7 +266,7 @@ def test_the_pools_at_a_glance_are_the_plans_figures_with_their_numbers(harness:
     assert us.numbers[0].health is not None and not us.numbers[0].flagged
     assert us.numbers[1].health is None  # retired: not judged
 
-    (own,) = h.run(pool_overview(h.store.sessions, h.store.numbers, h.store.calls, sub, now))
+    (own,) = h.run(kept.overview(sub)).figure
     assert own == pools[2] and (own.in_service, own.needed, own.spare) == (3, 2, 0.5)
 
 
@@ -291,14 +300,15 @@ def test_the_history_series_counts_live_sessions_and_delta_at_each_step(harness:
     h.create(A, B, account=sub, session_expiry=7200)  # another pool: not counted
     now = int(h.clock())
 
-    series = h.run(pool_history(h.store.sessions, MAIN, MAIN.auth_id, "US", now, days=1, step=HOUR // 4))
+    series = h.run(figures(h, days=1, step=HOUR // 4).history(MAIN, MAIN.auth_id, "US")).figure
     since = now - 86400
     assert series == brute_series(h, MAIN.auth_id, since, now, HOUR // 4)
     assert len(series) == 97 and max(p.live for p in series) > 1 and max(p.delta for p in series) > 1
     assert all(p.live == 0 for p in series if p.at < start)
     # A subaccount sees its own pool's history, never another's.
-    assert h.run(pool_history(h.store.sessions, sub, MAIN.auth_id, "US", now)) == []
-    own = h.run(pool_history(h.store.sessions, sub, SUB_ID, "US", now, days=1))
+    hourly = figures(h, days=1)
+    assert h.run(hourly.history(sub, MAIN.auth_id, "US")).figure == []
+    own = h.run(hourly.history(sub, SUB_ID, "US")).figure
     assert own == brute_series(h, SUB_ID, since, now, HOUR) and own[-1].live == 1
 
 

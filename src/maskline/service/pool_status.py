@@ -15,39 +15,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from maskline.domain.allocation import Policy
-from maskline.domain.health import HealthRules, NumberHealth
+from maskline.domain.health import NumberHealth
 from maskline.domain.model import Account, Number, NumberState, Scope
 from maskline.domain.pool_status import NumberStatus, PoolStatus, running_out_first
-from maskline.domain.ports import CallStore, Clock, Counters, NumberStore, SessionStore
+from maskline.domain.ports import Clock, Counters, NumberStore, SessionStore
 from maskline.domain.series import DAY, HOUR, SeriesPoint
-from maskline.service.capacity import CapacityPlanner, plan_pools
-from maskline.service.health import HealthMonitor, number_health
+from maskline.service.capacity import CapacityPlanner
+from maskline.service.health import HealthMonitor
 from maskline.service.kept import Kept
 from maskline.sim.plan import PlanRow
 
 T = TypeVar("T")
-
-
-async def pool_overview(
-    sessions: SessionStore,
-    numbers: NumberStore,
-    calls: CallStore,
-    account: Account,
-    now: int,
-    window: int = DAY,
-    policy: Policy = Policy.FIRST_FIT,
-    rules: HealthRules | None = None,
-) -> list[PoolStatus]:
-    """Every pool ``account`` sees (a main account's and its subaccounts'; a subaccount's own),
-    the one that runs out first first (``running_out_first`` says the rule). Δ at the peak and
-    ``needed`` come from the sessions held in the last ``window`` seconds, ``needed`` being K*
-    of ``policy`` (first-fit unless told: pass the server's policy to size as it allocates);
-    health from the calls of ``rules.window``. A pool's numbers: those in service, and retired
-    ones that still carry live sessions."""
-    plan = await plan_pools(sessions, numbers, account.main_id, now, window, policy)
-    judged = await number_health(calls, account.main_id, now, rules)
-    return overview_of(account, plan, judged, await numbers.list_numbers(Scope.of(account), now))
 
 
 def overview_of(
@@ -97,25 +75,6 @@ def overview_of(
     return running_out_first(statuses)
 
 
-async def pool_history(
-    sessions: SessionStore,
-    account: Account,
-    pool: str,
-    country: str,
-    now: int,
-    days: int = 7,
-    step: int = HOUR,
-) -> list[SeriesPoint]:
-    """Live sessions and Δ of one pool at every ``step`` seconds over the last ``days`` days,
-    oldest first, ending at the last step point at or before ``now``; one query, counted by the
-    database. A subaccount sees its own pool only: another's has no points. Sessions the purge
-    removed (ended more than the retention ago) are not counted."""
-    if account.is_subaccount and pool != account.auth_id:
-        return []
-    since = now - days * DAY
-    return await sessions.live_series(account.main_id, pool, country, since, now, step)
-
-
 @dataclass(frozen=True, slots=True)
 class Aged(Generic[T]):
     """A kept figure and when it was made (epoch seconds)."""
@@ -125,6 +84,10 @@ class Aged(Generic[T]):
 
 
 class _History(Kept[list[SeriesPoint]]):
+    """Live sessions and Δ of one pool at every ``step`` seconds over the last ``days`` days,
+    oldest first, ending at the last step point at or before now; one query, counted by the
+    database. Sessions the purge removed (ended more than the retention ago) are not counted."""
+
     what = "pool history"
 
     def __init__(
@@ -134,14 +97,21 @@ class _History(Kept[list[SeriesPoint]]):
         clock: Clock,
         counters: Counters,
         refresh: float,
+        days: int,
+        step: int,
     ) -> None:
         super().__init__(clock, counters, refresh)
         self._sessions = sessions
         self._key = key
+        self._days = days
+        self._step = step
 
     async def _new(self) -> list[SeriesPoint]:
         main_id, pool, country = self._key
-        return await pool_history(self._sessions, Account(main_id, None), pool, country, int(self._clock()))
+        now = int(self._clock())
+        return await self._sessions.live_series(
+            main_id, pool, country, now - self._days * DAY, now, self._step
+        )
 
 
 class PoolFigures:
@@ -162,7 +132,11 @@ class PoolFigures:
         clock: Clock,
         counters: Counters,
         refresh: float = 300.0,
+        days: int = 7,
+        step: int = HOUR,
     ) -> None:
+        self.days = days  # of history: each point ``step`` seconds after the one before
+        self._step = step
         self._sessions = sessions
         self._numbers = numbers
         self._planner = planner
@@ -182,14 +156,15 @@ class PoolFigures:
         return Aged(overview_of(account, plan, judged, held), made)
 
     async def history(self, account: Account, pool: str, country: str) -> Aged[list[SeriesPoint]]:
-        """``pool_history`` of one pool, as kept (a subaccount's of another pool: no points)."""
+        """The history of one pool (``_History``), as kept; a subaccount sees its own pool's
+        only (another's has no points)."""
         if account.is_subaccount and pool != account.auth_id:
             return Aged([], self._clock())
         key = (account.main_id, pool, country)
         kept = self._histories.get(key)
         if kept is None:
             kept = self._histories[key] = _History(
-                self._sessions, key, self._clock, self._counters, self._refresh
+                self._sessions, key, self._clock, self._counters, self._refresh, self.days, self._step
             )
             while len(self._histories) > self.MAX_POOLS:
                 await self._histories.popitem(last=False)[1].close()

@@ -32,19 +32,18 @@ from maskline.telemetry import mask_phones
 log = logging.getLogger("maskline.console")
 
 CURRENT = "/console/pools"
-HISTORY_DAYS = 7
 MAX_ADD = 500  # numbers one form may add
 _SEPARATORS = re.compile(r"[\s,;]+")
 NOT_FOR_SUBACCOUNTS = "Only the main account can add, retire or replace numbers."
 
 
-def chart(index: int, pool: PoolStatus, points: list[Any]) -> str:
+def chart(index: int, pool: PoolStatus, points: list[Any], days: int) -> str:
     where = f"{pool.pool} ({pool.country or 'no country'})"
     return line_chart(
         f"pool-{index}",
-        f"Live sessions and Δ of {where}, last {HISTORY_DAYS} days",
+        f"Live sessions and Δ of {where}, last {days} days",
         f"Hourly: the sessions live on the pool's numbers, and Δ, the most of them any one party was in,"
-        f" over the last {HISTORY_DAYS} days (UTC).",
+        f" over the last {days} days (UTC).",
         [
             Line("Live sessions", [(p.at, p.live) for p in points]),
             Line("Δ (most live sessions of one party)", [(p.at, p.delta) for p in points]),
@@ -72,13 +71,13 @@ class PoolPages:
         for index, pool in enumerate(overview.figure):
             history = await services.pools.history(signed.account, pool.pool, pool.country)
             oldest = min(oldest, history.made)
-            pools.append((pool, chart(index, pool, history.figure)))
+            pools.append((pool, chart(index, pool, history.figure, services.pools.days)))
         context = {
             "pools": pools,
             "now": now,
             "made": int(oldest),
             "age": max(now - int(oldest), 0),
-            "days": HISTORY_DAYS,
+            "days": services.pools.days,
             "subaccounts": await services.console.subaccounts(signed.account),
             "message": message,
             "add": {"numbers": "", "subaccount": "", "country": "", **added},
