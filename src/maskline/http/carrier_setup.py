@@ -1,22 +1,15 @@
 """Which carrier serves an account, and the webhook URLs to paste into that carrier's console:
-built from the webhook route of the routing table (``maskline.http.routes.ROUTES``) and each
-carrier's settings (``maskline.telephony.xml.CARRIER_SETTINGS``), so that no path is written
-twice. Here rather than in the service, which may not import the routing table."""
+the ones ``maskline carrier set`` prints (``maskline.telephony.xml.webhook_urls``)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from maskline.domain.calls import Carrier, CarrierKind
 from maskline.domain.model import Account
 from maskline.domain.ports import AccountStore
-from maskline.http.routes import ROUTES, Route
 from maskline.service.accounts import carrying_carrier
-from maskline.telephony.xml import CARRIER_SETTINGS
-
-WEBHOOK_OPERATION = "carrierWebhook"  # the operation carriers are set up to call
-_PARAMETER = re.compile(r"\{(\w+)\}")
+from maskline.telephony.xml import webhook_urls
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,27 +33,10 @@ class CarrierSetup:
     webhooks: tuple[WebhookSetting, ...]
 
 
-def _webhook_route() -> tuple[Route, str]:
-    for route in ROUTES:
-        for operation in route.operations:
-            if operation.operation_id == WEBHOOK_OPERATION:
-                return route, operation.method
-    raise LookupError(WEBHOOK_OPERATION)  # the routing table always has it (tested)
-
-
-def _filled(template: str, values: dict[str, str]) -> str:
-    return _PARAMETER.sub(lambda match: values[match[1]], template)
-
-
 def carrier_webhooks(carrier: Carrier) -> tuple[WebhookSetting, ...]:
-    """The URLs to set at ``carrier``'s console, in the order its console shows them."""
-    route, method = _webhook_route()
-    base = carrier.public_url.rstrip("/")
-    settings = []
-    for name, action in CARRIER_SETTINGS.get(carrier.kind, ()):
-        values = {"carrier": carrier.kind.value, "auth_id": carrier.account_id, "action": action}
-        settings.append(WebhookSetting(name, base + _filled(route.path, values), method))
-    return tuple(settings)
+    """The URLs to set at ``carrier``'s console, in the order its console shows them: those
+    ``maskline carrier set`` prints, with the method the webhook route takes."""
+    return tuple(WebhookSetting(name, url, "POST") for name, url in webhook_urls(carrier).items())
 
 
 async def carrier_setup(accounts: AccountStore, account: Account) -> CarrierSetup | None:
