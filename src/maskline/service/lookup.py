@@ -6,18 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from maskline.domain import errors
 from maskline.domain.lookup import TOLERANCE, CallLookup, assemble, epoch
 from maskline.domain.model import Account, Scope
-from maskline.domain.phone import to_e164
 from maskline.domain.ports import CallStore, MessageStore, SessionStore
-
-
-def _number(raw: str) -> str:
-    e164 = to_e164(raw)
-    if e164 is None:
-        raise errors.InvalidNumber(raw[:32])
-    return e164
+from maskline.service.numbers import parse_number
 
 
 async def who_called(
@@ -38,7 +30,7 @@ async def who_called(
     Scoped as the API scopes (``Scope.of``): a main account sees its subaccounts' numbers and
     sessions too, a subaccount only its own. Either number may be written as a person would
     (with or without ``+``); ``errors.InvalidNumber`` when one is not a phone number."""
-    number, party = _number(virtual_number), _number(party)
+    number, party = parse_number(virtual_number), parse_number(party)
     moment, scope = epoch(at), Scope.of(account)
     since, until = moment - tolerance, moment + tolerance
     found = await calls.calls_near(scope, number, party, since, until)
