@@ -340,6 +340,7 @@ def test_signing_in_gives_a_new_token_and_ends_the_browsers_previous_sign_in(
 @pytest.mark.parametrize(
     "elsewhere",
     [
+        "https://evil.example/",
         "//evil.example/",
         "/\\evil.example/",
         "\\\\evil.example/",
@@ -352,6 +353,7 @@ def test_signing_in_gives_a_new_token_and_ends_the_browsers_previous_sign_in(
         "/console/sessions/x\r\nSet-Cookie: planted=1",
         "/console/sessions/x%0d%0aSet-Cookie:%20planted=1",
         "javascript:alert(1)",
+        "/console/sessions/+14155550100",  # a console page, but its address would name a number
     ],
 )
 def test_the_return_path_never_leaves_the_console(
@@ -362,6 +364,7 @@ def test_the_return_path_never_leaves_the_console(
         assert form.status_code == 200
         kept = re.findall(r'name="next" value="([^"]*)"', form.text)
         assert all(value.startswith("/console/") for value in kept)  # a console page, if any
+        assert "evil" not in form.text and "14155550100" not in form.text
         reply = client.post(
             "/console/sign-in",
             data={
@@ -374,6 +377,7 @@ def test_the_return_path_never_leaves_the_console(
         assert reply.status_code == 303
         location = reply.headers["location"]
         assert location.startswith("/console/") and not location.startswith(("//", "/\\"))
+        assert location == "/console/sessions"  # home: none of these is a page to come back to
         assert not re.search(r"[\s\\]", location)  # percent-encoded: no header, no backslash
         assert "planted" not in reply.headers.get("set-cookie", "") and "planted" not in client.cookies
 
