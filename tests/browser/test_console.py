@@ -69,15 +69,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def follow(driver: Any, element: Any) -> None:
-    """Click ``element`` and wait for the page it leads to."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    """Click ``element`` and wait for the page it leads to: a mark left on this page's window
+    is gone from the next one. (Waiting for the old page's element to go stale races the
+    navigation: Chromium may answer that node with an inspector error instead.)"""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.wait import WebDriverWait
 
-    page = driver.find_element(By.TAG_NAME, "html")
+    driver.execute_script("window.leaving = true")
     element.click()
-    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(page))
-    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return !window.leaving && document.readyState === 'complete'")
+    )
 
 
 def visit(driver: Any, world: World, path: str) -> None:
