@@ -170,6 +170,38 @@ def test_quarantine_keeps_a_party_off_the_numbers_it_left_lately(harness: Any) -
     assert h.create(courier, PARTIES[4]).virtual_number == US[0]
 
 
+def test_quarantine_weighs_how_long_its_own_pools_sessions_last(harness: Any) -> None:
+    """A courier has left both numbers of the pool: the one left 55 minutes ago would carry that
+    session's one-hour late call in 5 minutes, the one left 15 minutes ago in 45. The pool's
+    sessions have lasted 20 to 40 minutes, so the second is taken, though it was left later:
+    and the subaccount's day-long sessions, ended after them, do not count in the main pool."""
+    minute, day = 60, 86400
+    h = harness(numbers(2), policy=Policy.QUARANTINE)
+    sub = h.subaccount("SA" + "2" * 18)
+    h.add(US[30:94], subaccount=sub.auth_id)
+    theirs = [
+        h.create(f"+1415201{i:04d}", f"+1415202{i:04d}", account=sub, session_expiry=day) for i in range(64)
+    ]
+    h.clock.advance(day - 4 * 60 * minute)
+    for i in range(8):  # strangers: 20 minutes each
+        strangers = h.create(PARTIES[10 + i], PARTIES[20 + i])
+        h.clock.advance(20 * minute)
+        h.expire(strangers)
+    courier = PARTIES[0]
+    first = h.create(courier, PARTIES[1], session_expiry=day)
+    h.clock.advance(25 * minute)
+    h.expire(first)  # 55 minutes before the new session
+    second = h.create(courier, PARTIES[2], session_expiry=day)
+    assert (first.virtual_number, second.virtual_number) == (US[0], US[1])
+    h.clock.advance(40 * minute)
+    h.expire(second)  # 15 minutes before
+    h.clock.advance(5 * minute)
+    for session in theirs:
+        h.expire(session)
+    h.clock.advance(10 * minute)
+    assert h.create(courier, PARTIES[3]).virtual_number == US[1]
+
+
 def test_quarantine_forgets_departures_older_than_the_late_call_horizon(harness: Any) -> None:
     h = harness(numbers(2), policy=Policy.QUARANTINE)
     h.expire(h.create(PARTIES[0], PARTIES[1]))

@@ -9,10 +9,11 @@ from dataclasses import replace
 import httpx
 import pytest
 
+from maskline.domain import allocation
 from maskline.domain.allocation import CooloffScope, Policy
 from maskline.sim.replay import POLICIES, replay
 from maskline.sim.trace import Trace, TraceSession
-from maskline.sim.workloads import ride_hailing
+from maskline.sim.workloads import food_delivery, ride_hailing
 from tests.databases import Databases
 from tests.support import START, FakeClock, ServerThread, fresh_number
 
@@ -87,7 +88,17 @@ def served(
 
 def workload() -> Trace:
     """Ride-hailing, its parties renamed to valid numbers."""
-    trace = ride_hailing(1, drivers=12, hours=6)
+    return renamed(ride_hailing(1, drivers=12, hours=6))
+
+
+def deliveries() -> Trace:
+    """Food delivery at 1.2 × first-fit's K*: couriers come back to numbers they left lately, and
+    quarantine weighs how long the sessions ended so far lasted."""
+    return renamed(food_delivery(1, couriers=4, hours=4))
+
+
+def renamed(trace: Trace) -> Trace:
+    """``trace``, its parties renamed to valid numbers, every other session ended by DELETE."""
     names: dict[str, str] = {}
     for s in trace:
         for party in (s.first, s.second):
@@ -100,6 +111,7 @@ CASES = {
     "ride-hailing": (workload, 14, CooloffScope.PER_PARTY, 0),
     "ride-hailing, cool-off": (workload, 16, CooloffScope.PER_PARTY, 300),
     "ride-hailing, global cool-off": (workload, 24, CooloffScope.GLOBAL, 300),
+    "food delivery": (deliveries, 10, CooloffScope.PER_PARTY, 0),
 }
 
 
@@ -126,3 +138,11 @@ def test_a_trace_replayed_over_http_gets_the_simulators_numbers(
     ), "the policy must choose differently from first-fit somewhere, or the trace tests nothing"
     pool = [fresh_number("+1628") for _ in range(size)]
     assert served(trace, pool, databases.new(), policy, scope, SWEEPS[sweep]) == simulated
+
+
+def test_the_food_delivery_case_weighs_how_long_sessions_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Else it would not test that the server reads the lengths the simulator keeps."""
+    make, size, scope, _ = CASES["food delivery"]
+    weighed = replay(make(), size, POLICIES["quarantine"], scope).numbers
+    monkeypatch.setattr(allocation, "LENGTHS_NEEDED", len(make()) + 1)  # never enough ended
+    assert replay(make(), size, POLICIES["quarantine"], scope).numbers != weighed

@@ -6,13 +6,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from maskline.domain.allocation import (
+    LENGTHS_NEEDED,
     WILDCARD,
     CooloffScope,
     Policy,
     PoolNumber,
     candidates,
+    fewest_late_calls,
     hold_until,
-    left_longest_ago,
     pin_key,
     session_keys,
 )
@@ -72,26 +73,57 @@ def test_quarantine_takes_the_first_free_number_the_parties_have_not_left_lately
     assert list(candidates(POOL, set(), Policy.QUARANTINE)) == ["+1N1", "+1N2", "+1N3"]  # first-fit
 
 
-def test_quarantine_comes_last_to_the_number_left_longest_ago() -> None:
-    left = {"+1N1": 500, "+1N2": 700, "+1N3": 500}
+HOUR, DAY = 3600, 86400
+
+
+def test_quarantine_comes_last_to_the_numbers_left_lately() -> None:
+    left = {"+1N1": [500], "+1N2": [700], "+1N3": [500]}
     assert list(candidates(POOL, set(), Policy.QUARANTINE, left)) == []
-    assert left_longest_ago(POOL, {"+1N1"}, left) == ["+1N3", "+1N2"]
-    assert left_longest_ago(POOL, set(), left) == ["+1N1", "+1N3", "+1N2"]  # ties in rank order
+
+
+def test_with_sessions_of_days_the_number_left_longest_ago_comes_first() -> None:
+    now = 10 * HOUR
+    left = {"+1N1": [now - HOUR], "+1N2": [now - 7 * HOUR], "+1N3": [now - HOUR]}
+    days = [2 * DAY] * LENGTHS_NEEDED
+    assert fewest_late_calls(POOL, {"+1N1"}, left, days, now) == ["+1N2", "+1N3"]
+    assert fewest_late_calls(POOL, set(), left, days, now) == ["+1N2", "+1N1", "+1N3"]  # ties in rank order
+
+
+def test_with_short_sessions_a_number_whose_late_calls_come_after_them_is_as_good() -> None:
+    """Sessions last 20 minutes: one placed on a number left 15 minutes ago ends before that
+    departure's one-hour call, but one left 55 minutes ago would still carry it then."""
+    now = 10 * HOUR
+    left = {"+1N1": [now - 55 * 60], "+1N2": [now - 15 * 60]}
+    short = [20 * 60] * LENGTHS_NEEDED
+    assert fewest_late_calls(POOL, set(), left, short, now) == ["+1N2", "+1N1"]
+    # Too few sessions have ended to tell how long they last: the one left longest ago first.
+    assert fewest_late_calls(POOL, set(), left, short[1:], now) == ["+1N1", "+1N2"]
+
+
+def test_every_departure_counts_not_only_the_last() -> None:
+    now = 10 * HOUR
+    twice = {"+1N1": [now - 2 * HOUR, now - 9 * HOUR], "+1N2": [now - 2 * HOUR]}
+    days = [2 * DAY] * LENGTHS_NEEDED
+    assert fewest_late_calls(POOL, set(), twice, days, now) == ["+1N2", "+1N1"]
 
 
 @given(
     st.lists(st.integers(0, 50), min_size=1, max_size=30, unique=True),
     st.sets(st.integers(0, 50)),
-    st.dictionaries(st.integers(0, 50), st.integers(0, 5)),
+    st.dictionaries(st.integers(0, 50), st.lists(st.integers(0, 2 * DAY), min_size=1, max_size=4)),
+    st.lists(st.integers(1, 3 * DAY), max_size=20),
 )
 def test_quarantine_offers_every_free_number_once_fresh_ones_first_in_rank_order(
-    ranks: list[int], blocked: set[int], left_at: dict[int, int]
+    ranks: list[int], blocked: set[int], left_at: dict[int, list[int]], lengths: list[int]
 ) -> None:
+    now = 2 * DAY
     pool = [PoolNumber(f"+{r}", r, 0) for r in sorted(ranks)]
     held = {f"+{b}" for b in blocked}
     left = {f"+{n}": t for n, t in left_at.items()}
     fresh = list(candidates(pool, held, Policy.QUARANTINE, left))
-    used = left_longest_ago(pool, held, left)
+    used = fewest_late_calls(pool, held, left, lengths, now)
     assert sorted(fresh + used) == sorted(f"+{r}" for r in ranks if r not in blocked)
     assert fresh == sorted(fresh, key=lambda n: int(n)) and not set(fresh) & set(left)
-    assert [left[n] for n in used] == sorted(left[n] for n in used)
+    # The order does not depend on the order the departures were read in.
+    shuffled = {n: list(reversed(t)) for n, t in left.items()}
+    assert fewest_late_calls(pool, held, shuffled, list(reversed(lengths)), now) == used

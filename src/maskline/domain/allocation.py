@@ -9,6 +9,7 @@ row for the same (key, number): that unique index is the guard; this module only
 from __future__ import annotations
 
 import enum
+from bisect import bisect_right
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -21,12 +22,20 @@ LATE_CALL_HORIZON = 86400
 # ... and of those, a party's most recent this many: what a create reads stays bounded however
 # busy the party (one that leaves more within the horizon is kept off its latest 128 only).
 RECENT_DEPARTURES = 128
+# When quarantine must give a party a number it left lately, the late calls it weighs: at each
+# delay after a departure at which docs/allocation.md counts misroutes, a call whose weight falls
+# with the delay (a party is likelier to call back soon: 86400 / delay) ...
+LATE_CALLS = ((600, 144), (3600, 24), (21600, 4), (86400, 1))
+# ... each by how many of the pool's most recent ended sessions lasted past it; with fewer than
+# LENGTHS_NEEDED of them, every session is taken to last past every one.
+LENGTHS_READ = 64
+LENGTHS_NEEDED = 8
 
 
 class Policy(enum.StrEnum):
     FIRST_FIT = "first_fit"  # lowest-ranked free number: packs the pool
     LEAST_RECENT = "least_recent"  # the free number given out longest ago: spreads reuse
-    QUARANTINE = "quarantine"  # of the first free numbers, the one the parties left longest ago
+    QUARANTINE = "quarantine"  # the first free number the parties have not left lately
 
 
 class CooloffScope(enum.StrEnum):
@@ -105,7 +114,7 @@ def candidates(
     (``recent``: the numbers each of them left within ``LATE_CALL_HORIZON``, its
     ``RECENT_DEPARTURES`` most recent), so that a late call to an old number does not reach a
     new counterpart; its cost grows with the numbers it skips, first-fit's plus the recent
-    ones. Only when they left every free number lately does it come to ``left_longest_ago``.
+    ones. Only when they left every free number lately does it come to ``fewest_late_calls``.
     """
     if policy is Policy.LEAST_RECENT:
         pool = sorted(pool, key=lambda n: n.last_used)  # stable: ties keep rank order
@@ -114,11 +123,35 @@ def candidates(
     return (n.number for n in pool if n.number not in blocked)
 
 
-def left_longest_ago(
-    pool: Sequence[PoolNumber], blocked: Collection[str], left: Mapping[str, int]
+def fewest_late_calls(
+    pool: Sequence[PoolNumber],
+    blocked: Collection[str],
+    left: Mapping[str, Collection[int]],
+    lengths: Collection[int],
+    now: int,
 ) -> list[str]:
-    """Quarantine's last resort: the free numbers the parties left lately (``left``: number → the
-    last time one of them left it), the one left longest ago first, ties in rank order."""
+    """Quarantine's last resort: the free numbers the parties left lately (``left``: number → when
+    they left it, each time), the fewest late calls a session placed there now would take first.
+
+    A departure's late call at ``delay`` (``LATE_CALLS``) is taken if the new session is still
+    live then, so each weighs as many of ``lengths`` (how long the pool's recent sessions lasted)
+    as go past it: a number left an hour ago is no worse than one never used if sessions are
+    short, and the one left longest ago is best if they last for days. Ties: the number left
+    longest ago, then rank. Integers throughout, so that every store orders alike."""
+    ordered = sorted(lengths)
+    known = len(ordered) >= LENGTHS_NEEDED
+
+    def outlasting(seconds: int) -> int:
+        return len(ordered) - bisect_right(ordered, seconds) if known else 1
+
+    def late_calls(number: str) -> int:
+        return sum(
+            weight * outlasting(end + delay - now)
+            for end in left[number]
+            for delay, weight in LATE_CALLS
+            if end + delay > now
+        )
+
     free = [n.number for n in pool if n.number not in blocked and n.number in left]
-    free.sort(key=left.__getitem__)  # stable: ties keep rank order
+    free.sort(key=lambda number: (late_calls(number), max(left[number])))  # stable: ties in rank order
     return free

@@ -11,27 +11,29 @@ from __future__ import annotations
 import heapq
 import random
 import statistics
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
 
 from maskline.domain.allocation import (
     LATE_CALL_HORIZON,
+    LENGTHS_READ,
     RECENT_DEPARTURES,
     CooloffScope,
     Policy,
     PoolNumber,
     candidates,
-    left_longest_ago,
+    fewest_late_calls,
 )
 from maskline.sim.trace import Trace, TraceSession, max_degree, pools
 
 
 @dataclass
 class State:
-    """What a policy may look at: the pool in rank order and when each party last left each
-    number. A number's name is its rank, from "1"."""
+    """What a policy may look at: the pool in rank order, when each party last left each number
+    and how long the pool's most recent ended sessions lasted. A number's name is its rank, from
+    "1"."""
 
     pool: list[PoolNumber]
     last_left: dict[tuple[str, str], int] = field(default_factory=dict)  # (party, number): end
@@ -40,6 +42,8 @@ class State:
     load: dict[str, int] = field(default_factory=dict)  # number: its live sessions
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     frozen: set[str] = field(default_factory=set)  # numbers in a global cool-off now
+    # as the store reads them: of the sessions ended by now, the last by (end, creation)
+    lengths: deque[int] = field(default_factory=lambda: deque(maxlen=LENGTHS_READ))
 
 
 Order = Callable[[State, set[str], TraceSession], Iterator[str]]  # free numbers, best first
@@ -49,7 +53,7 @@ def _server(policy: Policy) -> Order:
     def order(state: State, blocked: set[str], session: TraceSession) -> Iterator[str]:
         # As the store does: the parties' holds shape the order, frozen numbers are skipped after.
         held = blocked - state.frozen
-        recent: dict[str, int] = {}  # what the store reads: the parties' recent departures
+        recent: dict[str, list[int]] = defaultdict(list)  # what the store reads: number → departures
         if policy is Policy.QUARANTINE:
             since = session.start - LATE_CALL_HORIZON
             for party in (session.first, session.second):
@@ -58,10 +62,16 @@ def _server(policy: Policy) -> Order:
                     mine = state.departed[party] = {left for left in mine if left[0] > since}
                 lately = (left for left in mine if left[0] > since)
                 for end, number in heapq.nlargest(RECENT_DEPARTURES, lately):
-                    recent[number] = max(end, recent.get(number, end))
+                    recent[number].append(end)
         tried = chain(
             candidates(state.pool, held, policy, recent),
-            _lazily(lambda: left_longest_ago(state.pool, held, recent) if recent else []),
+            _lazily(
+                lambda: (
+                    fewest_late_calls(state.pool, held, recent, state.lengths, session.start)
+                    if recent
+                    else []
+                )
+            ),
         )
         return (n for n in tried if n not in state.frozen)
 
@@ -118,15 +128,16 @@ def replay(
     )
     holds: dict[str, dict[str, int]] = defaultdict(dict)  # party: {number: held until}
     frozen: dict[str, list[tuple[int, int]]] = defaultdict(list)  # global cool-off windows
-    ended: list[tuple[int, int, str, str, str]] = []  # (end, tie, party, party, number): a heap
+    ended: list[tuple[int, int, str, str, str, int]] = []  # (end, tie, party, party, number, start): a heap
     # (held until, tie, party, party, number, end): a heap of the holds to release, as the store does
     releasing: list[tuple[int, int, str, str, str, int]] = []
     outcome = Outcome()
     for tie, session in enumerate(sorted(trace, key=lambda s: s.start)):
         now = session.start
         while ended and ended[0][0] <= now:
-            end, _, a, b, number = heapq.heappop(ended)
+            end, _, a, b, number, start = heapq.heappop(ended)
             state.last_left[a, number] = state.last_left[b, number] = end
+            state.lengths.append(end - start)
             state.load[number] -= 1
         while releasing and releasing[0][0] <= now:
             _, _, a, b, number, end = heapq.heappop(releasing)
@@ -167,7 +178,7 @@ def replay(
             frozen[chosen].append((session.end, session.end + session.cooloff))
         state.pool[rank - 1] = replace(state.pool[rank - 1], last_used=now)
         state.load[chosen] = state.load.get(chosen, 0) + 1
-        heapq.heappush(ended, (session.end, tie, session.first, session.second, chosen))
+        heapq.heappush(ended, (session.end, tie, session.first, session.second, chosen, session.start))
         heapq.heappush(releasing, (until, tie, session.first, session.second, chosen, session.end))
     return outcome
 

@@ -5,6 +5,7 @@ number. Part of the sessions' store: each function runs within one of its units 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 
@@ -12,13 +13,14 @@ import msgspec
 
 from maskline.domain.allocation import (
     LATE_CALL_HORIZON,
+    LENGTHS_READ,
     RECENT_DEPARTURES,
     Claim,
     CooloffScope,
     Policy,
     PoolNumber,
     candidates,
-    left_longest_ago,
+    fewest_late_calls,
     party_keys,
 )
 from maskline.domain.model import NumberState, Session
@@ -163,9 +165,11 @@ class SqlAllocator:
         if placed is None and recent:  # the parties left every free number lately
             # Each of the numbers read, and those released since, is among as many of the most
             # recent departures as were read and released.
-            left = await self._left_at(db, parties, since, RECENT_DEPARTURES + len(released))
+            left, lengths = await self._late_calls(
+                db, parties, since, RECENT_DEPARTURES + len(released), claim.pool_id, now
+            )
             placed = await self._first_taken(
-                db, session, claim, left_longest_ago(pool, blocked, left), now, place
+                db, session, claim, fewest_late_calls(pool, blocked, left, lengths, now), now, place
             )
         return placed
 
@@ -186,21 +190,36 @@ class SqlAllocator:
         return None
 
     @staticmethod
-    async def _left_at(db: Db, parties: Sequence[str], since: int, most: int) -> dict[str, int]:
-        """When one of ``parties`` last left each number, of each party's ``most`` most recent
-        departures since ``since``."""
+    async def _late_calls(
+        db: Db, parties: Sequence[str], since: int, most: int, pool_id: str, now: int
+    ) -> tuple[dict[str, list[int]], list[int]]:
+        """In one round trip, what quarantine's last resort weighs: when ``parties`` left each
+        number (each party's ``most`` most recent departures since ``since``), and how long the
+        pool's ``LENGTHS_READ`` most recently ended sessions lasted (a range of an index)."""
         rows = await db.fetch(
             " UNION ALL ".join(
-                f"SELECT * FROM (SELECT virtual_number, ends_at FROM departures WHERE party = ?"
-                f" AND ends_at > ? ORDER BY ends_at DESC LIMIT {int(most)}) AS d{i}"
-                for i in range(len(parties))
+                [
+                    f"SELECT * FROM (SELECT virtual_number, ends_at FROM departures WHERE party = ?"
+                    f" AND ends_at > ? ORDER BY ends_at DESC LIMIT {int(most)}) AS d{i}"
+                    for i in range(len(parties))
+                ]
+                + [
+                    "SELECT * FROM (SELECT NULL, expiry - created FROM sessions WHERE account_id = ?"
+                    f" AND expiry <= ? ORDER BY expiry DESC, id DESC LIMIT {LENGTHS_READ}) AS l"
+                ]
             ),
             *[value for party in parties for value in (party, since)],
+            pool_id,
+            now,
         )
-        left: dict[str, int] = {}
-        for number, ended in rows:
-            left[number] = max(ended, left.get(number, ended))
-        return left
+        left: defaultdict[str, list[int]] = defaultdict(list)
+        lengths = []
+        for number, seconds in rows:
+            if number is None:
+                lengths.append(seconds)
+            else:
+                left[number].append(seconds)
+        return left, lengths
 
     @staticmethod
     async def _has_cooling_session(db: Db, number: str, now: int) -> bool:
