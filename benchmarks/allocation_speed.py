@@ -1,5 +1,6 @@
 """Allocation speed: one party with 500 live sessions, a pool of 10,000 numbers, and 1,000 or
-100,000 other live sessions around it.
+100,000 other live sessions around it; and the same party in a pool of 520, where quarantine
+comes to its last resort on every create.
 
     .venv/bin/python benchmarks/allocation_speed.py
 
@@ -46,8 +47,8 @@ def party(prefix: str, n: int) -> str:
 class Bench:
     """One store and its session service, its busy party's sessions and its background."""
 
-    def __init__(self, directory: Path, background: int, policy: Policy) -> None:
-        self.path = directory / f"speed-{background}-{policy}.db"
+    def __init__(self, directory: Path, background: int, pool: int, policy: Policy) -> None:
+        self.path = directory / f"speed-{pool}-{background}-{policy}.db"
         self.policy = policy
         self.times: list[float] = []  # per create
         self.allocating: list[float] = []  # per allocation
@@ -106,7 +107,7 @@ async def measure(
     directory: Path, background: int, hub_sessions: int, pool: int, creates: int, rounds: int
 ) -> list[Bench]:
     """Both policies on stores alike, in alternating rounds of the busy party's creates."""
-    benches = [Bench(directory, background, policy) for policy in (Policy.FIRST_FIT, Policy.QUARANTINE)]
+    benches = [Bench(directory, background, pool, policy) for policy in (Policy.FIRST_FIT, Policy.QUARANTINE)]
     opened: list[Bench] = []
     try:
         for bench in benches:
@@ -137,19 +138,22 @@ def main() -> int:
     p.add_argument("--hub", type=int, default=500)
     p.add_argument("--pool", type=int, default=10_000)
     p.add_argument("--large", type=int, default=100_000, help="other live sessions in the large run")
+    p.add_argument("--spare", type=int, default=20, help="numbers beyond the busy party's in the tight run")
     p.add_argument("--rounds", type=int, default=10, help="alternating rounds the creates are split into")
     docs_options(p)
     args = p.parse_args()
     info = machine()
     rows = []
     with tempfile.TemporaryDirectory(prefix="maskline-speed-") as directory:
-        for background in (1_000, args.large):
+        tight = args.hub + args.spare  # the party leaves every free number within its first creates
+        for background, pool in ((1_000, args.pool), (args.large, args.pool), (1_000, tight)):
             began = time.monotonic()
             benches = asyncio.run(
-                measure(Path(directory), background, args.hub, args.pool, args.creates, args.rounds)
+                measure(Path(directory), background, args.hub, pool, args.creates, args.rounds)
             )
             for bench in benches:
                 row = (
+                    pool,
                     background,
                     bench.policy.value,
                     *_p50_p99(bench.times),
@@ -158,9 +162,9 @@ def main() -> int:
                 )
                 rows.append(row)
                 print(
-                    f"{background:>7,} other live sessions, {bench.policy}:"
-                    f" create p50 {row[2] * 1e6:,.0f} µs,"
-                    f" allocation p50 {row[4] * 1e6:,.0f} µs ({time.monotonic() - began:.0f} s)",
+                    f"pool {pool:,}, {background:>7,} other live sessions, {bench.policy}:"
+                    f" create p50 {row[3] * 1e6:,.0f} µs,"
+                    f" allocation p50 {row[5] * 1e6:,.0f} µs ({time.monotonic() - began:.0f} s)",
                     flush=True,
                 )
     section = "\n".join(
@@ -171,7 +175,9 @@ def main() -> int:
             produced(info["revision"])
             + f"; {info['nproc']} CPUs, Python {info['python']}, SQLite {info['sqlite']}.",
             "",
-            f"One party with {args.hub} live sessions, a pool of {args.pool:,} numbers, on the "
+            f"One party with {args.hub} live sessions, a pool of {args.pool:,} numbers (and of "
+            f"{tight}: then the party has left every free number lately, and quarantine weighs "
+            "them on every create), on the "
             "embedded SQLite store, driven through the session service without HTTP, one store per "
             f"policy, in {args.rounds} alternating rounds. Each of "
             f"{args.creates:,} creates is for the busy party (the policy passes over its {args.hub} "
@@ -181,13 +187,13 @@ def main() -> int:
             "commit. *Written* is what the process wrote per create and its expiry, the pages of "
             "the write-ahead log above all: unlike the times, it does not move with the machine's load.",
             "",
-            "| other live sessions | policy | create p50 | create p99 | allocation p50 | allocation p99"
-            " | written |",
-            "|---:|---|---:|---:|---:|---:|---:|",
+            "| pool | other live sessions | policy | create p50 | create p99 | allocation p50"
+            " | allocation p99 | written |",
+            "|---:|---:|---|---:|---:|---:|---:|---:|",
             *[
-                f"| {b:,} | {policy} | {_us(c50)} | {_us(c99)} | {_us(a50)} | {_us(a99)}"
+                f"| {n:,} | {b:,} | {policy} | {_us(c50)} | {_us(c99)} | {_us(a50)} | {_us(a99)}"
                 f" | {w / 1024:.1f} KiB |"
-                for b, policy, c50, c99, a50, a99, w in rows
+                for n, b, policy, c50, c99, a50, a99, w in rows
             ],
             "",
             END,
