@@ -631,7 +631,7 @@ def test_delete_frees_the_parties_on_the_number(sessions, tenant):  # type: igno
     first = sessions.create_masking_session(first_party=a, second_party=fresh_number())
     sessions.delete_masking_session(first.session_uuid)
     # The party may hold every number of the pool again, the one it left included (last: the
-    # default policy gives a party the numbers it left longest ago, or never, first).
+    # default policy gives a party the numbers it has not left lately first).
     again = [
         sessions.create_masking_session(first_party=a, second_party=fresh_number()) for _ in tenant.numbers
     ]

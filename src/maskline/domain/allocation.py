@@ -135,9 +135,10 @@ def fewest_late_calls(
 
     A departure's late call at ``delay`` (``LATE_CALLS``) is taken if the new session is still
     live then, so each weighs as many of ``lengths`` (how long the pool's recent sessions lasted)
-    as go past it: a number left an hour ago is no worse than one never used if sessions are
-    short, and the one left longest ago is best if they last for days. Ties: the number left
-    longest ago, then rank. Integers throughout, so that every store orders alike."""
+    as go past it: a number whose late calls still ahead all come after sessions end costs
+    nothing, and where sessions last for days the one left longest ago comes first. Ties: the
+    number left longest ago, then rank. Integers throughout, so that the simulator and both
+    stores order alike."""
     ordered = sorted(lengths)
     known = len(ordered) >= LENGTHS_NEEDED
 
