@@ -140,19 +140,24 @@ def fewest_late_calls(
     number left longest ago, then rank. Integers throughout, so that the simulator and both
     stores order alike."""
     ordered = sorted(lengths)
-    known = len(ordered) >= LENGTHS_NEEDED
-
-    def outlasting(seconds: int) -> int:
-        return len(ordered) - bisect_right(ordered, seconds) if known else 1
-
-    def late_calls(number: str) -> int:
-        return sum(
-            weight * outlasting(end + delay - now)
-            for end in left[number]
-            for delay, weight in LATE_CALLS
-            if end + delay > now
-        )
-
-    free = [n.number for n in pool if n.number not in blocked and n.number in left]
-    free.sort(key=lambda number: (late_calls(number), max(left[number])))  # stable: ties in rank order
+    count = len(ordered)
+    known = count >= LENGTHS_NEEDED
+    longest = ordered[-1] if known else 0
+    weighed: dict[str, tuple[int, int]] = {}  # number: (its late calls, when it was last left)
+    for number, ends in left.items():
+        if number in blocked:
+            continue
+        calls = 0
+        for end in ends:
+            for delay, weight in LATE_CALLS:
+                ahead = end + delay - now  # from now until that late call
+                if ahead <= 0:
+                    continue
+                if not known:
+                    calls += weight
+                elif ahead < longest:
+                    calls += weight * (count - bisect_right(ordered, ahead))
+        weighed[number] = (calls, max(ends))
+    free = [n.number for n in pool if n.number in weighed]
+    free.sort(key=weighed.__getitem__)  # stable: ties keep rank order
     return free
