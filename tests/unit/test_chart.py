@@ -3,9 +3,10 @@ its text escaped."""
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from maskline.domain.chart import HEIGHT, WIDTH, Line, line_chart
@@ -28,6 +29,7 @@ def parsed(svg: str) -> ET.Element:
 
 
 @given(points, points, st.text(), st.text(), st.text(), st.text())
+@example([], [(0, math.inf)], "", "", "", "")  # a series of nothing finite draws no line
 def test_any_non_negative_series_makes_a_well_formed_labelled_chart(
     live: list[tuple[int, float]],
     delta: list[tuple[int, float]],
@@ -43,7 +45,8 @@ def test_any_non_negative_series_makes_a_well_formed_labelled_chart(
     assert svg.find(f"{SVG}title").get("id") == title_id  # type: ignore[union-attr]
     assert svg.find(f"{SVG}desc").get("id") == desc_id  # type: ignore[union-attr]
     drawn = svg.findall(f"{SVG}polyline")
-    assert len(drawn) == bool(live) + bool(delta)
+    drawable = [series for series in (live, delta) if any(math.isfinite(v) for _, v in series)]
+    assert len(drawn) == len(drawable)  # values that are not finite are left out
     for line in drawn:
         for pair in (line.get("points") or "").split():
             x, y = map(float, pair.split(","))
