@@ -26,7 +26,7 @@ RECENT_DEPARTURES = 128
 # delay after a departure at which docs/allocation.md counts misroutes, a call whose weight falls
 # with the delay (a party is likelier to call back soon: 86400 / delay) ...
 LATE_CALLS = ((600, 144), (3600, 24), (21600, 4), (86400, 1))
-# ... each by how many of the pool's most recent ended sessions lasted past it; with fewer than
+# ... each by how many of the account's most recent ended sessions lasted past it; with fewer than
 # LENGTHS_NEEDED of them, every session is taken to last past every one.
 LENGTHS_READ = 64
 LENGTHS_NEEDED = 8
@@ -134,7 +134,7 @@ def fewest_late_calls(
     they left it, each time), the fewest late calls a session placed there now would take first.
 
     A departure's late call at ``delay`` (``LATE_CALLS``) is taken if the new session is still
-    live then, so each weighs as many of ``lengths`` (how long the pool's recent sessions lasted)
+    live then, so each weighs as many of ``lengths`` (how long the account's recent sessions lasted)
     as go past it: a number whose late calls still ahead all come after sessions end costs
     nothing, and where sessions last for days the one left longest ago comes first. Ties: the
     number left longest ago, then rank. Integers throughout, so that the simulator and both

@@ -32,8 +32,9 @@ from maskline.sim.trace import Trace, TraceSession, max_degree, pools
 @dataclass
 class State:
     """What a policy may look at: the pool in rank order, when each party last left each number
-    and how long the pool's most recent ended sessions lasted. A number's name is its rank, from
-    "1"."""
+    and how long the pool's most recent ended sessions lasted (the store reads the account's: an
+    account geomatch splits by country is one pool here per country). A number's name is its
+    rank, from "1"."""
 
     pool: list[PoolNumber]
     last_left: dict[tuple[str, str], int] = field(default_factory=dict)  # (party, number): end

@@ -78,7 +78,7 @@ sessions = Table(
     Index("ix_sessions_main_created", "main_id", "created"),
     Index("ix_sessions_number_end", "virtual_number", "cooloff_until"),
     Index("ix_sessions_expiry", "expiry"),
-    # a pool's sessions by their end: how long its latest ones lasted (quarantine weighs it)
+    # an account's sessions by their end: how long its latest ones lasted (quarantine weighs it)
     Index("ix_sessions_pool_end", "account_id", "expiry", "id"),
 )
 

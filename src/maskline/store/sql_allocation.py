@@ -195,7 +195,8 @@ class SqlAllocator:
     ) -> tuple[dict[str, list[int]], list[int]]:
         """In one round trip, what quarantine's last resort weighs: when ``parties`` left each
         number (each party's ``most`` most recent departures since ``since``), and how long the
-        pool's ``LENGTHS_READ`` most recently ended sessions lasted (a range of an index)."""
+        account's (``pool_id``, of all its countries) ``LENGTHS_READ`` most recently ended sessions
+        lasted (a range of an index)."""
         rows = await db.fetch(
             " UNION ALL ".join(
                 [

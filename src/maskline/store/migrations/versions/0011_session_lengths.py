@@ -1,6 +1,6 @@
-"""How long a pool's sessions last, as one range of an index: when quarantine must give a party
-a number it left lately, it weighs each late call by how many of the pool's most recently ended
-sessions lasted past it.
+"""How long an account's sessions last, as one range of an index: when quarantine must give a
+party a number it left lately, it weighs each late call by how many of the account's most
+recently ended sessions lasted past it.
 
 Revision ID: 0011
 Revises: 0010
