@@ -134,10 +134,10 @@ def fewest_late_calls(
     they left it, each time), the fewest late calls a session placed there now would take first.
 
     A departure's late call at ``delay`` (``LATE_CALLS``) is taken if the new session is still
-    live then, so each weighs as many of ``lengths`` (how long the account's recent sessions lasted)
-    as go past it: a number whose late calls still ahead all come after sessions end costs
-    nothing, and where sessions last for days the one left longest ago comes first. Ties: the
-    number left longest ago, then rank. Integers throughout, so that the simulator and both
+    live then, so each weighs as many of ``lengths`` (how long the account's recent sessions
+    lasted) as go past it: a number whose late calls still ahead all come after sessions end
+    costs nothing, and where sessions last for days the one left longest ago comes first. Ties:
+    the number left longest ago, then rank. Integers throughout, so that the simulator and both
     stores order alike."""
     ordered = sorted(lengths)
     count = len(ordered)
