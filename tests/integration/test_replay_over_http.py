@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from maskline.domain import allocation
-from maskline.domain.allocation import CooloffScope, Policy
+from maskline.domain.allocation import CooloffScope, Policy, PoolNumber, fewest_late_calls
 from maskline.sim.replay import POLICIES, replay
 from maskline.sim.trace import Trace, TraceSession
 from maskline.sim.workloads import food_delivery, ride_hailing
@@ -34,6 +34,23 @@ def hand_built() -> Trace:
         TraceSession(100, 700, a, c, expiry=3000),  # ended by DELETE
         TraceSession(701, 1300, a, b, expiry=3000),
         TraceSession(1300, 1900, a, b),
+    ]
+
+
+def tied_at_the_cut() -> Trace:
+    """Seventy sessions end in the same second, six of them three hours long and the rest twenty
+    minutes; a courier has left both numbers of the pool, the first a day ago, the second a
+    quarter of an hour ago. The 64 lengths read are the latest by (end, creation): the short
+    ones, so the second number comes first. With the six long ones among them it would be the
+    first (``test_the_tie_at_the_cut_decides``)."""
+    courier, end = "+14152050000", 86_000
+    strangers = [(f"+14152051{i:03d}", f"+14152052{i:03d}") for i in range(70)]
+    return [
+        TraceSession(0, 60, courier, "+14152053000"),  # leaves number 1 a day before the last create
+        TraceSession(100, 85_500, courier, "+14152053001"),  # on number 2, left 15 minutes before it
+        *(TraceSession(end - 3 * 3600, end, a, b) for a, b in strangers[:6]),
+        *(TraceSession(end - 20 * 60, end, a, b) for a, b in strangers[6:]),
+        TraceSession(86_400, 87_000, courier, "+14152053002"),
     ]
 
 
@@ -112,6 +129,7 @@ CASES = {
     "ride-hailing, cool-off": (workload, 16, CooloffScope.PER_PARTY, 300),
     "ride-hailing, global cool-off": (workload, 24, CooloffScope.GLOBAL, 300),
     "food delivery": (deliveries, 10, CooloffScope.PER_PARTY, 0),
+    "ties at the cut": (tied_at_the_cut, 2, CooloffScope.PER_PARTY, 0),
 }
 
 
@@ -146,3 +164,16 @@ def test_the_food_delivery_case_weighs_how_long_sessions_last(monkeypatch: pytes
     weighed = replay(make(), size, POLICIES["quarantine"], scope).numbers
     monkeypatch.setattr(allocation, "LENGTHS_NEEDED", len(make()) + 1)  # never enough ended
     assert replay(make(), size, POLICIES["quarantine"], scope).numbers != weighed
+
+
+def test_the_tie_at_the_cut_decides() -> None:
+    """Else the case would not test that the server reads the lengths the simulator keeps when
+    sessions end in the same second."""
+    make, size, scope, _ = CASES["ties at the cut"]
+    trace = make()
+    assert replay(trace, size, POLICIES["quarantine"], scope).numbers[-1] == "2"
+    pool = [PoolNumber(str(rank), rank, 0) for rank in (1, 2)]
+    left = {"1": [60], "2": [85_500]}
+    short, long = [20 * 60] * 64, [3 * 3600] * 6
+    assert fewest_late_calls(pool, set(), left, short, 86_400)[0] == "2"
+    assert fewest_late_calls(pool, set(), left, long + short[6:], 86_400)[0] == "1"
