@@ -313,7 +313,10 @@ def test_retiring_a_number_goes_through_its_confirmation(desktop: Any, world: Wo
     ]
     screenshot(desktop, "retire-confirm")
     submit(desktop, "form.confirm-form")
+    assert desktop.current_url.endswith("/console/pools/done")
     assert "is retired" in desktop.find_element(By.CSS_SELECTOR, "[role=status]").text
+    desktop.refresh()  # a reload shows the pools, and asks to post nothing again
+    assert desktop.current_url.endswith("/console/pools")
     assert query(world.server.database, "SELECT state FROM numbers WHERE number = ?", number) == [
         ("retired",)
     ]

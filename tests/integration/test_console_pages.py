@@ -149,9 +149,18 @@ def test_retiring_a_number_asks_first_and_acts_only_when_confirmed(
         assert "Its 1 live session stays on it" in confirm.text
         assert 'name="confirm" value="yes"' in confirm.text
         assert number_state(server, tenant, number) == "in_service"
-        done = client.submit("/console/pools/retire", number=number, confirm="yes")
-        assert done.status_code == 200 and "is retired" in done.text
+        acted = client.submit("/console/pools/retire", number=number, confirm="yes")
+        assert (acted.status_code, acted.headers["location"]) == (303, "/console/pools/done")
         assert number_state(server, tenant, number) == "retired"
+        with signed_in(server, tenant) as another:  # what an action did is its own sign-in's
+            elsewhere = another.get("/console/pools/done")
+            assert (elsewhere.status_code, elsewhere.headers["location"]) == (303, "/console/pools")
+        done = client.get("/console/pools/done")
+        assert done.status_code == 200 and f"+*******{number[-4:]} is retired" in done.text
+        assert "Its 1 live session stays on it" in done.text and number not in done.text
+        # Shown once: a reload goes to the pools, and posts nothing again.
+        again = client.get("/console/pools/done")
+        assert (again.status_code, again.headers["location"]) == (303, "/console/pools")
     with api(server, tenant) as as_main:  # its live session stays on it
         assert virtual_number_of(as_main, s) == s["virtual_number"]
 
@@ -166,7 +175,8 @@ def test_replacing_a_number_moves_its_live_sessions_once_confirmed(
         assert "its 1 live session moves to another number" in confirm.text
         assert number_state(server, tenant, number) == "in_service"
         assert virtual_number_of(http, s) == s["virtual_number"]
-        done = client.submit("/console/pools/replace", number=number, confirm="yes")
+        assert client.submit("/console/pools/replace", number=number, confirm="yes").status_code == 303
+        done = client.get("/console/pools/done")
         assert "1 session moved to another number, 0 not moved" in done.text
     assert number_state(server, tenant, number) == "retired"
     assert virtual_number_of(http, s) != s["virtual_number"]
@@ -179,7 +189,9 @@ def test_adding_numbers_asks_first_and_acts_only_when_confirmed(server: ServerTh
         assert "Put 2 numbers in service" in confirm.text
         with api(server, tenant) as http:
             assert http.get(f"/Number/{new[0]}/").status_code == 404
-        done = client.submit("/console/pools/add", numbers="\n".join(new), country="", confirm="yes")
+        acted = client.submit("/console/pools/add", numbers="\n".join(new), country="", confirm="yes")
+        assert acted.status_code == 303
+        done = client.get("/console/pools/done")
         assert "2 numbers in service" in done.text
         for n in new:
             assert n not in shown(done.text)
@@ -275,8 +287,9 @@ def test_no_page_links_or_redirects_to_a_url_with_a_number(
             client.submit("/console/pools/retire", number=number),
             client.submit("/console/pools/replace", number=number),
             client.submit("/console/pools/add", numbers=fresh_number("+1628")),
-            client.submit("/console/pools/replace", number=number, confirm="yes"),
         ]
+        assert client.submit("/console/pools/replace", number=number, confirm="yes").status_code == 303
+        pages.append(client.get("/console/pools/done"))
         for reply in pages:
             assert reply.status_code == 200, reply.text
             links = _LINKS.findall(reply.text)

@@ -213,8 +213,9 @@ class Outbox(Protocol):
 
 
 class ConsoleStore(Protocol):
-    """The operator console's sign-ins, the secret its cookies are signed with, the record of
-    revealed numbers, and what it reads of the outbox."""
+    """The operator console's sign-ins (and what each one's last action did, until shown), the
+    secret its cookies are signed with, the record of revealed numbers, and what it reads of the
+    outbox."""
 
     async def console_secret(self, candidate: str) -> str:
         """The secret every process signs console cookies with: ``candidate`` if none was kept
@@ -230,6 +231,13 @@ class ConsoleStore(Protocol):
     async def touch_login(self, token_hash: str, now: int) -> None: ...
     async def remove_login(self, token_hash: str) -> bool: ...
     async def record_reveal(self, auth_id: str, session_uuid: str, field: str, now: int) -> None: ...
+    async def keep_notice(self, token_hash: str, notice: str) -> None:
+        """Keep what a sign-in's last action did (text), in place of what was kept before."""
+        ...
+
+    async def take_notice(self, token_hash: str) -> str | None:
+        """What a sign-in's last action did, once: it is no longer kept after."""
+        ...
 
 
 class Store(Protocol):

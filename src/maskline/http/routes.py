@@ -218,6 +218,12 @@ ROUTES: tuple[Route, ...] = (
         nav="Pools",
     ),
     Route(
+        "/console/pools/done",
+        "Console",
+        (Operation("GET", "consoleNumbersDone", "What the last number action did"),),
+        console=True,
+    ),
+    Route(
         "/console/pools/add",
         "Console",
         (Operation("POST", "consoleAddNumbers", "Put numbers in service, once confirmed"),),

@@ -75,6 +75,14 @@ class ConsoleAuth:
     async def revealed(self, account: Account, session_uuid: str, field: str) -> None:
         await self._store.record_reveal(account.auth_id, session_uuid, field, self.now())
 
+    async def tell(self, login: ConsoleLogin, notice: str) -> None:
+        """Keep ``notice`` (what an action did) for the sign-in's next page."""
+        await self._store.keep_notice(login.token_hash, notice)
+
+    async def told(self, login: ConsoleLogin) -> str | None:
+        """The notice kept for the sign-in, once."""
+        return await self._store.take_notice(login.token_hash)
+
     async def subaccounts(self, account: Account) -> list[str]:
         """The subaccounts a main account may look into; none for a subaccount."""
         if account.is_subaccount:

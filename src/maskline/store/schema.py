@@ -274,6 +274,8 @@ console_sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created", BigInteger, nullable=False),
     Column("last_seen", BigInteger, nullable=False),
+    # what the sign-in's last number action did (JSON, numbers masked), until its page shows it
+    Column("notice", Text, nullable=True),
     Index("ix_console_sessions_last_seen", "last_seen"),
 )
 

@@ -1,5 +1,6 @@
-"""The store's SQL for the operator console: its sign-ins, its cookie secret, the record of
-revealed numbers, and its read of a session's events in the outbox."""
+"""The store's SQL for the operator console: its sign-ins (with what each one's last number action
+did, until shown), its cookie secret, the record of revealed numbers, and its read of a session's
+events in the outbox."""
 
 from __future__ import annotations
 
@@ -68,6 +69,23 @@ class SqlConsole:
             )
 
         return await self._sql.transact(work) is not None
+
+    async def keep_notice(self, token_hash: str, notice: str) -> None:
+        await self._sql.transact(
+            lambda db: db.execute(
+                "UPDATE console_sessions SET notice = ? WHERE token_hash = ?", notice, token_hash
+            )
+        )
+
+    async def take_notice(self, token_hash: str) -> str | None:
+        async def work(db: Db) -> Row | None:
+            row = await db.fetchrow("SELECT notice FROM console_sessions WHERE token_hash = ?", token_hash)
+            if row is not None and row[0] is not None:
+                await db.execute("UPDATE console_sessions SET notice = NULL WHERE token_hash = ?", token_hash)
+            return row
+
+        row = await self._sql.transact(work)
+        return None if row is None else row[0]
 
     async def record_reveal(self, auth_id: str, session_uuid: str, field: str, now: int) -> None:
         await self._sql.transact(

@@ -49,6 +49,7 @@ def console_handlers(
         "consoleLookupForm": guard.wrap(lookup.form),
         "consoleLookup": guard.wrap(lookup.lookup),
         "consolePools": guard.wrap(pools.index),
+        "consoleNumbersDone": guard.wrap(pools.done),
         "consoleAddNumbers": guard.wrap(pools.add),
         "consoleRetireNumber": guard.wrap(pools.retire),
         "consoleReplaceNumber": guard.wrap(pools.replace),

@@ -6,12 +6,14 @@ out first first, with a chart of its last days, from figures kept rather than ma
 
 A main account adds, retires and replaces numbers here; a subaccount sees no action, and its
 POST is refused. Every action is two POSTs: the first shows what will happen and asks to
-confirm, only a second one with ``confirm=yes`` acts. A number is named by a form field, never
-in a URL, and shown masked.
+confirm, only a second one with ``confirm=yes`` acts, and redirects to a page that says what it
+did (kept with the sign-in until shown once), so that a reload does not post it again. A number
+is named by a form field, never in a URL, and shown masked.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
@@ -24,7 +26,7 @@ from maskline.domain.chart import Line, line_chart
 from maskline.domain.model import Number
 from maskline.domain.phone import is_region
 from maskline.domain.pool_status import PoolStatus
-from maskline.http.console.guard import Form, Guard, refused
+from maskline.http.console.guard import Form, Guard, redirect, refused
 from maskline.http.console.pages import Signed, masked, render
 from maskline.service.numbers import parse_number
 from maskline.telemetry import mask_phones
@@ -32,6 +34,7 @@ from maskline.telemetry import mask_phones
 log = logging.getLogger("maskline.console")
 
 CURRENT = "/console/pools"
+DONE = "/console/pools/done"
 MAX_ADD = 500  # numbers one form may add
 _SEPARATORS = re.compile(r"[\s,;]+")
 NOT_FOR_SUBACCOUNTS = "Only the main account can add, retire or replace numbers."
@@ -89,10 +92,19 @@ class PoolPages:
             "number_action.html", signed, {"action": action, "done": False, **context}, current=CURRENT
         )
 
-    def _done(self, signed: Signed, action: str, context: dict[str, Any]) -> Response:
-        return render(
-            "number_action.html", signed, {"action": action, "done": True, **context}, current=CURRENT
-        )
+    async def _done(self, signed: Signed, notice: dict[str, Any]) -> Response:
+        """Keep what the action did (its numbers masked) and send the browser to the page that
+        shows it."""
+        await self._guard.services().console.tell(signed.login, json.dumps(notice))
+        return redirect(DONE)
+
+    async def done(self, request: Request, signed: Signed | None, form: Form) -> Response:
+        """What the sign-in's last action did, shown once; then the pools."""
+        assert signed is not None
+        notice = await self._guard.services().console.told(signed.login)
+        if notice is None:
+            return redirect(CURRENT)
+        return render("number_action.html", signed, {"done": True, **json.loads(notice)}, current=CURRENT)
 
     async def _number(self, signed: Signed, form: Form) -> Number | None:
         try:
@@ -136,7 +148,8 @@ class PoolPages:
             country=fields["country"] or None,
         )
         log.info("console: %s put %d numbers in service in pool %s", signed.account.auth_id, len(added), pool)
-        return self._done(signed, "add", {**context, "added": added})
+        shown = [[masked(n.number), n.country] for n in added]
+        return await self._done(signed, {"action": "add", "pool": pool, "added": shown})
 
     async def retire(self, request: Request, signed: Signed | None, form: Form) -> Response:
         return await self._retire_or_replace(signed, form, "retire")
@@ -151,17 +164,18 @@ class PoolPages:
         number = await self._number(signed, form)
         if number is None:
             return refused(signed, 404, "No such number in this account's pools.")
-        context: dict[str, Any] = {"number": number}
         if form.get("confirm") != "yes":
-            return self._confirm(signed, action, context)
+            return self._confirm(signed, action, {"number": number})
         services = self._guard.services()
+        notice: dict[str, Any] = {"action": action, "number": masked(number.number)}
         try:
             if action == "retire":
                 await services.numbers.retire(signed.account, [number.number])
+                notice["live_sessions"] = number.live_sessions
             else:
                 (moves,) = await services.numbers.replace(signed.account, [number.number], services.sessions)
-                context["moves"] = moves
+                notice |= {"moved": len(moves.moved), "stuck": [s.uuid for s in moves.stuck]}
         except errors.NumberNotHeld:
             return refused(signed, 404, "No such number in this account's pools.")
-        log.info("console: %s %sd number %s", signed.account.auth_id, action, masked(number.number))
-        return self._done(signed, action, context)
+        log.info("console: %s %sd number %s", signed.account.auth_id, action, notice["number"])
+        return await self._done(signed, notice)
