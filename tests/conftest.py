@@ -61,12 +61,7 @@ def tenant(server: ServerThread) -> Tenant:
 @pytest.fixture
 def http(server: ServerThread, tenant: Tenant) -> Iterator[httpx.Client]:
     """An HTTP client authenticated as ``tenant``, rooted at its Masking API."""
-    with httpx.Client(
-        base_url=f"{server.url}/v1/Account/{tenant.auth_id}/Masking",
-        auth=(tenant.auth_id, tenant.auth_token),
-        trust_env=False,
-        timeout=30,  # a busy two-core machine (the SIP load test, say) can take seconds to answer
-    ) as client:
+    with server.api(tenant) as client:
         yield client
 
 

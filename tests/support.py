@@ -162,6 +162,15 @@ class ServerThread:
 
         return self._with_store(work)
 
+    def api(self, tenant: Tenant) -> httpx.Client:
+        """An HTTP client authenticated as ``tenant``, rooted at its Masking API."""
+        return httpx.Client(
+            base_url=f"{self.url}/v1/Account/{tenant.auth_id}/Masking",
+            auth=(tenant.auth_id, tenant.auth_token),
+            trust_env=False,
+            timeout=30,  # a busy two-core machine (the SIP load test, say) can take seconds to answer
+        )
+
     def add_numbers(self, tenant: Tenant, numbers: list[str], **options: object) -> None:
         async def work(store: Store) -> None:
             service = NumberService(store.numbers, store.accounts, self.clock)

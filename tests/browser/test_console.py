@@ -42,12 +42,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     try:
         tenant = server.tenant()
         carrier = Carrier(server, tenant, "plivo")
-        with httpx.Client(
-            base_url=f"{server.url}/v1/Account/{tenant.auth_id}/Masking",
-            auth=(tenant.auth_id, tenant.auth_token),
-            trust_env=False,
-            timeout=30,
-        ) as http:
+        with server.api(tenant) as http:
             s = session(http, callback_url=receiver.url, record=True)
             other = session(http)
         carrier.call("browser-1", "+" + s["first_party"], "+" + s["virtual_number"])

@@ -253,11 +253,7 @@ def test_delivery_survives_a_restart(receiver: Receiver, database: str) -> None:
     tenant = first.tenant()
     carrier = Carrier(first, tenant, "plivo")
     receiver.failures = 100  # the receiver is down while the first server runs
-    with httpx.Client(
-        base_url=f"{first.url}/v1/Account/{tenant.auth_id}/Masking",
-        auth=(tenant.auth_id, tenant.auth_token),
-        trust_env=False,
-    ) as http:
+    with first.api(tenant) as http:
         s = http.post(
             "/Session/",
             json={
@@ -381,11 +377,7 @@ def test_ipv6_forms_of_private_ipv4_addresses_are_refused(
             callback_url="https://hooks.example.com/cb",
         )
         first = fresh_number()
-        with httpx.Client(
-            base_url=f"{running.url}/v1/Account/{tenant.auth_id}/Masking",
-            auth=(tenant.auth_id, tenant.auth_token),
-            trust_env=False,
-        ) as http:
+        with running.api(tenant) as http:
             for url in EMBEDDED_IPV4:
                 for field in ("callback_url", "recording_callback_url"):
                     body = {"first_party": first, "second_party": fresh_number(), field: url}

@@ -391,12 +391,7 @@ def test_kept_bodies_go_with_their_session(
     try:
         tenant = kept.tenant()
         texter = Texter(kept, tenant, "plivo")
-        with httpx.Client(
-            base_url=f"{kept.url}/v1/Account/{tenant.auth_id}/Masking",
-            auth=(tenant.auth_id, tenant.auth_token),
-            trust_env=False,
-            timeout=30,
-        ) as http:
+        with kept.api(tenant) as http:
             s = session(http)
             a, b, number = parties(s)
             texter.text(a, number, "kept words one")

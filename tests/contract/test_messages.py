@@ -304,11 +304,7 @@ def test_the_operators_replies(configured: ServerThread) -> None:
     tenant = configured.tenant()
     for kind in ("plivo", "twilio"):
         texter = Texter(configured, tenant, kind)
-        with httpx.Client(
-            base_url=f"{configured.url}/v1/Account/{tenant.auth_id}/Masking",
-            auth=(tenant.auth_id, tenant.auth_token),
-            trust_env=False,
-        ) as client:
+        with configured.api(tenant) as client:
             a, b, number = parties(session(client))
         stranger = fresh_number()
         assert sent(texter.text(stranger, number, "hi")) == (

@@ -7,14 +7,6 @@ import httpx
 from tests.support import ServerThread, Tenant, fresh_number
 
 
-def client_for(server: ServerThread, tenant: Tenant) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"{server.url}/v1/Account/{tenant.auth_id}/Masking",
-        auth=(tenant.auth_id, tenant.auth_token),
-        trust_env=False,
-    )
-
-
 def test_add_list_get_retire(http: httpx.Client, tenant: Tenant) -> None:
     number = fresh_number("+1628")
     added = http.post("/Number/", json={"numbers": [number], "country": "us"})
@@ -58,7 +50,7 @@ def test_errors(http: httpx.Client, server: ServerThread, tenant: Tenant) -> Non
     assert wrong.status_code == 405 and wrong.headers["allow"] == "POST, GET"
 
     other = server.tenant(numbers=0)
-    with client_for(server, other) as stranger:
+    with server.api(other) as stranger:
         taken = stranger.post("/Number/", json={"numbers": [tenant.numbers[0]]})
         assert taken.status_code == 400
         assert taken.json()["error"] == f"Number {tenant.numbers[0]} already belongs to another account."
@@ -72,7 +64,7 @@ def test_subaccount_pools(server: ServerThread, tenant: Tenant, http: httpx.Clie
     assert added["subaccount"] == sub.auth_id
     wrong = http.post("/Number/", json={"numbers": [fresh_number()], "subaccount": "SA" + "Z" * 18})
     assert wrong.json()["error"] == "Invalid parameter. subaccount is not valid."
-    with client_for(server, sub) as client:
+    with server.api(sub) as client:
         mine = client.get("/Number/").json()["response"]["objects"]
         assert [n["number"] for n in mine] == [number[1:]]
         refused = client.post("/Number/", json={"numbers": [fresh_number()]})

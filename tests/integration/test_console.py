@@ -154,20 +154,11 @@ def test_searching_by_a_party_finds_its_sessions_and_no_number_is_shown_whole(
         assert bad.status_code == 400 and "party is not a valid phone number" in bad.text
 
 
-def api(server: ServerThread, tenant: Tenant) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"{server.url}/v1/Account/{tenant.auth_id}/Masking",
-        auth=(tenant.auth_id, tenant.auth_token),
-        trust_env=False,
-        timeout=30,
-    )
-
-
 def test_a_subaccount_sees_only_its_own_sessions_and_a_main_account_its_subaccounts(
     server: ServerThread, tenant: Tenant
 ) -> None:
     sub = server.tenant(numbers=1, parent=tenant.auth_id)
-    with api(server, sub) as as_sub, api(server, tenant) as as_main:
+    with server.api(sub) as as_sub, server.api(tenant) as as_main:
         mine = session(as_sub)
         parents = session(as_main)
     with signed_in(server, sub) as client:

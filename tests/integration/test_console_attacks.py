@@ -228,19 +228,9 @@ def test_no_tenant_reaches_another_tenants_sessions(server: ServerThread, tenant
     sub = server.tenant(numbers=1, parent=tenant.auth_id)
     stranger = server.tenant(numbers=1)
     stranger_sub = server.tenant(numbers=1, parent=stranger.auth_id)
-    with httpx.Client(
-        base_url=f"{server.url}/v1/Account/{tenant.auth_id}/Masking",
-        auth=(tenant.auth_id, tenant.auth_token),
-        trust_env=False,
-        timeout=30,
-    ) as as_main:
+    with server.api(tenant) as as_main:
         parents = session(as_main)
-    with httpx.Client(
-        base_url=f"{server.url}/v1/Account/{stranger_sub.auth_id}/Masking",
-        auth=(stranger_sub.auth_id, stranger_sub.auth_token),
-        trust_env=False,
-        timeout=30,
-    ) as as_stranger_sub:
+    with server.api(stranger_sub) as as_stranger_sub:
         theirs = session(as_stranger_sub)
 
     def cannot_reach(client: ConsoleClient, s: dict, subaccount: str) -> None:
@@ -391,12 +381,7 @@ def test_stored_markup_is_escaped_and_no_script_url_is_a_link(databases: Databas
     server = ServerThread(databases.new(), FakeClock(), message_retain_bodies=True).start()
     try:
         tenant = server.tenant()
-        with httpx.Client(
-            base_url=f"{server.url}/v1/Account/{tenant.auth_id}/Masking",
-            auth=(tenant.auth_id, tenant.auth_token),
-            trust_env=False,
-            timeout=30,
-        ) as http:
+        with server.api(tenant) as http:
             s = session(http, callback_url="http://127.0.0.1:9/cb?x=" + SCRIPT.replace(" ", ""), record=True)
         uuid = s["session_uuid"]
         carrier = Carrier(server, tenant, "plivo")

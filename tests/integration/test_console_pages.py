@@ -28,15 +28,6 @@ def signed_in(server: ServerThread, tenant: Tenant) -> Iterator[ConsoleClient]:
         yield client
 
 
-def api(server: ServerThread, tenant: Tenant) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"{server.url}/v1/Account/{tenant.auth_id}/Masking",
-        auth=(tenant.auth_id, tenant.auth_token),
-        trust_env=False,
-        timeout=30,
-    )
-
-
 def moment(server: ServerThread) -> str:
     """The server's time now, as the lookup form's field holds it."""
     return datetime.fromtimestamp(server.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%S")
@@ -53,7 +44,7 @@ def no_number_in(url: str) -> bool:
 
 
 def number_state(server: ServerThread, tenant: Tenant, number: str) -> str:
-    with api(server, tenant) as http:
+    with server.api(tenant) as http:
         reply = http.get(f"/Number/{number}/")
         assert reply.status_code == 200, reply.text
         return str(reply.json()["response"]["status"])
@@ -161,7 +152,7 @@ def test_retiring_a_number_asks_first_and_acts_only_when_confirmed(
         # Shown once: a reload goes to the pools, and posts nothing again.
         again = client.get("/console/pools/done")
         assert (again.status_code, again.headers["location"]) == (303, "/console/pools")
-    with api(server, tenant) as as_main:  # its live session stays on it
+    with server.api(tenant) as as_main:  # its live session stays on it
         assert virtual_number_of(as_main, s) == s["virtual_number"]
 
 
@@ -187,7 +178,7 @@ def test_adding_numbers_asks_first_and_acts_only_when_confirmed(server: ServerTh
     with signed_in(server, tenant) as client:
         confirm = client.submit("/console/pools/add", numbers="\n".join(new), country="")
         assert "Put 2 numbers in service" in confirm.text
-        with api(server, tenant) as http:
+        with server.api(tenant) as http:
             assert http.get(f"/Number/{new[0]}/").status_code == 404
         acted = client.submit("/console/pools/add", numbers="\n".join(new), country="", confirm="yes")
         assert acted.status_code == 303

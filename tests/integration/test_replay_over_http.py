@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import httpx
 import pytest
 
 from maskline.domain import allocation
@@ -71,12 +70,7 @@ def served(
         )
         numbers: list[str | None] = [None] * len(trace)
         made: dict[int, str] = {}
-        with httpx.Client(
-            base_url=f"{server.url}/v1/Account/{tenant.auth_id}/Masking",
-            auth=(tenant.auth_id, tenant.auth_token),
-            trust_env=False,
-            timeout=30,
-        ) as http:
+        with server.api(tenant) as http:
             for at, starts, i in events:
                 clock.now = START + at
                 s = trace[i]
